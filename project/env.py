@@ -1,0 +1,61 @@
+"""Typed access to the environment through django-environ, strict on every value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+
+from project import envparse
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+_env = environ.Env()
+# Values already in the environment win over the file.
+ENV_FILE = Path(_env.str("DJANGO_ENV_FILE", default=str(BASE_DIR / ".env")))
+if ENV_FILE.is_file():
+    environ.Env.read_env(ENV_FILE, overwrite=False)
+
+
+def text(name: str, default: str | None = None) -> str | None:
+    value = _env.str(name, default=None)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip()
+
+
+def required(name: str, why: str) -> str:
+    value = text(name)
+    if value is None:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(f"{name} is required {why}")
+    return value
+
+
+def boolean(name: str, default: bool) -> bool:
+    raw = text(name)
+    return default if raw is None else envparse.parse_bool(name, raw)
+
+
+def integer(name: str, default: int, *, minimum: int | None = None) -> int:
+    raw = text(name)
+    return default if raw is None else envparse.parse_int(name, raw, minimum=minimum)
+
+
+def seconds(name: str, default: int) -> int:
+    raw = text(name)
+    return default if raw is None else envparse.parse_duration(name, raw)
+
+
+def words(name: str, default: list[str]) -> list[str]:
+    raw = text(name)
+    return default if raw is None else [w.strip() for w in raw.split(",") if w.strip()]
+
+
+def db_url(name: str, default: str) -> dict:
+    return _env.db_url_config(text(name, default))
+
+
+def email_url(name: str, default: str) -> dict:
+    return _env.email_url_config(text(name, default))

@@ -1,0 +1,198 @@
+"""Settings, read from the environment (and a .env file when present).
+
+Every variable is listed in .env.example and the README's configuration table.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ImproperlyConfigured
+
+from project import env
+from project.env import BASE_DIR
+
+DEBUG = env.boolean("DJANGO_DEBUG", False)
+SECRET_KEY = env.text("DJANGO_SECRET_KEY") or ""
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY is required when DJANGO_DEBUG is off (production)"
+        )
+    SECRET_KEY = "insecure-development-key-never-used-in-production"  # noqa: S105
+ALLOWED_HOSTS = env.words("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1"] if DEBUG else [])
+CSRF_TRUSTED_ORIGINS = env.words("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "django_celery_beat",
+    "notifications",
+    "tasks",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "project.urls"
+WSGI_APPLICATION = "project.wsgi.application"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+DATABASES = {"default": env.db_url("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# --- S3: a private media bucket (pre-signed links) and a static bucket -------------
+AWS_ACCESS_KEY_ID = env.text("DJANGO_AWS_ACCESS_KEY_ID")
+AWS_SECRET_ACCESS_KEY = env.text("DJANGO_AWS_SECRET_ACCESS_KEY")
+AWS_SESSION_TOKEN = env.text("DJANGO_AWS_SESSION_TOKEN")
+AWS_STORAGE_BUCKET_NAME = env.text("DJANGO_AWS_STORAGE_BUCKET_NAME")
+AWS_STATIC_BUCKET_NAME = env.text("DJANGO_AWS_STATIC_BUCKET_NAME")
+AWS_S3_REGION_NAME = env.text("DJANGO_AWS_S3_REGION_NAME", "us-east-1")
+AWS_S3_ENDPOINT_URL = env.text("DJANGO_AWS_S3_ENDPOINT_URL")
+AWS_S3_ADDRESSING_STYLE = env.text("DJANGO_AWS_S3_ADDRESSING_STYLE", "auto")
+AWS_S3_USE_SSL = env.boolean("DJANGO_AWS_S3_USE_SSL", True)
+AWS_S3_SECURE_URLS = env.boolean("DJANGO_AWS_S3_SECURE_URLS", True)
+AWS_S3_CUSTOM_DOMAIN = env.text("DJANGO_AWS_S3_CUSTOM_DOMAIN")  # static bucket
+AWS_MEDIA_CUSTOM_DOMAIN = env.text("DJANGO_AWS_MEDIA_CUSTOM_DOMAIN")  # private media bucket
+AWS_MEDIA_CUSTOM_DOMAIN_SIGNING = env.text("DJANGO_AWS_MEDIA_CUSTOM_DOMAIN_SIGNING")
+AWS_CLOUDFRONT_KEY_ID = env.text("DJANGO_AWS_CLOUDFRONT_KEY_ID")
+AWS_CLOUDFRONT_KEY = env.text("DJANGO_AWS_CLOUDFRONT_KEY")  # PEM, "\n" may be escaped
+AWS_IS_GZIPPED = env.boolean("DJANGO_AWS_GZIPPED", True)
+AWS_QUERYSTRING_EXPIRE = env.seconds("DJANGO_AWS_QUERYSTRING_EXPIRE", 3600)
+AWS_S3_SIGNATURE_VERSION = "s3v4"  # never SigV2: botocore presigns some regions with it
+AWS_DEFAULT_ACL = None  # private objects; the bucket policy decides
+GZIP_CONTENT_TYPES = (
+    "text/css",
+    "text/javascript",
+    "application/json",
+    "application/x-javascript",
+    "text/x-javascript",
+    "text/x-json",
+    "text/json",
+    "application/javascript",
+    "image/svg+xml",
+    "text/csv",
+)
+
+S3_CONFIGURED = any(
+    (AWS_ACCESS_KEY_ID, AWS_STORAGE_BUCKET_NAME, AWS_STATIC_BUCKET_NAME, AWS_S3_ENDPOINT_URL)
+)
+if S3_CONFIGURED and not AWS_STORAGE_BUCKET_NAME:
+    raise ImproperlyConfigured("DJANGO_AWS_STORAGE_BUCKET_NAME is required when S3 is configured")
+if AWS_ACCESS_KEY_ID and not AWS_SECRET_ACCESS_KEY:
+    raise ImproperlyConfigured(
+        "DJANGO_AWS_SECRET_ACCESS_KEY is required with DJANGO_AWS_ACCESS_KEY_ID"
+    )
+
+STORAGES = {
+    "default": {"BACKEND": "project.storages.MediaStorage"},
+    "staticfiles": {
+        "BACKEND": "project.storages.StaticStorage"
+        if AWS_STATIC_BUCKET_NAME
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+if not S3_CONFIGURED:
+    STORAGES["default"] = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    MEDIA_ROOT = BASE_DIR / "media"
+
+# --- Celery (Redis broker; the database holds the truth) ------------------------------
+CELERY_BROKER_URL = env.text("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = env.seconds("CELERY_TASK_TIME_LIMIT", 600)
+CELERY_TASK_SOFT_TIME_LIMIT = env.seconds("CELERY_TASK_SOFT_TIME_LIMIT", 540)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_TASK_DEFAULT_QUEUE = env.text("CELERY_TASK_DEFAULT_QUEUE", "celery")
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TIMEZONE = TIME_ZONE
+
+# --- Email ----------------------------------------------------------------------------
+_email = env.email_url("EMAIL_URL", "consolemail://")
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+EMAIL_HOST = _email.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = _email.get("EMAIL_PORT", 25)
+EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = _email.get("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env.seconds("EMAIL_TIMEOUT", 15)
+DEFAULT_FROM_EMAIL = env.text("DEFAULT_FROM_EMAIL", "links@localhost")
+
+# --- Link policy ----------------------------------------------------------------------
+LINKS_DEFAULT_EXPIRES_IN = env.seconds("LINKS_DEFAULT_EXPIRES_IN", 86400)
+LINKS_HEALTH_TIMEOUT = env.seconds("LINKS_HEALTH_TIMEOUT", 3)
+
+# --- API ------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 100,
+}
+SPECTACULAR_SETTINGS = {"TITLE": "linkdist API", "VERSION": "0.1.0"}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact": {"()": "project.redact.RedactSecretsFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact"]}},
+    "root": {"handlers": ["console"], "level": env.text("DJANGO_LOG_LEVEL", "INFO")},
+}
+
+if not DEBUG:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+
+if S3_CONFIGURED:
+    import sys
+
+    from project.s3 import media_target
+    from tasks.signing.target import SigningConfigError
+
+    try:
+        media_target(sys.modules[__name__])
+    except SigningConfigError as error:
+        raise ImproperlyConfigured(str(error)) from None

@@ -1,0 +1,14 @@
+"""The project's one signing entry point: everything that makes a link calls sign()."""
+
+from __future__ import annotations
+
+from project.s3 import get_signer
+from tasks.signing.signer import MAX_EXPIRES_IN, SignedUrl, SigningError
+
+__all__ = ["MAX_EXPIRES_IN", "SignedUrl", "SigningError", "sign"]
+
+
+def sign(
+    key: str, expires_in: int, filename: str | None = None, content_type: str | None = None
+) -> SignedUrl:
+    return get_signer().sign(key, expires_in, filename=filename, content_type=content_type)

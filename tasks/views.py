@@ -1,0 +1,25 @@
+"""Staff page: a pre-signed media URL and the static URL for one object."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.staticfiles.storage import staticfiles_storage
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from project.signing import SigningError, sign
+
+
+@staff_member_required
+def object_links(request: HttpRequest) -> HttpResponse:
+    key = request.GET.get("key", "").strip()
+    context: dict[str, object] = {"key": key}
+    if key:
+        try:
+            signed = sign(key, settings.AWS_QUERYSTRING_EXPIRE)
+            context.update(media_url=signed.url, expires_at=signed.expires_at)
+        except SigningError as error:
+            context["error"] = str(error)
+        context["static_url"] = staticfiles_storage.url(key)
+    return render(request, "tasks/object_links.html", context)

@@ -1,0 +1,33 @@
+"""Test settings: PostgreSQL, Redis on a queue of this run's own, LocalStack's S3.
+
+Values that a worker subprocess must share are put into os.environ, so that a
+worker started by the tests reads the same ones.
+"""
+
+import os
+import uuid
+
+RUN_ID = os.environ.setdefault("LINKDIST_TEST_RUN", uuid.uuid4().hex[:8])
+
+os.environ.setdefault("DJANGO_DEBUG", "true")
+os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-secret-key")
+os.environ.setdefault("DJANGO_AWS_ACCESS_KEY_ID", "test")
+os.environ.setdefault("DJANGO_AWS_SECRET_ACCESS_KEY", "test")
+os.environ.setdefault("DJANGO_AWS_STORAGE_BUCKET_NAME", f"media-{RUN_ID}")
+os.environ.setdefault("DJANGO_AWS_STATIC_BUCKET_NAME", f"static-{RUN_ID}")
+os.environ.setdefault("DJANGO_AWS_S3_REGION_NAME", "us-east-1")
+os.environ.setdefault("DJANGO_AWS_S3_ENDPOINT_URL", "http://127.0.0.1:4566")
+os.environ.setdefault("DJANGO_AWS_S3_ADDRESSING_STYLE", "path")
+os.environ.setdefault("DJANGO_AWS_S3_SECURE_URLS", "false")
+os.environ.setdefault("DJANGO_AWS_S3_USE_SSL", "false")
+os.environ.setdefault("DJANGO_AWS_GZIPPED", "false")
+os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+os.environ.setdefault("CELERY_TASK_DEFAULT_QUEUE", f"test-{RUN_ID}")
+# Always PostgreSQL in tests, whatever DATABASE_URL says for development.
+os.environ["DATABASE_URL"] = os.environ.get(
+    "TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/linkdist"
+)
+
+from project.settings import *  # noqa: E402, F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

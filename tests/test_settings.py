@@ -1,0 +1,81 @@
+"""Settings fail loudly: each bad value names its variable; production needs its secrets."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from project.envparse import duration_seconds, parse_bool, parse_duration, parse_int
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_check(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    base = {"PATH": "/usr/bin:/bin", "DJANGO_ENV_FILE": str(tmp_path / "absent.env")}
+    return subprocess.run([sys.executable, "manage.py", "check"], env={**base, **env}, cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_production_refuses_to_start_without_secret_key(tmp_path):
+    result = run_check(tmp_path, DJANGO_DEBUG="false")
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY is required" in result.stderr
+
+
+def test_s3_configured_without_media_bucket_is_refused(tmp_path):
+    result = run_check(tmp_path, DJANGO_SECRET_KEY="x", DJANGO_AWS_ACCESS_KEY_ID="AKIA",
+                       DJANGO_AWS_SECRET_ACCESS_KEY="s")
+    assert result.returncode != 0
+    assert "DJANGO_AWS_STORAGE_BUCKET_NAME is required" in result.stderr
+
+
+@pytest.mark.parametrize(("name", "value", "message"), [
+    ("DJANGO_AWS_S3_USE_SSL", "maybe", "DJANGO_AWS_S3_USE_SSL must be a boolean"),
+    ("DJANGO_DEBUG", "yes please", "DJANGO_DEBUG must be a boolean"),
+    ("DJANGO_AWS_QUERYSTRING_EXPIRE", "600x", "DJANGO_AWS_QUERYSTRING_EXPIRE: '600x' is not a duration"),
+    ("LINKS_DEFAULT_EXPIRES_IN", "soon", "LINKS_DEFAULT_EXPIRES_IN: 'soon' is not a duration"),
+])
+def test_bad_values_name_their_variable(tmp_path, name, value, message):
+    result = run_check(tmp_path, DJANGO_SECRET_KEY="x", **{name: value})
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_env_file_is_read_and_environment_wins(tmp_path):
+    env_file = tmp_path / "test.env"
+    env_file.write_text("DJANGO_SECRET_KEY=from-file\nDJANGO_AWS_S3_USE_SSL=nonsense\n")
+    result = run_check(tmp_path, DJANGO_ENV_FILE=str(env_file))
+    assert "DJANGO_AWS_S3_USE_SSL must be a boolean" in result.stderr  # the file was read
+
+    result = run_check(tmp_path, DJANGO_ENV_FILE=str(env_file), DJANGO_AWS_S3_USE_SSL="true")
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(("text", "seconds"), [
+    ("3600", 3600), ("90m", 5400), ("2h", 7200), ("7d", 604800), ("1w", 604800), (" 5 s ", 5),
+])
+def test_durations(text, seconds):
+    assert duration_seconds(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "1.5h", "-3", "10 minutes", "h", "3600s5"])
+def test_bad_durations(text):
+    with pytest.raises(ValueError, match="not a duration"):
+        duration_seconds(text)
+
+
+def test_strict_parsers_name_the_variable():
+    with pytest.raises(ImproperlyConfigured, match="FLAG must be a boolean"):
+        parse_bool("FLAG", "ture")
+    with pytest.raises(ImproperlyConfigured, match="SIZE must be a whole number"):
+        parse_int("SIZE", "1e3")
+    with pytest.raises(ImproperlyConfigured, match="SIZE must be at least 1"):
+        parse_int("SIZE", "0", minimum=1)
+    with pytest.raises(ImproperlyConfigured, match="TTL:"):
+        parse_duration("TTL", "forever")
+    assert parse_bool("FLAG", "Off") is False
+    assert parse_int("SIZE", "600") == 600

@@ -1,0 +1,103 @@
+"""The staff object page, static URLs, /healthz, log redaction, and the worker test bed."""
+
+from __future__ import annotations
+
+import gzip
+import logging
+
+import pytest
+from django.contrib.staticfiles.storage import staticfiles_storage
+from django.core.files.base import ContentFile
+from django.test import override_settings
+
+from project import s3 as project_s3
+from project.celery import app
+from project.redact import RedactSecretsFilter, redact
+from project.storages import StaticStorage
+from tests.helpers import download
+
+
+@pytest.mark.s3
+def test_staff_page_renders_a_working_presigned_link(admin_client, put_object):
+    key = put_object("reports/staff view.txt", b"for staff")
+    staticfiles_storage.save(key, ContentFile(b"static copy"))
+
+    response = admin_client.get("/staff/object-links/", {"key": key})
+
+    assert response.status_code == 200
+    media_url = response.context["media_url"]
+    assert download(media_url).content == b"for staff"
+    assert download(response.context["static_url"]).content == b"static copy"
+
+
+def test_staff_page_is_staff_only(client):
+    response = client.get("/staff/object-links/", {"key": "a"})
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
+
+
+@pytest.mark.s3
+def test_static_storage_gzips_text_types(media_bucket):
+    storage = StaticStorage(gzip=True)
+    css = b"body { color: red; }\n" * 200
+    name = storage.save("css/site.css", ContentFile(css))
+
+    raw = download(storage.url(name), stream=True).raw
+    assert raw.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(raw.read()) == css
+    assert "text/csv" in storage.gzip_content_types
+
+
+@pytest.mark.s3
+@pytest.mark.django_db
+def test_healthz_is_200_when_all_answer(client, media_bucket):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json()["checks"] == {"database": "ok", "broker": "ok", "media_bucket": "ok"}
+
+
+@pytest.mark.s3
+@pytest.mark.django_db
+def test_healthz_names_the_broker_when_it_is_down(client, media_bucket):
+    with override_settings(CELERY_BROKER_URL="redis://127.0.0.1:9/0"):
+        response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["failing"] == ["broker"]
+
+
+@pytest.mark.s3
+@pytest.mark.django_db
+def test_healthz_names_a_missing_bucket(client, media_bucket):
+    project_s3.reset()
+    try:
+        with override_settings(AWS_STORAGE_BUCKET_NAME="no-such-bucket-anywhere"):
+            response = client.get("/healthz")
+    finally:
+        project_s3.reset()
+    assert response.status_code == 503
+    assert response.json()["failing"] == ["media_bucket"]
+
+
+SIGNED = ("https://b.s3.amazonaws.com/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Security-Token="
+          "FQoGZXIvYXdzEJr&X-Amz-Signature=" + "ab12cd" + "e" * 58)
+
+
+def test_redaction_keeps_signatures_and_secrets_out():
+    text = redact(f"sent {SIGNED} with whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw sig v1,K5oZfzN95Z9UV")
+    assert "e" * 20 not in text
+    assert "X-Amz-Signature=ab12cd…" in text
+    assert "FQoGZXIvYXdzEJr" not in text
+    assert "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" not in text
+    assert "K5oZfzN95Z9UV" not in text
+
+
+def test_log_records_are_redacted():
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "link %s", (SIGNED,), None)
+    RedactSecretsFilter().filter(record)
+    assert "e" * 20 not in record.getMessage()
+
+
+@pytest.mark.worker
+def test_worker_process_answers(celery_worker):
+    replies = app.control.ping(destination=[celery_worker.hostname], timeout=5)
+    assert replies and celery_worker.hostname in replies[0]
