@@ -7,8 +7,10 @@ import re
 
 _PATTERNS = [
     # SigV4 / SigV2 / CloudFront query signatures: keep 6 characters to tell links apart
-    (re.compile(r"((?:X-Amz-Signature|Signature)=)([A-Za-z0-9%~_\-]{6})[A-Za-z0-9%~_\-]+"),
-     r"\1\2…"),
+    (
+        re.compile(r"((?:X-Amz-Signature|Signature)=)([A-Za-z0-9%~_\-]{6})[A-Za-z0-9%~_\-]+"),
+        r"\1\2…",
+    ),
     (re.compile(r"(X-Amz-Security-Token=)[^&\s\"']+"), r"\1…"),
     (re.compile(r"\b(whsec_)[A-Za-z0-9+/=]+"), r"\1…"),
     (re.compile(r"(v1,)[A-Za-z0-9+/]{6}[A-Za-z0-9+/=]+"), r"\1…"),

@@ -97,7 +97,10 @@ def media_client() -> Any:
 
     target = media_target(settings)
     return s3_client(
-        boto_session(settings), target, connect_timeout=5, read_timeout=30,
+        boto_session(settings),
+        target,
+        connect_timeout=5,
+        read_timeout=30,
         retries={"max_attempts": 3, "mode": "standard"},
     )
 

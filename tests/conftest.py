@@ -58,8 +58,11 @@ def s3_server() -> Iterator[S3Server]:
     except RuntimeError as error:
         _unavailable(str(error))
     client = boto3.client(
-        "s3", endpoint_url=server.url, region_name="us-east-1",
-        aws_access_key_id="test", aws_secret_access_key="test",
+        "s3",
+        endpoint_url=server.url,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
         config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
     )
     yield S3Server(server.url, "us-east-1", "test", "test", client)

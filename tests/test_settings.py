@@ -16,8 +16,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def run_check(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     base = {"PATH": "/usr/bin:/bin", "DJANGO_ENV_FILE": str(tmp_path / "absent.env")}
-    return subprocess.run([sys.executable, "manage.py", "check"], env={**base, **env}, cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        env={**base, **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_production_refuses_to_start_without_secret_key(tmp_path):
@@ -27,18 +33,29 @@ def test_production_refuses_to_start_without_secret_key(tmp_path):
 
 
 def test_s3_configured_without_media_bucket_is_refused(tmp_path):
-    result = run_check(tmp_path, DJANGO_SECRET_KEY="x", DJANGO_AWS_ACCESS_KEY_ID="AKIA",
-                       DJANGO_AWS_SECRET_ACCESS_KEY="s")
+    result = run_check(
+        tmp_path,
+        DJANGO_SECRET_KEY="x",
+        DJANGO_AWS_ACCESS_KEY_ID="AKIA",
+        DJANGO_AWS_SECRET_ACCESS_KEY="s",
+    )
     assert result.returncode != 0
     assert "DJANGO_AWS_STORAGE_BUCKET_NAME is required" in result.stderr
 
 
-@pytest.mark.parametrize(("name", "value", "message"), [
-    ("DJANGO_AWS_S3_USE_SSL", "maybe", "DJANGO_AWS_S3_USE_SSL must be a boolean"),
-    ("DJANGO_DEBUG", "yes please", "DJANGO_DEBUG must be a boolean"),
-    ("DJANGO_AWS_QUERYSTRING_EXPIRE", "600x", "DJANGO_AWS_QUERYSTRING_EXPIRE: '600x' is not a duration"),
-    ("LINKS_DEFAULT_EXPIRES_IN", "soon", "LINKS_DEFAULT_EXPIRES_IN: 'soon' is not a duration"),
-])
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("DJANGO_AWS_S3_USE_SSL", "maybe", "DJANGO_AWS_S3_USE_SSL must be a boolean"),
+        ("DJANGO_DEBUG", "yes please", "DJANGO_DEBUG must be a boolean"),
+        (
+            "DJANGO_AWS_QUERYSTRING_EXPIRE",
+            "600x",
+            "DJANGO_AWS_QUERYSTRING_EXPIRE: '600x' is not a duration",
+        ),
+        ("LINKS_DEFAULT_EXPIRES_IN", "soon", "LINKS_DEFAULT_EXPIRES_IN: 'soon' is not a duration"),
+    ],
+)
 def test_bad_values_name_their_variable(tmp_path, name, value, message):
     result = run_check(tmp_path, DJANGO_SECRET_KEY="x", **{name: value})
     assert result.returncode != 0
@@ -55,9 +72,17 @@ def test_env_file_is_read_and_environment_wins(tmp_path):
     assert result.returncode == 0, result.stderr
 
 
-@pytest.mark.parametrize(("text", "seconds"), [
-    ("3600", 3600), ("90m", 5400), ("2h", 7200), ("7d", 604800), ("1w", 604800), (" 5 s ", 5),
-])
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("3600", 3600),
+        ("90m", 5400),
+        ("2h", 7200),
+        ("7d", 604800),
+        ("1w", 604800),
+        (" 5 s ", 5),
+    ],
+)
 def test_durations(text, seconds):
     assert duration_seconds(text) == seconds
 

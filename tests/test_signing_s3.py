@@ -98,8 +98,12 @@ def test_temporary_credentials_bound_the_expiry(put_object):
     creds_expiry = datetime.now(UTC) + timedelta(minutes=20)
 
     def fetch() -> dict[str, str]:  # stands in for STS, the one seam mocked
-        return {"access_key": "test", "secret_key": "test", "token": "session-token-1",
-                "expiry_time": creds_expiry.isoformat()}
+        return {
+            "access_key": "test",
+            "secret_key": "test",
+            "token": "session-token-1",
+            "expiry_time": creds_expiry.isoformat(),
+        }
 
     session = botocore.session.get_session()
     session._credentials = RefreshableCredentials.create_from_metadata(

@@ -78,8 +78,10 @@ def test_healthz_names_a_missing_bucket(client, media_bucket):
     assert response.json()["failing"] == ["media_bucket"]
 
 
-SIGNED = ("https://b.s3.amazonaws.com/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Security-Token="
-          "FQoGZXIvYXdzEJr&X-Amz-Signature=" + "ab12cd" + "e" * 58)
+SIGNED = (
+    "https://b.s3.amazonaws.com/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Security-Token="
+    "FQoGZXIvYXdzEJr&X-Amz-Signature=" + "ab12cd" + "e" * 58
+)
 
 
 def test_redaction_keeps_signatures_and_secrets_out():

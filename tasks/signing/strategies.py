@@ -51,7 +51,14 @@ class BotocoreStrategy:
         self._client = client
         self._bucket = bucket
 
-    def presign(self, key, expires_in, params, credentials, now) -> str:  # type: ignore[no-untyped-def]
+    def presign(
+        self,
+        key: str,
+        expires_in: int,
+        params: Mapping[str, str],
+        credentials: Credentials,
+        now: datetime,
+    ) -> str:
         return str(
             self._client.generate_presigned_url(
                 "get_object",
@@ -71,13 +78,22 @@ class S3HostStrategy:
         self._base_url = base_url.rstrip("/")
         self._region = region
 
-    def presign(self, key, expires_in, params, credentials, now) -> str:  # type: ignore[no-untyped-def]
+    def presign(
+        self,
+        key: str,
+        expires_in: int,
+        params: Mapping[str, str],
+        credentials: Credentials,
+        now: datetime,
+    ) -> str:
         url = self._base_url + object_path(key)
         query = response_query(params)
         if query:
             url += "?" + query
         request = AWSRequest(method="GET", url=url)
-        boto_creds = BotoCredentials(credentials.access_key, credentials.secret_key, credentials.token)
+        boto_creds = BotoCredentials(
+            credentials.access_key, credentials.secret_key, credentials.token
+        )
         S3SigV4QueryAuth(boto_creds, "s3", self._region, expires=expires_in).add_auth(request)
         return str(request.url)
 
@@ -101,7 +117,14 @@ class CloudFrontStrategy:
         self._base_url = base_url.rstrip("/")
         self._signer = CloudFrontSigner(key_id, rsa_sign)
 
-    def presign(self, key, expires_in, params, credentials, now) -> str:  # type: ignore[no-untyped-def]
+    def presign(
+        self,
+        key: str,
+        expires_in: int,
+        params: Mapping[str, str],
+        credentials: Credentials,
+        now: datetime,
+    ) -> str:
         url = self._base_url + object_path(key)
         query = response_query(params)
         if query:

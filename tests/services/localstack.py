@@ -76,7 +76,10 @@ class LocalStack:
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
                 [str(python), "-m", "localstack.runtime.main"],
-                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
 
     def stop(self) -> None:

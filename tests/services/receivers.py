@@ -69,11 +69,12 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)
-                received = Received("POST", self.path, dict(self.headers.items()), body,
-                                    time.time())
+                received = Received(
+                    "POST", self.path, dict(self.headers.items()), body, time.time()
+                )
                 reply = receiver.next_reply(received)
                 if reply.delay:
                     time.sleep(reply.delay)
@@ -84,7 +85,7 @@ class Receiver:
                 self.end_headers()
                 self.wfile.write(reply.body)
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: object) -> None:
                 return
 
         return Handler

@@ -18,12 +18,12 @@ class _Collector:
     def __init__(self, sink: SmtpServer) -> None:
         self.sink = sink
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         self.sink.record(envelope.mail_from, list(envelope.rcpt_tos), message)
         return self.sink.reply
 
-    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # type: ignore[no-untyped-def]  # noqa: N802
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # type: ignore[no-untyped-def]
         self.sink.connections += 1
         session.host_name = hostname
         return responses

@@ -23,16 +23,39 @@ class WorkerProcess:
         self.log_path = Path(tempfile.mkstemp(prefix="celery-worker-", suffix=".log")[1])
 
     def start(self, timeout: float = 60) -> WorkerProcess:
-        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings",
-               "TEST_DATABASE_URL": self.database_url}
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "TEST_DATABASE_URL": self.database_url,
+        }
         command = [
-            sys.executable, "-m", "celery", "-A", "project", "worker",
-            "-Q", self.queue, "-n", self.hostname, "-c", str(self.concurrency),
-            "-P", "prefork", "--loglevel=INFO", "--without-gossip", "--without-mingle",
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "project",
+            "worker",
+            "-Q",
+            self.queue,
+            "-n",
+            self.hostname,
+            "-c",
+            str(self.concurrency),
+            "-P",
+            "prefork",
+            "--loglevel=INFO",
+            "--without-gossip",
+            "--without-mingle",
         ]
         with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log,
-                                            stderr=subprocess.STDOUT, start_new_session=True)
+            self.process = subprocess.Popen(
+                command,
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self._wait_ready(timeout)
         return self
 
