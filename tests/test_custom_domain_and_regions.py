@@ -13,6 +13,7 @@ import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.test import override_settings
 
@@ -57,9 +58,13 @@ def test_every_region_is_signed_with_sigv4(region, style):
     assert urlsplit(url).scheme == "https"
 
 
+def endpoint_port() -> int:
+    return urlsplit(settings.AWS_S3_ENDPOINT_URL).port or 80
+
+
 def s3_host_settings(bucket: str) -> dict[str, object]:
     return {
-        "AWS_MEDIA_CUSTOM_DOMAIN": f"{bucket}.s3.localhost.localstack.cloud:4566",
+        "AWS_MEDIA_CUSTOM_DOMAIN": f"{bucket}.s3.localhost.localstack.cloud:{endpoint_port()}",
         "AWS_MEDIA_CUSTOM_DOMAIN_SIGNING": "s3-host",
         "AWS_S3_SECURE_URLS": False,
     }
@@ -69,7 +74,8 @@ def via_loopback(url: str):
     """Open a URL for a custom host by connecting to LocalStack with that Host header."""
     parts = urlsplit(url)
     return download(
-        f"http://127.0.0.1:4566{parts.path}?{parts.query}", headers={"Host": parts.netloc}
+        f"http://127.0.0.1:{endpoint_port()}{parts.path}?{parts.query}",
+        headers={"Host": parts.netloc},
     )
 
 
@@ -80,7 +86,7 @@ def test_custom_host_served_by_s3_gets_signed_links(put_object, media_bucket):
 
     url = signer.sign(key, 600).url
 
-    assert urlsplit(url).netloc == f"{media_bucket}.s3.localhost.localstack.cloud:4566"
+    assert urlsplit(url).netloc == f"{media_bucket}.s3.localhost.localstack.cloud:{endpoint_port()}"
     assert query(url)["X-Amz-Algorithm"] == "AWS4-HMAC-SHA256"
     assert via_loopback(url).content == b"via the custom host"
     assert via_loopback(tamper_signature(url)).status_code == 403
