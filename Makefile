@@ -28,7 +28,7 @@ test: install localstack services
 lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	DJANGO_DEBUG=true DJANGO_ENV_FILE=/dev/null $(PY) -m mypy .
+	$(PY) -m mypy .
 
 install: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt requirements-dev.txt
