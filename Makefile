@@ -4,7 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 LOCALSTACK_VENV := .venv-localstack
-PYTHON313 ?= $(shell command -v python3.13 2>/dev/null || echo "$$(pyenv root 2>/dev/null || echo $$HOME/.pyenv)/versions/3.13.0/bin/python")
+PYTHON313 ?= $(shell for p in "$$(pyenv root 2>/dev/null || echo $$HOME/.pyenv)"/versions/3.13*/bin/python python3.13; do \
+	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 13)' 2>/dev/null && { echo "$$p"; break; }; done)
 
 # Embedded defaults for the demo: SQLite, an in-process broker, moto's S3 on loopback.
 DEMO_ENV := DJANGO_DEBUG=true DJANGO_SECRET_KEY=demo-only-not-secret \
@@ -39,6 +40,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 # LocalStack needs Python 3.13; it lives in its own virtualenv (see requirements-localstack.txt).
 localstack: $(LOCALSTACK_VENV)/.installed
 $(LOCALSTACK_VENV)/.installed: requirements-localstack.txt
+	@test -n "$(PYTHON313)" || { echo "No Python 3.13 found for LocalStack (set PYTHON313=...)" >&2; exit 1; }
 	test -x $(LOCALSTACK_VENV)/bin/python || $(PYTHON313) -m venv $(LOCALSTACK_VENV)
 	$(LOCALSTACK_VENV)/bin/pip install -q --disable-pip-version-check --no-deps -r requirements-localstack.txt
 	touch $@

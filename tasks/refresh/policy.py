@@ -1,0 +1,49 @@
+"""When a link must be re-signed: pure rules, no I/O.
+
+A link is due when its remaining life falls under a margin: a fraction of its
+lifetime (default 20 %) but never less than a floor (default 5 min). The margin
+is capped at half the lifetime, so that a link shorter than twice the floor is
+re-signed at mid-life instead of at every pass. The lifetime is measured from
+issue to `expires_at`, and `expires_at` is already bounded by the expiry of the
+credentials that signed the link, so temporary credentials pull the refresh
+forward on their own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+
+@dataclass(frozen=True)
+class RefreshPolicy:
+    fraction: float = 0.2
+    floor: timedelta = timedelta(minutes=5)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.fraction < 1:
+            raise ValueError(f"the refresh fraction must be between 0 and 1, got {self.fraction}")
+        if self.floor < timedelta(0):
+            raise ValueError("the refresh floor cannot be negative")
+
+    def margin(self, lifetime: timedelta) -> timedelta:
+        wanted = max(lifetime * self.fraction, self.floor)
+        return min(wanted, lifetime / 2)
+
+    def refresh_at(self, issued_at: datetime, expires_at: datetime) -> datetime:
+        return expires_at - self.margin(expires_at - issued_at)
+
+
+def keeps_refreshing(refresh: bool, refresh_until: datetime | None, now: datetime) -> bool:
+    return refresh and (refresh_until is None or now < refresh_until)
+
+
+def next_expiry(
+    now: datetime, expires_in: int, refresh_until: datetime | None
+) -> tuple[datetime, int]:
+    """A re-signed link's TTL: the full TTL, but not beyond refresh_until when that is sooner."""
+    expires_at = now + timedelta(seconds=expires_in)
+    if refresh_until is not None and refresh_until < expires_at:
+        remaining = int((refresh_until - now).total_seconds())
+        return now + timedelta(seconds=max(remaining, 1)), max(remaining, 1)
+    return expires_at, expires_in
