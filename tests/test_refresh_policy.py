@@ -1,0 +1,54 @@
+"""The refresh rule: due under a margin of the lifetime, never under the floor."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tasks.refresh.policy import RefreshPolicy, keeps_refreshing, next_expiry
+
+T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+def test_a_day_long_link_is_due_in_its_last_fifth():
+    policy = RefreshPolicy()
+    assert policy.refresh_at(T0, T0 + timedelta(days=1)) == T0 + timedelta(hours=19, minutes=12)
+
+
+def test_the_floor_wins_for_short_links():
+    policy = RefreshPolicy(fraction=0.2, floor=timedelta(minutes=5))
+    assert policy.refresh_at(T0, T0 + timedelta(minutes=20)) == T0 + timedelta(minutes=15)
+
+
+def test_links_shorter_than_twice_the_floor_are_due_at_mid_life():
+    policy = RefreshPolicy(floor=timedelta(minutes=5))
+    assert policy.refresh_at(T0, T0 + timedelta(seconds=6)) == T0 + timedelta(seconds=3)
+
+
+def test_credentials_expiry_pulls_the_refresh_forward():
+    policy = RefreshPolicy()
+    creds_bound = T0 + timedelta(minutes=30)  # expires_at already bounded by the credentials
+    assert policy.refresh_at(T0, creds_bound) < creds_bound
+    assert policy.refresh_at(T0, creds_bound) == T0 + timedelta(minutes=24)
+
+
+@pytest.mark.parametrize("fraction", [0, 1, -0.1, 1.5])
+def test_bad_fractions_are_refused(fraction):
+    with pytest.raises(ValueError, match="fraction"):
+        RefreshPolicy(fraction=fraction)
+
+
+def test_refreshing_stops_at_refresh_until():
+    until = T0 + timedelta(hours=1)
+    assert keeps_refreshing(True, until, T0)
+    assert not keeps_refreshing(True, until, until)
+    assert not keeps_refreshing(False, None, T0)
+    assert keeps_refreshing(True, None, T0 + timedelta(days=400))
+
+
+def test_the_last_signature_does_not_outlive_refresh_until():
+    until = T0 + timedelta(minutes=10)
+    assert next_expiry(T0, 3600, until) == (until, 600)
+    assert next_expiry(T0, 3600, None) == (T0 + timedelta(hours=1), 3600)
+    assert next_expiry(T0, 300, until) == (T0 + timedelta(minutes=5), 300)
