@@ -1,0 +1,84 @@
+"""When a cron schedule runs, in its own time zone, across daylight-saving changes.
+
+Cron fields are parsed by Celery's crontab (the same fields django-celery-beat's
+CrontabSchedule holds); this module only turns local wall times into instants:
+- a wall time that does not exist (the spring gap) runs at the first minute after
+  the gap — once, even when several times of the schedule fall into the gap;
+- a wall time that happens twice (the autumn fold) runs once, at its first instance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from celery.schedules import crontab
+
+
+def parse_cron(expression: str) -> crontab:
+    """'minute hour day-of-month month day-of-week', as in crontab(5)."""
+    fields = expression.split()
+    if len(fields) != 5:
+        raise ValueError(f"a cron expression has 5 fields, got {len(fields)} in {expression!r}")
+    minute, hour, day_of_month, month_of_year, day_of_week = fields
+    try:
+        return crontab(
+            minute=minute,
+            hour=hour,
+            day_of_month=day_of_month,
+            month_of_year=month_of_year,
+            day_of_week=day_of_week,
+        )
+    except ValueError as error:
+        raise ValueError(f"bad cron expression {expression!r}: {error}") from None
+
+
+def _exists(wall: datetime, zone: ZoneInfo) -> bool:
+    aware = wall.replace(tzinfo=zone)
+    return aware.astimezone(UTC).astimezone(zone).replace(tzinfo=None) == wall
+
+
+def local_instant(wall: datetime, zone: ZoneInfo) -> datetime:
+    """The UTC instant a local wall time stands for, by the rules above."""
+    while not _exists(wall, zone):
+        wall += timedelta(minutes=1)
+    return wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
+
+
+def _day_matches(cron: crontab, day: date) -> bool:
+    cron_weekday = (day.weekday() + 1) % 7  # cron: 0 = Sunday
+    return (
+        day.month in cron.month_of_year
+        and day.day in cron.day_of_month
+        and cron_weekday in cron.day_of_week
+    )
+
+
+def occurrences(
+    cron: crontab, zone: ZoneInfo, start: datetime, end: datetime
+) -> Iterator[datetime]:
+    """The instants (UTC, ascending, distinct) of the schedule in (start, end]."""
+    day = start.astimezone(zone).date() - timedelta(days=1)
+    last_day = end.astimezone(zone).date() + timedelta(days=1)
+    seen: set[datetime] = set()
+    while day <= last_day:
+        if _day_matches(cron, day):
+            for hour in sorted(cron.hour):
+                for minute in sorted(cron.minute):
+                    wall = datetime(day.year, day.month, day.day, hour, minute)
+                    instant = local_instant(wall, zone)
+                    if start < instant <= end and instant not in seen:
+                        seen.add(instant)
+                        yield instant
+        day += timedelta(days=1)
+
+
+def latest_occurrence(
+    cron: crontab, zone: ZoneInfo, after: datetime, now: datetime
+) -> datetime | None:
+    """The most recent instant in (after, now]; older missed ones are not caught up."""
+    latest = None
+    for latest in occurrences(cron, zone, after, now):  # noqa: B007
+        pass
+    return latest
