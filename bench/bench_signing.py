@@ -7,6 +7,15 @@ for one bucket with the same credentials and TTL. Before timing, the
 presigner's URLs are checked byte-identical to boto3's (and django-storages')
 at a frozen instant. boto3 is timed with the signer botocore uses here (awscrt
 when installed) and, when that is awscrt, also with its Python signer.
+
+Measured on the project's 2-core machine (Python 3.11, botocore 1.44.8,
+awscrt 0.38.0, django-storages 1.14.6), default arguments:
+
+    signer                               URLs/s   us/URL  presigner is
+    sigv4 presigner                     251,749     3.97          1.0x
+    boto3 (awscrt signer)                 5,752   173.86         43.8x
+    boto3 (python signer)                 5,339   187.31         47.2x
+    django-storages S3Storage.url         5,322   187.91         47.3x
 """
 
 from __future__ import annotations
