@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import functools
 import gzip
+import hashlib
+import hmac
 import json
 import os
 import subprocess
@@ -595,3 +597,14 @@ def test_params_mapping_order_is_kept() -> None:
         now=FROZEN,
     )
     assert "?response-content-type=a&response-content-disposition=b&X-Amz-Algorithm" in url
+
+
+@settings(max_examples=300, deadline=None)
+@given(key=st.binary(max_size=200), message=st.binary(max_size=300))
+def test_hmac_from_pads_equals_stdlib(key: bytes, message: bytes) -> None:
+    expected = hmac.new(key, message, hashlib.sha256).hexdigest()
+    assert sigv4.HmacSha256(key).hexdigest(message) == expected
+
+
+def test_non_string_bucket_is_refused() -> None:
+    assert not SigV4QueryPresigner(region="us-east-1").can_presign(["b"])  # type: ignore[arg-type]
