@@ -47,8 +47,24 @@ ACCESS_KEY, SECRET_KEY = "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCY
 EXPIRES_IN = 3600
 FROZEN = datetime(2025, 6, 1, 12, 0, 0, tzinfo=UTC)
 WORDS = [
-    "report", "invoice", "photo", "Q3 summary", "résumé", "naïve café", "データ", "写真",
-    "テスト", "😀", "🎉 party", "2024", "final (1)", "a+b", "100%", "x~y", "übung", "北京",
+    "report",
+    "invoice",
+    "photo",
+    "Q3 summary",
+    "résumé",
+    "naïve café",
+    "データ",
+    "写真",
+    "テスト",
+    "😀",
+    "🎉 party",
+    "2024",
+    "final (1)",
+    "a+b",
+    "100%",
+    "x~y",
+    "übung",
+    "北京",
 ]
 EXTENSIONS = [".pdf", ".jpg", ".png", ".txt", ".zip", ".mp4", ""]
 
@@ -66,7 +82,10 @@ def make_keys(count: int, seed: int = 4) -> list[str]:
 
 def boto3_client() -> Any:
     return boto3.client(
-        "s3", region_name=REGION, aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
+        "s3",
+        region_name=REGION,
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
         config=Config(signature_version="s3v4", s3={"addressing_style": STYLE}),
     )
 
@@ -79,8 +98,13 @@ def storages_backend() -> Any:
     from storages.backends.s3 import S3Storage
 
     return S3Storage(
-        bucket_name=BUCKET, region_name=REGION, access_key=ACCESS_KEY, secret_key=SECRET_KEY,
-        signature_version="s3v4", addressing_style=STYLE, querystring_auth=True,
+        bucket_name=BUCKET,
+        region_name=REGION,
+        access_key=ACCESS_KEY,
+        secret_key=SECRET_KEY,
+        signature_version="s3v4",
+        addressing_style=STYLE,
+        querystring_auth=True,
         querystring_expire=EXPIRES_IN,
     )
 
@@ -102,8 +126,9 @@ def python_signer() -> Any:
     )
 
 
-def check_identical(presigner: SigV4QueryPresigner, client: Any, storage: Any,
-                    keys: list[str]) -> None:
+def check_identical(
+    presigner: SigV4QueryPresigner, client: Any, storage: Any, keys: list[str]
+) -> None:
     creds = Credentials(ACCESS_KEY, SECRET_KEY)
     with frozen_botocore(FROZEN):
         for key in keys:
@@ -169,8 +194,9 @@ def print_table(rows: list[tuple[str, float]], n: int, key_count: int) -> None:
     print(f"\n{n} URLs per signer, best of the timed runs, {key_count} distinct keys, one core")
     print(f"{'signer':<32} {'URLs/s':>10} {'us/URL':>8} {'presigner is':>13}")
     for name, per_second in rows:
-        print(f"{name:<32} {per_second:>10,.0f} {1e6 / per_second:>8.2f} "
-              f"{ours / per_second:>12.1f}x")
+        print(
+            f"{name:<32} {per_second:>10,.0f} {1e6 / per_second:>8.2f} {ours / per_second:>12.1f}x"
+        )
 
 
 def main() -> None:

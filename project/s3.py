@@ -12,7 +12,14 @@ from botocore.config import Config
 
 from tasks.signing.credentials import CredentialSource
 from tasks.signing.signer import Signer
-from tasks.signing.strategies import BotocoreStrategy, CloudFrontStrategy, S3HostStrategy, Strategy
+from tasks.signing.sigv4 import SigV4QueryPresigner
+from tasks.signing.strategies import (
+    BotocoreStrategy,
+    CloudFrontStrategy,
+    PresignerStrategy,
+    S3HostStrategy,
+    Strategy,
+)
 from tasks.signing.target import BucketTarget, CustomDomainSigning, SigningConfigError
 
 
@@ -66,7 +73,12 @@ def s3_client(session: botocore.session.Session, target: BucketTarget, **config:
 
 def build_strategy(target: BucketTarget, client: Any, settings: Any) -> Strategy:
     if not target.custom_domain:
-        return BotocoreStrategy(client, target.bucket)
+        presigner = SigV4QueryPresigner(
+            region=target.region,
+            endpoint_url=target.endpoint_url,
+            addressing_style=target.addressing_style,
+        )
+        return PresignerStrategy(presigner, BotocoreStrategy(client, target.bucket), target.bucket)
     scheme = "https" if target.custom_domain_secure else "http"
     base_url = f"{scheme}://{target.custom_domain}"
     if target.custom_domain_signing is CustomDomainSigning.CLOUDFRONT:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import botocore.session
 import pytest
+import time_machine
 from botocore.credentials import RefreshableCredentials
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -119,3 +120,30 @@ def test_temporary_credentials_bound_the_expiry(put_object):
     assert short_link.expires_at < creds_expiry
     assert query(long_link.url)["X-Amz-Security-Token"] == "session-token-1"
     assert download(long_link.url).content == b"temporary"
+
+
+@pytest.mark.parametrize("bucket", ["plain-bucket", "express--use1-az4--x-s3"])
+def test_entry_point_gives_botocore_identical_urls(bucket):
+    """The fast presigner behind sign(), or botocore where it does not apply: same bytes."""
+    from project.s3 import boto_session, media_target, s3_client
+
+    values = settings_like(
+        AWS_STORAGE_BUCKET_NAME=bucket,
+        AWS_S3_ENDPOINT_URL=None,
+        AWS_S3_ADDRESSING_STYLE="virtual",
+        AWS_S3_REGION_NAME="eu-west-1",
+    )
+    signer = build_signer(values)
+    client = s3_client(boto_session(values), media_target(values))
+    with time_machine.travel(datetime(2026, 11, 28, 12, 0, 5, tzinfo=UTC), tick=False):
+        ours = signer.sign("dir/naïve file.txt", 900, filename="r.txt").url
+        theirs = client.generate_presigned_url(
+            "get_object",
+            Params={
+                "Bucket": bucket,
+                "Key": "dir/naïve file.txt",
+                "ResponseContentDisposition": 'attachment; filename="r.txt"',
+            },
+            ExpiresIn=900,
+        )
+    assert ours == theirs

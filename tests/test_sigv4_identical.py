@@ -48,9 +48,16 @@ BOTOCORE_DATA = Path(botocore.__file__).parent / "data"
 
 # Variables and files through which botocore's answer could differ from its defaults.
 AWS_ENV = [
-    "AWS_S3_US_EAST_1_REGIONAL_ENDPOINT", "AWS_USE_FIPS_ENDPOINT", "AWS_USE_DUALSTACK_ENDPOINT",
-    "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
-    "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_PROFILE", "AWS_S3_DISABLE_MULTIREGION_ACCESS_POINTS",
+    "AWS_S3_US_EAST_1_REGIONAL_ENDPOINT",
+    "AWS_USE_FIPS_ENDPOINT",
+    "AWS_USE_DUALSTACK_ENDPOINT",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "AWS_PROFILE",
+    "AWS_S3_DISABLE_MULTIREGION_ACCESS_POINTS",
 ]
 
 FROZEN = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
@@ -65,39 +72,118 @@ CREDENTIALS = [
 DISPOSITION = "attachment; filename=\"a b.pdf\"; filename*=UTF-8''%C3%A9t%C3%A9.pdf"
 
 AWS_REGIONS = [
-    "us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1", "eu-north-1",
-    "ap-southeast-2", "ap-northeast-1", "ap-south-1", "sa-east-1", "ca-central-1", "me-south-1",
-    "af-south-1", "il-central-1", "mx-central-1", "ap-southeast-7", "eu-newplace-9",
-    "us-gov-west-1", "us-gov-east-1", "cn-north-1", "cn-northwest-1", "us-iso-east-1",
-    "us-isob-east-1", "eu-isoe-west-1", "us-isof-south-1", "eusc-de-east-1",
+    "us-east-1",
+    "us-east-2",
+    "us-west-2",
+    "eu-west-1",
+    "eu-central-1",
+    "eu-north-1",
+    "ap-southeast-2",
+    "ap-northeast-1",
+    "ap-south-1",
+    "sa-east-1",
+    "ca-central-1",
+    "me-south-1",
+    "af-south-1",
+    "il-central-1",
+    "mx-central-1",
+    "ap-southeast-7",
+    "eu-newplace-9",
+    "us-gov-west-1",
+    "us-gov-east-1",
+    "cn-north-1",
+    "cn-northwest-1",
+    "us-iso-east-1",
+    "us-isob-east-1",
+    "eu-isoe-west-1",
+    "us-isof-south-1",
+    "eusc-de-east-1",
 ]
 REFUSED_REGIONS = [
-    "aws-global", "s3-external-1", "fips-us-east-1", "us-east-1-fips", "xx-foo-1", "US-EAST-1",
-    "local", "eu_west_1", "",
+    "aws-global",
+    "s3-external-1",
+    "fips-us-east-1",
+    "us-east-1-fips",
+    "xx-foo-1",
+    "US-EAST-1",
+    "local",
+    "eu_west_1",
+    "",
 ]
 ENDPOINTS = [
-    "http://127.0.0.1:4566", "https://minio.example:9000", "https://minio.example",
-    "http://minio.example", "https://minio.example:443", "http://minio.example:80",
-    "https://minio.example/", "http://localhost:4566", "https://s3.eu-west-1.amazonaws.com",
-    "https://storage.example.co.uk:8443", "https://10.0.0.7", "http://s3.local:9000/",
+    "http://127.0.0.1:4566",
+    "https://minio.example:9000",
+    "https://minio.example",
+    "http://minio.example",
+    "https://minio.example:443",
+    "http://minio.example:80",
+    "https://minio.example/",
+    "http://localhost:4566",
+    "https://s3.eu-west-1.amazonaws.com",
+    "https://storage.example.co.uk:8443",
+    "https://10.0.0.7",
+    "http://s3.local:9000/",
 ]
 REFUSED_ENDPOINTS = [
-    "https://MinIO.Example", "https://minio.example/prefix", "https://[::1]:9000",
-    "https://user:pw@minio.example", "https://s3-accelerate.amazonaws.com",
-    "https://minio.example:0", "https://minio.example:99999", "ftp://minio.example",
-    "https://minio.example?x=1", "https://minio_example", "minio.example",
+    "https://MinIO.Example",
+    "https://minio.example/prefix",
+    "https://[::1]:9000",
+    "https://user:pw@minio.example",
+    "https://s3-accelerate.amazonaws.com",
+    "https://minio.example:0",
+    "https://minio.example:99999",
+    "ftp://minio.example",
+    "https://minio.example?x=1",
+    "https://minio_example",
+    "minio.example",
 ]
 CUSTOM_REGIONS = ["us-east-1", "eu-west-1", "auto", "garage", "us-gov-west-1", "cn-north-1"]
 STYLES = ["auto", "virtual", "path"]
 BUCKETS = [
-    "my-bucket", "linkdist-media", "123", "abc", "a" * 63, "my.bucket", "My-Bucket", "my_bucket",
-    "ab", "a", "a" * 64, "192.168.1.1", "bucket-", "-bucket", "a..b", "xn--abc", "b-s3alias",
-    "b--ol-s3", "b--usw2-az1--x-s3", "sthree-abc", "arn:aws:s3:::x", "", "bücket", "a/b",
+    "my-bucket",
+    "linkdist-media",
+    "123",
+    "abc",
+    "a" * 63,
+    "my.bucket",
+    "My-Bucket",
+    "my_bucket",
+    "ab",
+    "a",
+    "a" * 64,
+    "192.168.1.1",
+    "bucket-",
+    "-bucket",
+    "a..b",
+    "xn--abc",
+    "b-s3alias",
+    "b--ol-s3",
+    "b--usw2-az1--x-s3",
+    "sthree-abc",
+    "arn:aws:s3:::x",
+    "",
+    "bücket",
+    "a/b",
 ]
 KEYS = [
-    "report.pdf", "a b/c d.txt", "a+b%20c~d", "#hash?query=1&x=y", "/leading", "//double//slash/",
-    "/", "..", "./a/../b", "dir/", "emoji 😀/ファイル名.pdf", "日本語/テスト", "é", "tab\there",
-    "~!*'();:@&=+$,/?#[]", "%2F%25", "\x00\x1f\x7f", "a" * 1024,
+    "report.pdf",
+    "a b/c d.txt",
+    "a+b%20c~d",
+    "#hash?query=1&x=y",
+    "/leading",
+    "//double//slash/",
+    "/",
+    "..",
+    "./a/../b",
+    "dir/",
+    "emoji 😀/ファイル名.pdf",
+    "日本語/テスト",
+    "é",
+    "tab\there",
+    "~!*'();:@&=+$,/?#[]",
+    "%2F%25",
+    "\x00\x1f\x7f",
+    "a" * 1024,
 ]
 
 
@@ -115,14 +201,20 @@ class Case:
 
     def presigner(self, match_crt: bool) -> SigV4QueryPresigner:
         return SigV4QueryPresigner(
-            region=self.region, endpoint_url=self.endpoint_url,
-            addressing_style=self.style, match_crt=match_crt,
+            region=self.region,
+            endpoint_url=self.endpoint_url,
+            addressing_style=self.style,
+            match_crt=match_crt,
         )
 
     def ours(self, match_crt: bool) -> str:
         return self.presigner(match_crt).presign_get(
-            self.bucket, self.key, expires_in=self.expires_in,
-            credentials=self.credentials, params=dict(self.params), now=self.now,
+            self.bucket,
+            self.key,
+            expires_in=self.expires_in,
+            credentials=self.credentials,
+            params=dict(self.params),
+            now=self.now,
         )
 
     def supported(self) -> bool:
@@ -142,8 +234,11 @@ def botocore_url() -> Iterator[Any]:
         @functools.cache
         def client(region: str, endpoint_url: str | None, style: str, creds: Credentials) -> Any:
             return session.client(
-                "s3", region_name=region, endpoint_url=endpoint_url,
-                aws_access_key_id=creds.access_key, aws_secret_access_key=creds.secret_key,
+                "s3",
+                region_name=region,
+                endpoint_url=endpoint_url,
+                aws_access_key_id=creds.access_key,
+                aws_secret_access_key=creds.secret_key,
                 aws_session_token=creds.token,
                 config=Config(signature_version="s3v4", s3={"addressing_style": style}),
             )
@@ -151,11 +246,13 @@ def botocore_url() -> Iterator[Any]:
         def presign(case: Case, crt: bool) -> str:
             c = client(case.region, case.endpoint_url, case.style, case.credentials)
             with frozen_botocore(case.now), botocore_signer(crt):
-                return str(c.generate_presigned_url(
-                    "get_object",
-                    Params={"Bucket": case.bucket, "Key": case.key, **dict(case.params)},
-                    ExpiresIn=case.expires_in,
-                ))
+                return str(
+                    c.generate_presigned_url(
+                        "get_object",
+                        Params={"Bucket": case.bucket, "Key": case.key, **dict(case.params)},
+                        ExpiresIn=case.expires_in,
+                    )
+                )
 
         yield presign
 
@@ -208,7 +305,8 @@ def describe(case: Case) -> None:
 
 special_text = st.text(
     alphabet=st.sampled_from(list(" +%~#?=&/;:@$,!*'()[]\"\\^`{|}<>é日本😀\u00a0\t.-_aZ09")),
-    min_size=1, max_size=40,
+    min_size=1,
+    max_size=40,
 )
 keys = st.one_of(
     st.sampled_from(KEYS),
@@ -224,10 +322,12 @@ header_values = st.one_of(
 )
 overrides = st.lists(
     st.tuples(st.sampled_from(sorted(sigv4.OVERRIDE_PARAMS)), header_values),
-    max_size=2, unique_by=lambda pair: pair[0],
+    max_size=2,
+    unique_by=lambda pair: pair[0],
 ).map(tuple)
 instants = st.datetimes(
-    min_value=datetime(2001, 1, 1), max_value=datetime(2099, 12, 31),
+    min_value=datetime(2001, 1, 1),
+    max_value=datetime(2099, 12, 31),
     timezones=st.sampled_from([UTC, timezone(timedelta(hours=9)), timezone(timedelta(hours=-5))]),
 )
 good_buckets = st.one_of(
@@ -242,26 +342,35 @@ custom_places = st.tuples(st.sampled_from(CUSTOM_REGIONS), st.sampled_from(ENDPO
 
 
 @st.composite
-def cases(draw: st.DrawFn, places: st.SearchStrategy[tuple[str, str | None]],
-          buckets: st.SearchStrategy[str]) -> Case:
+def cases(
+    draw: st.DrawFn,
+    places: st.SearchStrategy[tuple[str, str | None]],
+    buckets: st.SearchStrategy[str],
+) -> Case:
     region, endpoint_url = draw(places)
     return Case(
-        region=region, endpoint_url=endpoint_url, style=draw(st.sampled_from(STYLES)),
-        bucket=draw(buckets), key=draw(keys), credentials=draw(st.sampled_from(CREDENTIALS)),
-        params=draw(overrides), expires_in=draw(st.integers(1, sigv4.MAX_EXPIRES_IN)),
+        region=region,
+        endpoint_url=endpoint_url,
+        style=draw(st.sampled_from(STYLES)),
+        bucket=draw(buckets),
+        key=draw(keys),
+        credentials=draw(st.sampled_from(CREDENTIALS)),
+        params=draw(overrides),
+        expires_in=draw(st.integers(1, sigv4.MAX_EXPIRES_IN)),
         now=draw(instants),
     )
 
 
-supported_cases = cases(st.one_of(aws_places, custom_places), good_buckets).filter(
-    Case.supported
-)
+supported_cases = cases(st.one_of(aws_places, custom_places), good_buckets).filter(Case.supported)
 any_cases = cases(
     st.one_of(
-        aws_places, custom_places,
+        aws_places,
+        custom_places,
         st.tuples(st.sampled_from(REFUSED_REGIONS), st.none()),
-        st.tuples(st.sampled_from(CUSTOM_REGIONS + REFUSED_REGIONS),
-                  st.sampled_from(REFUSED_ENDPOINTS + ENDPOINTS)),
+        st.tuples(
+            st.sampled_from(CUSTOM_REGIONS + REFUSED_REGIONS),
+            st.sampled_from(REFUSED_ENDPOINTS + ENDPOINTS),
+        ),
     ),
     st.one_of(st.sampled_from(BUCKETS), good_buckets, st.text(max_size=10)),
 )
@@ -271,6 +380,7 @@ PROPERTY = settings(
 
 
 # ---- properties -------------------------------------------------------------
+
 
 @PROPERTY
 @given(case=supported_cases)
@@ -308,10 +418,15 @@ def test_quoting_equals_urllib(text: str) -> None:
 
 # ---- explicit cases -----------------------------------------------------------
 
+
 def case(**fields: Any) -> Case:
     base: dict[str, Any] = {
-        "region": "us-east-1", "endpoint_url": None, "style": "auto", "bucket": "my-bucket",
-        "key": "reports/q1.pdf", "credentials": CREDENTIALS[0],
+        "region": "us-east-1",
+        "endpoint_url": None,
+        "style": "auto",
+        "bucket": "my-bucket",
+        "key": "reports/q1.pdf",
+        "credentials": CREDENTIALS[0],
     }
     return Case(**{**base, **fields})
 
@@ -350,19 +465,23 @@ EXAMPLES = {
     "session token": case(credentials=CREDENTIALS[1]),
     "odd access key and token": case(credentials=CREDENTIALS[3]),
     "content-disposition": case(params=(("ResponseContentDisposition", DISPOSITION),)),
-    "both overrides, type first": case(params=(
-        ("ResponseContentType", "text/plain; charset=utf-8"),
-        ("ResponseContentDisposition", DISPOSITION),
-    )),
+    "both overrides, type first": case(
+        params=(
+            ("ResponseContentType", "text/plain; charset=utf-8"),
+            ("ResponseContentDisposition", DISPOSITION),
+        )
+    ),
     "both overrides, token, path style": case(
-        style="path", credentials=CREDENTIALS[1],
+        style="path",
+        credentials=CREDENTIALS[1],
         params=(("ResponseContentDisposition", "inline"), ("ResponseContentType", "é/ü+x")),
     ),
     "empty override": case(params=(("ResponseContentType", ""),)),
     "TTL 1": case(expires_in=1),
     "TTL 7 days": case(expires_in=604800),
-    "instant in another zone": case(now=datetime(2024, 1, 1, 0, 30, tzinfo=timezone(
-        timedelta(hours=2)))),
+    "instant in another zone": case(
+        now=datetime(2024, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=2)))
+    ),
     "instant .999999": case(now=datetime(2030, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)),
 }
 
@@ -375,11 +494,15 @@ def test_example(botocore_url: Any, example: Case, crt: bool) -> None:
 
 
 def test_example_urls_look_as_expected() -> None:
-    assert EXAMPLES["eu-west-1 auto: still the global host"].ours(False).startswith(
-        "https://my-bucket.s3.amazonaws.com/reports/q1.pdf?X-Amz-Algorithm=AWS4-HMAC-SHA256"
-        "&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20240506%2Feu-west-1%2Fs3%2Faws4_request"
-        "&X-Amz-Date=20240506T070809Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=host"
-        "&X-Amz-Signature="
+    assert (
+        EXAMPLES["eu-west-1 auto: still the global host"]
+        .ours(False)
+        .startswith(
+            "https://my-bucket.s3.amazonaws.com/reports/q1.pdf?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+            "&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20240506%2Feu-west-1%2Fs3%2Faws4_request"
+            "&X-Amz-Date=20240506T070809Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=host"
+            "&X-Amz-Signature="
+        )
     )
     assert "&X-Amz-SignedHeaders=host&X-Amz-Expires=3600&" in case().ours(True)
 
@@ -390,7 +513,8 @@ def test_every_region_in_botocore_data(botocore_url: Any, style: str, crt: bool)
     """Each region botocore knows for S3 is refused or signed identically."""
     data = json.loads((BOTOCORE_DATA / "endpoints.json").read_text())
     regions = {
-        region for partition in data["partitions"]
+        region
+        for partition in data["partitions"]
         for region in [*partition["regions"], *partition["services"]["s3"].get("endpoints", {})]
     }
     signed = 0
@@ -407,13 +531,16 @@ def test_partition_table_follows_botocore() -> None:
     suffixes = {p["id"]: p["outputs"]["dnsSuffix"] for p in data["partitions"]}
     for name, _, suffix in sigv4.PARTITIONS:
         assert suffixes[name] == suffix
-    ruleset = json.loads(gzip.decompress(
-        (BOTOCORE_DATA / "s3" / "2006-03-01" / "endpoint-rule-set-1.json.gz").read_bytes()
-    ))
+    ruleset = json.loads(
+        gzip.decompress(
+            (BOTOCORE_DATA / "s3" / "2006-03-01" / "endpoint-rule-set-1.json.gz").read_bytes()
+        )
+    )
     assert "AWS::S3::UseGlobalEndpoint" in json.dumps(ruleset["parameters"])
 
 
 # ---- refusals -------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("region", REFUSED_REGIONS)
 def test_refused_regions(region: str) -> None:
@@ -432,10 +559,19 @@ def test_fips_region_with_endpoint_refused(endpoint_url: str) -> None:
     assert not presigner.can_presign("my-bucket")
 
 
-@pytest.mark.parametrize("bucket", [
-    "b--usw2-az1--x-s3", "b--x-s3", "b--op-s3", "arn:aws:s3:us-east-1:123:accesspoint/ap",
-    "", "a/b", "bücket", "a" * 256,
-])
+@pytest.mark.parametrize(
+    "bucket",
+    [
+        "b--usw2-az1--x-s3",
+        "b--x-s3",
+        "b--op-s3",
+        "arn:aws:s3:us-east-1:123:accesspoint/ap",
+        "",
+        "a/b",
+        "bücket",
+        "a" * 256,
+    ],
+)
 def test_refused_buckets(bucket: str) -> None:
     assert not SigV4QueryPresigner(region="us-east-1").can_presign(bucket)
 
@@ -466,9 +602,14 @@ def test_bad_ttl(expires_in: Any) -> None:
         case(expires_in=expires_in).ours(False)
 
 
-@pytest.mark.parametrize("credentials", [
-    Credentials("", "s"), Credentials("a", ""), Credentials("a", "s", token=""),
-])
+@pytest.mark.parametrize(
+    "credentials",
+    [
+        Credentials("", "s"),
+        Credentials("a", ""),
+        Credentials("a", "s", token=""),
+    ],
+)
 def test_bad_credentials(credentials: Credentials) -> None:
     with pytest.raises(ValueError, match="credentials"):
         case(credentials=credentials).ours(False)
@@ -485,13 +626,12 @@ def test_bad_key_and_naive_now_and_style() -> None:
 
 # ---- clock, caches, signer detection ----------------------------------------------
 
+
 def test_default_now_is_the_current_second(botocore_url: Any) -> None:
     instant = datetime(2031, 3, 4, 5, 6, 7, tzinfo=UTC)
     presigner = case().presigner(False)
     with mock.patch.object(sigv4.time, "time", return_value=instant.timestamp() + 0.75):
-        url = presigner.presign_get(
-            "my-bucket", "k", expires_in=60, credentials=CREDENTIALS[0]
-        )
+        url = presigner.presign_get("my-bucket", "k", expires_in=60, credentials=CREDENTIALS[0])
     assert url == botocore_url(case(key="k", expires_in=60, now=instant), False)
 
 
@@ -501,12 +641,18 @@ def test_signing_key_cached_per_day_and_credentials() -> None:
         for second in range(5):
             for creds in CREDENTIALS[:2]:
                 presigner.presign_get(
-                    "my-bucket", "k", expires_in=60, credentials=creds,
+                    "my-bucket",
+                    "k",
+                    expires_in=60,
+                    credentials=creds,
                     now=FROZEN + timedelta(seconds=second),
                 )
         assert derive.call_count == 2
         presigner.presign_get(
-            "my-bucket", "k", expires_in=60, credentials=CREDENTIALS[0],
+            "my-bucket",
+            "k",
+            expires_in=60,
+            credentials=CREDENTIALS[0],
             now=FROZEN + timedelta(days=1),
         )
         assert derive.call_count == 3
@@ -556,10 +702,15 @@ json.dump(out, sys.stdout)
 def test_python_signer_patch_equals_boto_disable_crt() -> None:
     """The in-process switch to botocore's Python signer gives what BOTO_DISABLE_CRT gives."""
     chosen = [
-        EXAMPLES[name] for name in [
-            "us-east-1 auto: global virtual host", "eu-west-1 virtual: regional",
-            "minio with port, virtual", "localstack path", "both overrides, token, path style",
-            "odd access key and token", "instant in another zone",
+        EXAMPLES[name]
+        for name in [
+            "us-east-1 auto: global virtual host",
+            "eu-west-1 virtual: regional",
+            "minio with port, virtual",
+            "localstack path",
+            "both overrides, token, path style",
+            "odd access key and token",
+            "instant in another zone",
         ]
     ]
     payload = []
@@ -568,11 +719,19 @@ def test_python_signer_patch_equals_boto_disable_crt() -> None:
         fields["now"] = example.now.astimezone(UTC).isoformat()
         payload.append(fields)
     env = {k: v for k, v in os.environ.items() if k not in AWS_ENV}
-    env.update(BOTO_DISABLE_CRT="true", AWS_CONFIG_FILE="/nonexistent",
-               AWS_SHARED_CREDENTIALS_FILE="/nonexistent")
+    env.update(
+        BOTO_DISABLE_CRT="true",
+        AWS_CONFIG_FILE="/nonexistent",
+        AWS_SHARED_CREDENTIALS_FILE="/nonexistent",
+    )
     result = subprocess.run(
-        [sys.executable, "-c", SUBPROCESS_SCRIPT], input=json.dumps(payload),
-        capture_output=True, text=True, env=env, check=True, timeout=120,
+        [sys.executable, "-c", SUBPROCESS_SCRIPT],
+        input=json.dumps(payload),
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        timeout=120,
     )
     assert json.loads(result.stdout) == [example.ours(False) for example in chosen]
 
@@ -592,9 +751,17 @@ def test_params_mapping_order_is_kept() -> None:
             return len(self._pairs)
 
     pairs = [("ResponseContentType", "a"), ("ResponseContentDisposition", "b")]
-    url = case().presigner(False).presign_get(
-        "my-bucket", "k", expires_in=5, credentials=CREDENTIALS[0], params=Ordered(pairs),
-        now=FROZEN,
+    url = (
+        case()
+        .presigner(False)
+        .presign_get(
+            "my-bucket",
+            "k",
+            expires_in=5,
+            credentials=CREDENTIALS[0],
+            params=Ordered(pairs),
+            now=FROZEN,
+        )
     )
     assert "?response-content-type=a&response-content-disposition=b&X-Amz-Algorithm" in url
 

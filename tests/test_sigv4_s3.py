@@ -10,9 +10,7 @@ part of the signature. http.client is used so nothing normalises the path.
 from __future__ import annotations
 
 import http.client
-import json
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,48 +18,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-import boto3
 import pytest
-from botocore.config import Config
 
 from tasks.signing.sigv4 import Credentials, SigV4QueryPresigner
+from tests.conftest import S3Server
+from tests.services.localstack import endpoint
 
 pytestmark = pytest.mark.s3
 
-LOCALSTACK_URL = "http://127.0.0.1:4566"
+LOCALSTACK_URL = endpoint()
 S3_SERVER = "<the s3_server endpoint>"  # stands for s3_server.endpoint_url in PLACES
-
-
-@dataclass
-class S3Server:
-    endpoint_url: str
-    region: str
-    access_key: str
-    secret_key: str
-    client: Any
-
-    def make_bucket(self, prefix: str = "bucket") -> str:
-        name = f"{prefix}-{uuid.uuid4().hex[:12]}"
-        self.client.create_bucket(Bucket=name)
-        return name
-
-
-@pytest.fixture(scope="module")
-def s3_server() -> S3Server:
-    """LocalStack on this machine; the shared fixture in tests/conftest.py replaces this one."""
-    try:
-        with urllib.request.urlopen(f"{LOCALSTACK_URL}/_localstack/health", timeout=3) as reply:
-            running = json.load(reply)["services"].get("s3") in {"running", "available"}
-    except (OSError, ValueError, KeyError):
-        running = False
-    if not running:
-        pytest.skip(f"no signature-checking S3 (LocalStack) at {LOCALSTACK_URL}")
-    client = boto3.client(
-        "s3", endpoint_url=LOCALSTACK_URL, region_name="us-east-1",
-        aws_access_key_id="test", aws_secret_access_key="test",
-        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
-    )
-    return S3Server(LOCALSTACK_URL, "us-east-1", "test", "test", client)
 
 
 class Place(NamedTuple):
@@ -95,9 +61,18 @@ PLACES = {
 }
 
 KEYS = [
-    "plain.txt", "with space/and more.pdf", "a+b%20c~d", "#hash?query=1&x=y=z",
-    "emoji 😀/ファイル名.pdf", "日本語/テスト.txt", "é~ü", "a//repeated///slashes",
-    "/leading-slash", "//two-leading", "..", "./a/../b",
+    "plain.txt",
+    "with space/and more.pdf",
+    "a+b%20c~d",
+    "#hash?query=1&x=y=z",
+    "emoji 😀/ファイル名.pdf",
+    "日本語/テスト.txt",
+    "é~ü",
+    "a//repeated///slashes",
+    "/leading-slash",
+    "//two-leading",
+    "..",
+    "./a/../b",
 ]
 # LocalStack rebuilds a virtual-hosted presigned request from a path it has
 # already collapsed ("//a" -> "/a"), so it refuses keys that start with "/"
@@ -160,7 +135,9 @@ def credentials(s3_server: S3Server, token: str | None = None) -> Credentials:
 def sign(s3_server: S3Server, place: Place, bucket: str, key: str, **kwargs: Any) -> str:
     endpoint_url = s3_server.endpoint_url if place.endpoint_url == S3_SERVER else place.endpoint_url
     presigner = SigV4QueryPresigner(
-        region=place.region, endpoint_url=endpoint_url, addressing_style=place.style,
+        region=place.region,
+        endpoint_url=endpoint_url,
+        addressing_style=place.style,
         match_crt=kwargs.pop("match_crt", False),
     )
     assert presigner.can_presign(bucket)
@@ -204,15 +181,17 @@ def test_tampered_urls_are_refused(s3_server: S3Server, objects: Objects, place:
 
 @pytest.mark.parametrize("match_crt", [False, True], ids=["python-order", "crt-order"])
 @pytest.mark.parametrize(
-    "place", [PLACES["localstack path"], PLACES["aws eu-west-1 auto (global host)"]],
+    "place",
+    [PLACES["localstack path"], PLACES["aws eu-west-1 auto (global host)"]],
     ids=["localstack path", "aws global host"],
 )
 def test_session_token(
     s3_server: S3Server, objects: Objects, place: Place, match_crt: bool
 ) -> None:
     creds = credentials(s3_server, TOKEN)
-    url = sign(s3_server, place, objects.bucket, "plain.txt", credentials=creds,
-               match_crt=match_crt)
+    url = sign(
+        s3_server, place, objects.bucket, "plain.txt", credentials=creds, match_crt=match_crt
+    )
     assert "X-Amz-Security-Token=" in url
     assert fetch(s3_server, url).body == objects.bodies["plain.txt"]
     assert fetch(s3_server, tamper_signature(url)).status == 403
@@ -233,7 +212,8 @@ def test_response_overrides(s3_server: S3Server, objects: Objects, place: Place)
 
 
 @pytest.mark.parametrize(
-    "place", [PLACES["aws eu-west-1 auto (global host)"], PLACES["localstack path"]],
+    "place",
+    [PLACES["aws eu-west-1 auto (global host)"], PLACES["localstack path"]],
     ids=["dotted bucket, regional path", "dotted bucket, localstack path"],
 )
 def test_dotted_bucket(s3_server: S3Server, objects: Objects, place: Place) -> None:
@@ -254,9 +234,20 @@ def test_ttl_limits(s3_server: S3Server, objects: Objects) -> None:
 
 def test_expired_and_wrong_secret_are_refused(s3_server: S3Server, objects: Objects) -> None:
     place = PLACES["aws us-east-1 auto (global virtual)"]
-    expired = sign(s3_server, place, objects.bucket, "plain.txt", expires_in=60,
-                   now=datetime.now(UTC) - timedelta(minutes=5))
+    expired = sign(
+        s3_server,
+        place,
+        objects.bucket,
+        "plain.txt",
+        expires_in=60,
+        now=datetime.now(UTC) - timedelta(minutes=5),
+    )
     assert fetch(s3_server, expired).status == 403
-    wrong = sign(s3_server, place, objects.bucket, "plain.txt",
-                 credentials=Credentials(s3_server.access_key, "not-the-secret"))
+    wrong = sign(
+        s3_server,
+        place,
+        objects.bucket,
+        "plain.txt",
+        credentials=Credentials(s3_server.access_key, "not-the-secret"),
+    )
     assert fetch(s3_server, wrong).status == 403

@@ -46,7 +46,7 @@ def local_instant(wall: datetime, zone: ZoneInfo) -> datetime:
     return wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
 
 
-def _day_matches(cron: crontab, day: date) -> bool:
+def _day_matches(cron: Cron, day: date) -> bool:
     cron_weekday = (day.weekday() + 1) % 7  # cron: 0 = Sunday
     return (
         day.month in cron.month_of_year
@@ -55,9 +55,7 @@ def _day_matches(cron: crontab, day: date) -> bool:
     )
 
 
-def occurrences(
-    cron: crontab, zone: ZoneInfo, start: datetime, end: datetime
-) -> Iterator[datetime]:
+def occurrences(cron: Cron, zone: ZoneInfo, start: datetime, end: datetime) -> Iterator[datetime]:
     """The instants (UTC, ascending, distinct) of the schedule in (start, end]."""
     day = start.astimezone(zone).date() - timedelta(days=1)
     last_day = end.astimezone(zone).date() + timedelta(days=1)
@@ -75,7 +73,7 @@ def occurrences(
 
 
 def latest_occurrence(
-    cron: crontab, zone: ZoneInfo, after: datetime, now: datetime
+    cron: Cron, zone: ZoneInfo, after: datetime, now: datetime
 ) -> datetime | None:
     """The most recent instant in (after, now]; older missed ones are not caught up."""
     latest = None

@@ -336,7 +336,9 @@ class SigV4QueryPresigner:
                 return None  # botocore: virtual over http (even to an IP), path over https
             if virtual_hostable(bucket) and not endpoint.is_ip:
                 return _location(
-                    endpoint.scheme, f"{bucket}.{endpoint.authority}", "/",
+                    endpoint.scheme,
+                    f"{bucket}.{endpoint.authority}",
+                    "/",
                     f"{bucket}.{endpoint.host_header}",
                 )
         return _location(endpoint.scheme, endpoint.authority, f"/{bucket}/", endpoint.host_header)

@@ -12,7 +12,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
 from botocore.signers import CloudFrontSigner
 
-from tasks.signing.sigv4 import Credentials
+from tasks.signing.sigv4 import Credentials, SigV4QueryPresigner
 
 # botocore GetObject parameter -> the query parameter S3 reads
 RESPONSE_QUERY_NAMES = {
@@ -66,6 +66,36 @@ class BotocoreStrategy:
                 ExpiresIn=expires_in,
                 HttpMethod="GET",
             )
+        )
+
+
+class PresignerStrategy:
+    """The fast SigV4 presigner, falling back to botocore for what it does not cover."""
+
+    uses_credentials = True
+
+    def __init__(self, presigner: SigV4QueryPresigner, fallback: BotocoreStrategy, bucket: str):
+        self._presigner = presigner
+        self._fallback = fallback
+        self._bucket = bucket
+
+    def presign(
+        self,
+        key: str,
+        expires_in: int,
+        params: Mapping[str, str],
+        credentials: Credentials,
+        now: datetime,
+    ) -> str:
+        if not self._presigner.can_presign(self._bucket, params):
+            return self._fallback.presign(key, expires_in, params, credentials, now)
+        return self._presigner.presign_get(
+            self._bucket,
+            key,
+            expires_in=expires_in,
+            credentials=credentials,
+            params=params,
+            now=now,
         )
 
 
