@@ -10,20 +10,30 @@ CrontabSchedule holds); this module only turns local wall times into instants:
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from celery.schedules import crontab
 
 
-def parse_cron(expression: str) -> crontab:
-    """'minute hour day-of-month month day-of-week', as in crontab(5)."""
-    fields = expression.split()
-    if len(fields) != 5:
-        raise ValueError(f"a cron expression has 5 fields, got {len(fields)} in {expression!r}")
-    minute, hour, day_of_month, month_of_year, day_of_week = fields
+@dataclass(frozen=True)
+class Cron:
+    """The expanded fields of a cron expression (day_of_week: 0 = Sunday)."""
+
+    minute: frozenset[int]
+    hour: frozenset[int]
+    day_of_month: frozenset[int]
+    month_of_year: frozenset[int]
+    day_of_week: frozenset[int]
+
+
+def cron_from_fields(
+    minute: str, hour: str, day_of_month: str, month_of_year: str, day_of_week: str
+) -> Cron:
+    fields = (minute, hour, day_of_month, month_of_year, day_of_week)
     try:
-        return crontab(
+        parsed = crontab(
             minute=minute,
             hour=hour,
             day_of_month=day_of_month,
@@ -31,7 +41,17 @@ def parse_cron(expression: str) -> crontab:
             day_of_week=day_of_week,
         )
     except ValueError as error:
-        raise ValueError(f"bad cron expression {expression!r}: {error}") from None
+        raise ValueError(f"bad cron expression {' '.join(fields)!r}: {error}") from None
+    names = ("minute", "hour", "day_of_month", "month_of_year", "day_of_week")
+    return Cron(*(frozenset(getattr(parsed, name)) for name in names))
+
+
+def parse_cron(expression: str) -> Cron:
+    """'minute hour day-of-month month day-of-week', as in crontab(5)."""
+    fields = expression.split()
+    if len(fields) != 5:
+        raise ValueError(f"a cron expression has 5 fields, got {len(fields)} in {expression!r}")
+    return cron_from_fields(*fields)
 
 
 def _exists(wall: datetime, zone: ZoneInfo) -> bool:
