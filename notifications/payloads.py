@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,8 +26,42 @@ class Part:
     body: str
 
 
+# One encoder for all: json.dumps() with options builds a new encoder on every call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
+
+
 def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    return _ENCODER.encode(value)
+
+
+def _value(value: Any) -> str:
+    if type(value) is str:
+        return encode_basestring(value)
+    if value is None:
+        return "null"
+    if type(value) is int:
+        return str(value)
+    return _ENCODER.encode(value)
+
+
+_WEBHOOK_PREFIXES = [
+    ("{" if n == 0 else ",") + encode_basestring(name) + ":"
+    for n, name in enumerate(WEBHOOK_LINK_FIELDS)
+]
+
+
+def webhook_link(item: Mapping[str, Any]) -> str:
+    """One link as JSON, the same text as dumps() of its webhook fields, made faster."""
+    pieces = []
+    for prefix, name in zip(_WEBHOOK_PREFIXES, WEBHOOK_LINK_FIELDS, strict=True):
+        pieces.append(prefix)
+        pieces.append(_value(item.get(name)))
+    pieces.append("}")
+    return "".join(pieces)
+
+
+def _size(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode())
 
 
 def iso(moment: datetime) -> str:
@@ -77,12 +112,12 @@ def webhook_parts(
     head = _envelope(event_type, timestamp, subject)
     widest_tail = _tail(10**_MAX_PART_DIGITS - 1, 10**_MAX_PART_DIGITS - 1)
     overhead = len(head.encode()) + len(widest_tail.encode())
-    sizes = [len(dumps(_link(item, WEBHOOK_LINK_FIELDS)).encode()) for item in items]
+    sizes = [_size(webhook_link(item)) for item in items]
     ranges = plan_parts(sizes, max_bytes, overhead)
 
     def parts() -> Iterator[Part]:
         for number, (start, end) in enumerate(ranges, start=1):
-            links = ",".join(dumps(_link(item, WEBHOOK_LINK_FIELDS)) for item in items[start:end])
+            links = ",".join(webhook_link(item) for item in items[start:end])
             yield Part(number, end - start, head + links + _tail(number, len(ranges)))
 
     return len(ranges), parts()

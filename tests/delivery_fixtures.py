@@ -109,3 +109,15 @@ def wait_until(condition: Callable[[], Any], timeout: float = 30, what: str = "c
             return value
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture(scope="session")
+def test_database_url(django_db_setup: None, django_db_blocker: Any) -> str:
+    """The URL of this run's test database, for processes the tests start."""
+    import os
+
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        name = connection.settings_dict["NAME"]
+    return os.environ["DATABASE_URL"].rsplit("/", 1)[0] + f"/{name}"

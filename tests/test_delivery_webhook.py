@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
@@ -65,7 +67,7 @@ def test_during_rotation_old_and_new_secrets_both_verify(celery_worker, endpoint
 
 def test_after_the_grace_period_only_the_new_secret_signs(celery_worker, endpoint):
     hook = endpoint()
-    new = rotate_secret(hook.recipient, grace=__import__("datetime").timedelta(0))
+    new = rotate_secret(hook.recipient, grace=timedelta(0))
 
     wait_final(publish("links.issued", subject="b", recipients=[hook.recipient], items=[]))
 
