@@ -42,10 +42,10 @@ def refusal(address: IPAddress, allowed: Sequence[Network]) -> str | None:
         return f"{address} is a cloud metadata address"
     for label, flag in (
         ("loopback", address.is_loopback),
+        ("unspecified", address.is_unspecified),
         ("link-local", address.is_link_local),
         ("multicast", address.is_multicast),
         ("private", address.is_private),
-        ("unspecified", address.is_unspecified),
     ):
         if flag:
             return f"{address} is a {label} address"

@@ -187,7 +187,8 @@ class Recorder:
 def _span(seconds: int) -> str:
     for unit, size in (("days", 86400), ("hours", 3600), ("minutes", 60)):
         if seconds >= size:
-            return f"{seconds / size:g} {unit}"
+            value = seconds / size
+            return f"{value:g} {unit if value != 1 else unit[:-1]}"
     return f"{seconds} seconds"
 
 

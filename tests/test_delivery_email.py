@@ -104,9 +104,7 @@ def test_an_smtp_4xx_is_retried_and_a_5xx_is_final(celery_worker, smtp_server):
 
     smtp_server.reply = "550 5.1.1 no such mailbox"
     try:
-        [rejected] = wait_final(
-            publish("links.issued", subject="b", recipients=[person], items=[])
-        )
+        [rejected] = wait_final(publish("links.issued", subject="b", recipients=[person], items=[]))
     finally:
         smtp_server.reply = "250 OK"
     assert rejected.status == "failed"

@@ -49,7 +49,11 @@ class TestPublish:
         hook = recipient_from_spec(None, {"webhook": "https://hooks.example.com/x"}).recipient
 
         created = publish(
-            "links.issued", subject="b1", recipients=[mail, hook], items=items(200), manifest=lambda i: "https://m"
+            "links.issued",
+            subject="b1",
+            recipients=[mail, hook],
+            items=items(200),
+            manifest=lambda i: "https://m",
         )
 
         emails = [d for d in created if d.recipient_id == mail.id]
@@ -98,7 +102,9 @@ class TestPublish:
 
     def test_the_manifest_is_made_once_for_all_email_recipients(self, settings):
         settings.EMAIL_LINK_LIMIT = 2
-        people = [recipient_from_spec(None, {"email": f"p{n}@example.com"}).recipient for n in range(3)]
+        people = [
+            recipient_from_spec(None, {"email": f"p{n}@example.com"}).recipient for n in range(3)
+        ]
         calls = []
 
         created = publish(
@@ -163,7 +169,9 @@ def test_two_dispatchers_on_the_same_ids_never_send_the_same_attempt(endpoint, m
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
-def test_a_killed_worker_loses_nothing(celery_worker, endpoint, monkeypatch, settings, test_database_url):
+def test_a_killed_worker_loses_nothing(
+    celery_worker, endpoint, monkeypatch, settings, test_database_url
+):
     """A worker SIGKILLed while sending: the sweeper takes the stuck delivery over, and the
     receiver gets it again with the same webhook-id (it can drop the duplicate)."""
     queue = f"kill-{uuid.uuid4().hex[:8]}"
@@ -216,7 +224,11 @@ def test_after_a_redis_flush_the_sweeper_delivers_every_pending_delivery_once(
     }
     command = [sys.executable, "-m", "tests.services.publish_cli", "flushed"]
     output = subprocess.run(
-        command + [str(r.id) for r in recipients], env=env, cwd=ROOT, capture_output=True, check=True
+        command + [str(r.id) for r in recipients],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
     )
     ids = json.loads(output.stdout.decode().strip().splitlines()[-1])
     client = redis.Redis.from_url(broker)
@@ -244,4 +256,3 @@ def test_the_sweeper_leaves_recently_enqueued_and_future_deliveries_alone(settin
         queued_at=None,
     )
     assert sweep().enqueued == 0  # not due yet
-

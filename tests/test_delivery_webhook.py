@@ -104,7 +104,9 @@ def test_500_twice_then_200_is_delivered_on_the_third_attempt_with_one_id(
 def test_a_receiver_slower_than_the_timeout_is_retried_until_it_recovers(celery_worker, endpoint):
     hook = endpoint(script=[Reply(200, delay=3.5)], default=Reply(200))  # WEBHOOK_TIMEOUT=2s
 
-    [delivery] = wait_final(publish("links.issued", subject="b", recipients=[hook.recipient], items=[]))
+    [delivery] = wait_final(
+        publish("links.issued", subject="b", recipients=[hook.recipient], items=[])
+    )
 
     assert delivery.status == "delivered"
     first, second = delivery.attempts.order_by("number")
@@ -116,7 +118,9 @@ def test_a_receiver_slower_than_the_timeout_is_retried_until_it_recovers(celery_
 def test_400_fails_after_one_attempt(celery_worker, endpoint):
     hook = endpoint(default=Reply(400, body=b"bad payload"))
 
-    [delivery] = wait_final(publish("links.issued", subject="b", recipients=[hook.recipient], items=[]))
+    [delivery] = wait_final(
+        publish("links.issued", subject="b", recipients=[hook.recipient], items=[])
+    )
 
     assert delivery.status == "failed"
     [only] = delivery.attempts.all()
@@ -129,7 +133,9 @@ def test_400_fails_after_one_attempt(celery_worker, endpoint):
 def test_410_gone_disables_the_endpoint_and_fails_its_other_deliveries(celery_worker, endpoint):
     hook = endpoint(default=Reply(410))
 
-    [delivery] = wait_final(publish("links.issued", subject="b", recipients=[hook.recipient], items=[]))
+    [delivery] = wait_final(
+        publish("links.issued", subject="b", recipients=[hook.recipient], items=[])
+    )
 
     assert delivery.status == "failed"
     hook.recipient.refresh_from_db()
@@ -144,7 +150,9 @@ def test_a_302_is_a_failure_and_the_redirect_is_not_followed(celery_worker, endp
     target = receiver()
     hook = endpoint(default=Reply(302, headers={"Location": target.url}))
 
-    [delivery] = wait_final(publish("links.issued", subject="b", recipients=[hook.recipient], items=[]))
+    [delivery] = wait_final(
+        publish("links.issued", subject="b", recipients=[hook.recipient], items=[])
+    )
 
     assert delivery.status == "failed"
     [only] = delivery.attempts.all()
@@ -155,7 +163,9 @@ def test_a_302_is_a_failure_and_the_redirect_is_not_followed(celery_worker, endp
 def test_429_honours_retry_after(celery_worker, endpoint):
     hook = endpoint(script=[Reply(429, headers={"Retry-After": "2"})], default=Reply(200))
 
-    [delivery] = wait_final(publish("links.issued", subject="b", recipients=[hook.recipient], items=[]))
+    [delivery] = wait_final(
+        publish("links.issued", subject="b", recipients=[hook.recipient], items=[])
+    )
 
     first, second = hook.receiver.requests
     assert delivery.status == "delivered"
@@ -179,7 +189,9 @@ def test_a_large_batch_is_split_into_parts_under_the_body_limit(
     links = make_links(40)
     hook = endpoint()
 
-    deliveries = publish("links.issued", subject="big", recipients=[hook.recipient], items=links.items)
+    deliveries = publish(
+        "links.issued", subject="big", recipients=[hook.recipient], items=links.items
+    )
 
     rows = wait_final(deliveries)
     assert len(rows) > 1 and all(r.status == "delivered" for r in rows)
