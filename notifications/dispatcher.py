@@ -83,8 +83,10 @@ def run(ids: Sequence[Any], transports: dict[str, type[Transport]] | None = None
     recorder = Recorder(token)
     leftovers: list[Delivery] = []
     try:
-        for kind, group in groupby(claimed, key=lambda d: d.recipient.kind):
+        for kind, grouped in groupby(claimed, key=lambda d: d.recipient.kind):
+            group = list(grouped)
             with (transports or TRANSPORTS)[kind]() as transport:
+                transport.prepare(group)
                 for delivery in group:
                     if time.monotonic() > deadline:
                         leftovers.append(delivery)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import secrets
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -48,6 +49,22 @@ def active_secrets(recipient: Recipient, now: datetime | None = None) -> list[st
     now = now or timezone.now()
     rows = recipient.secrets.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
     return [row.secret for row in rows.order_by("created_at", "id")]
+
+
+def active_secrets_of(
+    recipient_ids: Iterable[int], now: datetime | None = None
+) -> dict[int, list[str]]:
+    """active_secrets() for many recipients in one query."""
+    now = now or timezone.now()
+    rows = WebhookSecret.objects.filter(recipient_id__in=list(recipient_ids)).filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+    )
+    found: dict[int, list[str]] = {}
+    for recipient_id, secret in rows.order_by("created_at", "id").values_list(
+        "recipient_id", "secret"
+    ):
+        found.setdefault(recipient_id, []).append(secret)
+    return found
 
 
 def add_secret(recipient: Recipient, secret: str | None = None) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -43,6 +44,10 @@ class Transport:
         return None
 
     def close(self) -> None:
+        return None
+
+    def prepare(self, deliveries: Sequence[Delivery]) -> None:
+        """Load what the sends of a run share, in a few queries (before the first send)."""
         return None
 
     def send(self, delivery: Delivery) -> Sent:

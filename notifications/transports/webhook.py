@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,7 +18,7 @@ from notifications.models import Delivery
 from notifications.netguard import BlockedAddressError, allowed_networks, guarded_pool_manager
 from notifications.policy import is_success, is_transient_http, parse_retry_after, truncate
 from notifications.transports.base import Sent, Transport, TransportError
-from notifications.webhook_secrets import active_secrets
+from notifications.webhook_secrets import active_secrets, active_secrets_of
 from project.redact import redact
 
 USER_AGENT = "linkdist-webhooks/1"
@@ -39,9 +41,14 @@ def _forget_pool() -> None:
 os.register_at_fork(after_in_child=_forget_pool)
 
 
+@functools.lru_cache(maxsize=1024)
+def _signer(secret: str) -> Webhook:
+    return Webhook(secret)
+
+
 def sign(message_id: str, timestamp: datetime, body: str, secrets: list[str]) -> str:
     """`v1,<base64>` per secret, space separated (several while a secret is being rotated)."""
-    return " ".join(Webhook(secret).sign(message_id, timestamp, body) for secret in secrets)
+    return " ".join(_signer(secret).sign(message_id, timestamp, body) for secret in secrets)
 
 
 def signed_headers(
@@ -60,11 +67,17 @@ def signed_headers(
 class WebhookTransport(Transport):
     def __init__(self, pool: PoolManager | None = None) -> None:
         self.pool = pool
+        self.secrets: dict[int, list[str]] = {}
+
+    def prepare(self, deliveries: Sequence[Delivery]) -> None:
+        self.secrets.update(active_secrets_of({d.recipient_id for d in deliveries}))
 
     def send(self, delivery: Delivery) -> Sent:
         recipient = delivery.recipient
         url = self._url(recipient.url)
-        secrets = active_secrets(recipient)
+        if recipient.pk not in self.secrets:
+            self.secrets[recipient.pk] = active_secrets(recipient)
+        secrets = self.secrets[recipient.pk]
         if not secrets:
             raise TransportError("the endpoint has no active signing secret", permanent=True)
         now = datetime.now(UTC)
