@@ -133,9 +133,9 @@ class GuardedHTTPSConnectionPool(HTTPSConnectionPool):
     ConnectionCls = GuardedHTTPSConnection
 
 
-def guarded_pool_manager(maxsize: int) -> PoolManager:
+def guarded_pool_manager(maxsize: int, **options: Any) -> PoolManager:
     """Connections reused per host; every new connection goes through the guard."""
-    manager = PoolManager(num_pools=256, maxsize=maxsize, block=False)
+    manager = PoolManager(num_pools=256, maxsize=maxsize, block=False, **options)
     manager.pool_classes_by_scheme = {
         "http": GuardedHTTPConnectionPool,
         "https": GuardedHTTPSConnectionPool,

@@ -3,15 +3,21 @@ unless WEBHOOK_ALLOWED_NETWORKS lists them; checked on the address connected to.
 
 from __future__ import annotations
 
+import ipaddress
 import socket
+import ssl
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from notifications import dispatcher
 from notifications.models import Recipient
+from notifications.netguard import guarded_pool_manager
 from notifications.outbox import publish
 from notifications.recipients import RecipientError, recipient_from_spec
+from notifications.transports import WebhookTransport
 from notifications.webhook_secrets import add_secret
+from tests.services.receivers import Receiver
 
 REFUSED = [
     ("http://127.0.0.1:9/hook", "loopback"),
@@ -123,3 +129,79 @@ def test_plain_http_is_refused_unless_allowed(settings):
         recipient_from_spec(None, {"webhook": "http://hooks.example.com/x"})
     delivery = send_now(webhook_row("http://hooks.example.com/x"))
     assert delivery.status == "failed" and "https" in delivery.last_error
+
+
+def self_signed(tmp_path) -> tuple[str, str]:
+    """A certificate for localhost and 127.0.0.1, and its key, as PEM files."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return str(cert_path), str(key_path)
+
+
+@pytest.fixture
+def tls_receiver(tmp_path):
+    """A loopback receiver behind TLS with a self-signed certificate; (receiver, url, ca)."""
+    cert, key = self_signed(tmp_path)
+    hook = Receiver()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    hook._server.socket = context.wrap_socket(hook._server.socket, server_side=True)
+    hook.start()
+    yield hook, hook.url.replace("http://127.0.0.1", "https://localhost"), cert
+    hook.stop()
+
+
+@pytest.mark.django_db
+def test_tls_certificates_are_verified(tls_receiver):
+    hook, url, _ca = tls_receiver
+
+    delivery = send_now(webhook_row(url))
+
+    assert delivery.status == "pending"  # a transient failure: retried later
+    assert "certificate" in delivery.attempts.get().error.lower()
+    assert hook.requests == []
+
+
+@pytest.mark.django_db
+def test_tls_through_the_guard_keeps_the_host_name_for_verification(tls_receiver):
+    hook, url, ca = tls_receiver
+    trusting = guarded_pool_manager(1, ca_certs=ca)
+    [delivery] = publish("links.issued", subject="b", recipients=[webhook_row(url)], items=[])
+
+    dispatcher.run([delivery.id], {"webhook": lambda: WebhookTransport(pool=trusting)})
+
+    delivery.refresh_from_db()
+    assert delivery.status == "delivered"
+    assert hook.requests[0].headers["Host"].startswith("localhost:")

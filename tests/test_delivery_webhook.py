@@ -11,7 +11,7 @@ from notifications.models import Attempt, Delivery
 from notifications.outbox import publish
 from notifications.webhook_secrets import rotate_secret
 from tests.delivery_fixtures import wait_final, wait_until
-from tests.helpers import download
+from tests.helpers import download, query
 from tests.services.receivers import Reply
 
 pytestmark = [pytest.mark.worker, pytest.mark.s3, pytest.mark.django_db(transaction=True)]
@@ -215,3 +215,25 @@ def test_the_sweeper_does_not_resend_what_was_delivered(celery_worker, endpoint,
     assert sweep().enqueued == 0
     wait_until(lambda: len(hook.receiver.requests) >= 1)
     assert len(hook.receiver.requests) == 1
+
+
+def test_worker_logs_and_attempts_never_hold_a_link_signature_or_the_secret(
+    celery_worker, endpoint, make_links
+):
+    links = make_links(1)
+    url = links.items[0]["url"]
+    hook = endpoint()
+    echo = f"got {url} signed with {hook.secret}".encode()  # a receiver that echoes too much
+    hook.receiver.script = [Reply(500, body=echo), Reply(302, headers={"Location": url})]
+
+    [delivery] = wait_final(
+        publish("links.issued", subject="b", recipients=[hook.recipient], items=links.items)
+    )
+
+    signature = query(url)["X-Amz-Signature"]
+    stored = " ".join(f"{a.response} {a.error}" for a in delivery.attempts.all())
+    stored += delivery.last_error
+    for text in (stored, celery_worker.log()):
+        assert signature not in text
+        assert hook.secret.removeprefix("whsec_") not in text
+    assert f"X-Amz-Signature={signature[:6]}…" in stored
