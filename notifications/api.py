@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -139,9 +139,10 @@ class RecipientViewSet(
 
     @extend_schema(request=RecipientSpecSerializer, responses={201: RecipientSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        spec = request.data if isinstance(request.data, dict) else {}
+        data = request.data
+        spec = data.dict() if hasattr(data, "dict") else data  # form posts: a QueryDict
         try:
-            new = recipient_from_spec(request.user, dict(spec))
+            new = recipient_from_spec(request.user, spec)
         except RecipientError as error:
             raise _spec_error(error, "recipient") from None
         body = dict(RecipientSerializer(new.recipient).data)
@@ -192,6 +193,17 @@ class RecipientViewSet(
 
 class DeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     FILTERS = ("status", "subject", "event_type", "recipient")
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", str, enum=list(Delivery.Status.values)),
+            OpenApiParameter("subject", str, description="what the event is about (a batch id)"),
+            OpenApiParameter("event_type", str),
+            OpenApiParameter("recipient", int),
+        ]
+    )
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)
 
     def get_serializer_class(self) -> type[DeliverySerializer]:
         return DeliveryDetailSerializer if self.action == "retrieve" else DeliverySerializer

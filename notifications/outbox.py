@@ -36,6 +36,7 @@ from notifications.queue import enqueue
 
 EVENT_TYPES = frozenset({"links.issued", "links.refreshed", "links.revoked", "links.lapsed"})
 _CREATE_CHUNK = 100
+MAX_SUBJECT = 200  # Delivery.subject
 
 
 class PublishError(ValueError):
@@ -83,8 +84,8 @@ def publish(
 def _check(event_type: str, subject: str, recipients: Sequence[Recipient]) -> list[Recipient]:
     if event_type not in EVENT_TYPES:
         raise PublishError(f"unknown event type {event_type!r}; one of {sorted(EVENT_TYPES)}")
-    if not subject or len(subject) > Delivery._meta.get_field("subject").max_length:  # type: ignore[operator]
-        raise PublishError("subject must be a non-empty id of at most 200 characters")
+    if not isinstance(subject, str) or not subject or len(subject) > MAX_SUBJECT:
+        raise PublishError(f"subject must be a non-empty id of at most {MAX_SUBJECT} characters")
     unique: dict[int, Recipient] = {}
     for recipient in recipients:
         if not isinstance(recipient, Recipient) or recipient.pk is None:

@@ -99,8 +99,8 @@ class Recorder:
                     if delay is not None and delay <= settings.DELIVERY_COUNTDOWN_MAX:
                         retries.append((result.delivery, delay))
             self._health(results, now)
-        for delivery, delay in retries:
-            enqueue([delivery.id], countdown=delay)
+        for ids, countdown in group_retries(retries):
+            enqueue(ids, countdown=countdown)
 
     def _delivered(self, results: list[Result], now: datetime) -> None:
         if not results:
@@ -190,6 +190,18 @@ def _span(seconds: int) -> str:
             value = seconds / size
             return f"{value:g} {unit if value != 1 else unit[:-1]}"
     return f"{seconds} seconds"
+
+
+def group_retries(retries: list[tuple[Delivery, float]]) -> list[tuple[list[Any], float]]:
+    """One task per second of delay rather than one per delivery; each group waits for its
+    latest member, so none arrives before it is due."""
+    groups: dict[int, list[tuple[Delivery, float]]] = {}
+    for delivery, delay in retries:
+        groups.setdefault(int(delay), []).append((delivery, delay))
+    return [
+        ([d.id for d, _ in members], max(delay for _, delay in members))
+        for _, members in sorted(groups.items())
+    ]
 
 
 def disable(recipient_ids: set[int], reason: str, now: datetime | None = None) -> None:

@@ -207,3 +207,13 @@ def test_cli_specs():
         with pytest.raises(RecipientError) as caught:
             parse_cli_spec(bad)
         assert caught.value.field == "to"
+
+
+def test_retries_are_enqueued_one_task_per_second_of_delay_never_early():
+    from types import SimpleNamespace
+
+    from notifications.recorder import group_retries
+
+    retries = [(SimpleNamespace(id=n), delay) for n, delay in enumerate([0.2, 0.9, 1.1, 5.0, 1.7])]
+    groups = group_retries(retries)
+    assert groups == [([0, 1], 0.9), ([2, 4], 1.7), ([3], 5.0)]
