@@ -12,6 +12,22 @@ record Attempt rows):
   against a new connection for every request;
 - webhooks through Celery: one worker process (prefork, concurrency 1) fed by publish();
 - emails, one SMTP connection per dispatch run (the default) against one per message.
+
+Measured on the project's 2-core machine (sinks, PostgreSQL and the sender sharing it),
+default arguments:
+
+    Webhooks to 4 loopback receivers
+        mode                                       count  seconds  per second   ratio
+        dispatcher, new connection per request      3000     4.61         651    1.0x
+        dispatcher, pooled keep-alive               3000     2.22       1,350    2.1x
+        celery worker, 1 process, pooled            3000     2.81       1,068    1.6x
+
+    Emails to a local SMTP server (aiosmtpd)
+        mode                                       count  seconds  per second   ratio
+        one SMTP connection per message              400     1.88         213    1.0x
+        one SMTP connection per dispatch run         400     1.36         295    1.4x
+
+    (4 SMTP connections for the 400 pooled emails: one per dispatch run of 100.)
 """
 
 from __future__ import annotations
