@@ -1,9 +1,12 @@
-"""Who receives links: people (email) and programs (webhooks)."""
+"""Who receives links (recipients), and the outbox of messages to them (deliveries, attempts)."""
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class Recipient(models.Model):
@@ -21,7 +24,15 @@ class Recipient(models.Model):
     kind = models.CharField(max_length=16, choices=Kind.choices)
     email = models.EmailField(blank=True)
     url = models.URLField(max_length=2048, blank=True)
+    headers = models.JSONField(default=dict, blank=True, help_text="extra webhook headers")
+    timezone = models.CharField(max_length=64, default="UTC", help_text="for times in emails")
     created_at = models.DateTimeField(auto_now_add=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    failing_since = models.DateTimeField(
+        null=True, blank=True, help_text="first failure since the last success"
+    )
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    disabled_reason = models.CharField(max_length=200, blank=True)
 
     class Meta:
         constraints = [
@@ -31,8 +42,129 @@ class Recipient(models.Model):
                     models.Q(kind="email", url="") & ~models.Q(email="")
                     | models.Q(kind="webhook", email="") & ~models.Q(url="")
                 ),
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["owner", "kind", "email", "url"],
+                condition=models.Q(owner__isnull=False),
+                name="recipient_unique_per_owner",
+            ),
+            models.UniqueConstraint(
+                fields=["kind", "email", "url"],
+                condition=models.Q(owner__isnull=True),
+                name="recipient_unique_without_owner",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.email or self.url}"
+
+    @property
+    def address(self) -> str:
+        return self.email or self.url
+
+    @property
+    def is_disabled(self) -> bool:
+        return self.disabled_at is not None
+
+
+class WebhookSecret(models.Model):
+    """A signing secret of a webhook endpoint; rotation keeps the old one until `expires_at`."""
+
+    recipient = models.ForeignKey(Recipient, on_delete=models.CASCADE, related_name="secrets")
+    secret = models.CharField(max_length=128)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.masked} (recipient {self.recipient_id})"
+
+    @property
+    def masked(self) -> str:
+        return "whsec_…" + self.secret[-4:]
+
+
+class Delivery(models.Model):
+    """One message to one recipient about one event (one part of it when split)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "pending"
+        SENDING = "sending", "sending"
+        DELIVERED = "delivered", "delivered"
+        FAILED = "failed", "failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    recipient = models.ForeignKey(Recipient, on_delete=models.CASCADE, related_name="deliveries")
+    event_type = models.CharField(max_length=32)
+    subject = models.CharField(max_length=200, help_text="what the event is about (a batch id)")
+    part = models.PositiveIntegerField(default=1)
+    parts = models.PositiveIntegerField(default=1)
+    payload = models.TextField(help_text="the message as JSON text, exactly as sent")
+    link_count = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(default=timezone.now)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField(
+        null=True, blank=True, help_text="when a dispatch task for it was last enqueued"
+    )
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    claim_token = models.UUIDField(null=True, blank=True)
+    attempt_count = models.PositiveIntegerField(default=0)
+    tries = models.PositiveIntegerField(default=0, help_text="attempts since the last (re)play")
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        verbose_name_plural = "deliveries"
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=models.Q(status="pending"),
+                name="delivery_due_idx",
+            ),
+            models.Index(
+                fields=["claimed_at"],
+                condition=models.Q(status="sending"),
+                name="delivery_claimed_idx",
+            ),
+            models.Index(fields=["recipient", "-created_at"], name="delivery_recipient_idx"),
+            models.Index(fields=["subject", "event_type"], name="delivery_subject_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.subject} part {self.part}/{self.parts} → {self.recipient}"
+
+    @property
+    def message_id(self) -> str:
+        """The Standard Webhooks `webhook-id`: the same on every try and on replays."""
+        return f"msg_{self.id.hex}"
+
+
+class Attempt(models.Model):
+    class Outcome(models.TextChoices):
+        DELIVERED = "delivered", "delivered"
+        TRANSIENT = "transient", "transient failure"
+        PERMANENT = "permanent", "permanent failure"
+        LOST = "lost", "lost (worker stopped while sending)"
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempts")
+    number = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    status_code = models.PositiveIntegerField(
+        null=True, blank=True, help_text="HTTP status or SMTP reply code"
+    )
+    response = models.TextField(blank=True, help_text="response body or SMTP reply, truncated")
+    error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["delivery", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["delivery", "number"], name="attempt_number_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number} of {self.delivery_id}: {self.outcome}"

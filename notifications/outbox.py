@@ -1,7 +1,5 @@
 """The delivery outbox: the one way other apps hand events to recipients.
 
-Contract (being built on branch `delivery`):
-
     publish(event_type, *, subject, recipients, items, manifest=None) -> list[Delivery]
 
 - event_type: "links.issued" | "links.refreshed" | "links.revoked" | "links.lapsed"
@@ -13,14 +11,36 @@ Contract (being built on branch `delivery`):
 - manifest: for emails over the link limit, a callable taking the items and returning
   a pre-signed URL of a CSV manifest of them
 Deliveries are created in the caller's transaction and dispatched after it commits.
+
+One delivery per email recipient; one per webhook recipient per part, the webhook bodies
+split so that each is at most WEBHOOK_MAX_BODY_BYTES. Bad input (unknown event type, an
+unsaved recipient, too many links for email without a manifest, one link too large for a
+body) raises PublishError and writes nothing. Deliveries to disabled recipients are
+recorded as failed and not sent. The returned deliveries have their payload deferred (it is
+loaded again on access) so that a million links do not stay in memory.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
 from typing import Any
 
-from notifications.models import Recipient
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from notifications.models import Delivery, Recipient
+from notifications.payloads import Part, PayloadTooLarge, email_payload, webhook_parts
+from notifications.queue import enqueue
+
+EVENT_TYPES = frozenset({"links.issued", "links.refreshed", "links.revoked", "links.lapsed"})
+_CREATE_CHUNK = 100
+MAX_SUBJECT = 200  # Delivery.subject
+
+
+class PublishError(ValueError):
+    pass
 
 
 def publish(
@@ -30,5 +50,103 @@ def publish(
     recipients: Sequence[Recipient],
     items: Sequence[dict[str, Any]],
     manifest: Callable[[Sequence[dict[str, Any]]], str] | None = None,
-) -> list[Any]:
-    raise NotImplementedError("the delivery outbox lands with branch `delivery`")
+) -> list[Delivery]:
+    targets = _check(event_type, subject, recipients)
+    now = timezone.now()
+    emails = [r for r in targets if r.kind == Recipient.Kind.EMAIL]
+    webhooks = [r for r in targets if r.kind == Recipient.Kind.WEBHOOK]
+    email_body = _email_body(event_type, subject, now, items, manifest) if emails else None
+    parts, bodies = _webhook_bodies(event_type, subject, now, items) if webhooks else (0, None)
+
+    def new_deliveries() -> Iterator[Delivery]:
+        common = {"event_type": event_type, "subject": subject, "created_at": now}
+        for recipient in emails:
+            yield _delivery(recipient, now, payload=email_body, link_count=len(items), **common)
+        for part in bodies or ():
+            for recipient in webhooks:
+                yield _delivery(
+                    recipient,
+                    now,
+                    payload=part.body,
+                    part=part.number,
+                    parts=parts,
+                    link_count=part.count,
+                    **common,
+                )
+
+    with transaction.atomic():
+        created = _create(new_deliveries())
+        due = [d.id for d in created if d.status == Delivery.Status.PENDING]
+        transaction.on_commit(lambda: enqueue(due), robust=True)
+    return created
+
+
+def _check(event_type: str, subject: str, recipients: Sequence[Recipient]) -> list[Recipient]:
+    if event_type not in EVENT_TYPES:
+        raise PublishError(f"unknown event type {event_type!r}; one of {sorted(EVENT_TYPES)}")
+    if not isinstance(subject, str) or not subject or len(subject) > MAX_SUBJECT:
+        raise PublishError(f"subject must be a non-empty id of at most {MAX_SUBJECT} characters")
+    unique: dict[int, Recipient] = {}
+    for recipient in recipients:
+        if not isinstance(recipient, Recipient) or recipient.pk is None:
+            raise PublishError("recipients must be saved Recipient rows")
+        unique.setdefault(recipient.pk, recipient)
+    return list(unique.values())
+
+
+def _webhook_bodies(
+    event_type: str, subject: str, now: datetime, items: Sequence[dict[str, Any]]
+) -> tuple[int, Iterator[Part]]:
+    try:
+        return webhook_parts(event_type, subject, now, items, settings.WEBHOOK_MAX_BODY_BYTES)
+    except PayloadTooLarge as error:
+        raise PublishError(f"{error}: raise WEBHOOK_MAX_BODY_BYTES") from None
+
+
+def _email_body(
+    event_type: str,
+    subject: str,
+    now: datetime,
+    items: Sequence[dict[str, Any]],
+    manifest: Callable[[Sequence[dict[str, Any]]], str] | None,
+) -> str:
+    manifest_url = None
+    if len(items) > settings.EMAIL_LINK_LIMIT:
+        if manifest is None:
+            raise PublishError(
+                f"{len(items)} links are over EMAIL_LINK_LIMIT ({settings.EMAIL_LINK_LIMIT}): "
+                "emailing them needs a manifest callable"
+            )
+        manifest_url = manifest(items)
+    return email_payload(event_type, subject, now, items, manifest_url)
+
+
+def _delivery(recipient: Recipient, now: datetime, **fields: Any) -> Delivery:
+    if recipient.is_disabled:
+        return Delivery(
+            recipient=recipient,
+            status=Delivery.Status.FAILED,
+            last_error=f"recipient disabled: {recipient.disabled_reason}"[:500],
+            **fields,
+        )
+    return Delivery(recipient=recipient, next_attempt_at=now, queued_at=now, **fields)
+
+
+def _create(deliveries: Iterator[Delivery]) -> list[Delivery]:
+    created: list[Delivery] = []
+    chunk: list[Delivery] = []
+    for delivery in deliveries:
+        chunk.append(delivery)
+        if len(chunk) >= _CREATE_CHUNK:
+            created.extend(_save(chunk))
+            chunk = []
+    created.extend(_save(chunk))
+    return created
+
+
+def _save(chunk: list[Delivery]) -> list[Delivery]:
+    Delivery.objects.bulk_create(chunk)
+    for delivery in chunk:
+        # Deferred: loaded again on access, so large payloads do not pile up in memory.
+        delivery.__dict__.pop("payload", None)
+    return chunk

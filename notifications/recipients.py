@@ -1,23 +1,43 @@
-"""Recipients from what a caller gives (API body, CLI --to). Being built on branch `delivery`.
-
-Contract:
+"""Recipients from what a caller gives (API body, CLI --to).
 
     recipient_from_spec(owner, spec) -> NewRecipient(recipient, secret)
 
 - spec: {"email": "a@b.c"} or {"webhook": "https://...", "secret": "whsec_..." (optional),
-  "headers": {...} (optional)}; the CLI's "email:ADDR" / "webhook:URL" becomes the same dict
-  through parse_cli_spec(text).
+  "headers": {...} (optional)}, and optionally "timezone" (an IANA name, for the times shown
+  in emails); the CLI's "email:ADDR" / "webhook:URL" becomes the same dict through
+  parse_cli_spec(text).
 - secret: the webhook secret when the project generated it (to be shown to the caller
   once), else None.
 - Bad input raises RecipientError(field, message) and writes nothing.
+
+An owner's recipient with the same address is reused (an endpoint keeps its secret across
+batches); naming it again re-enables it when it was disabled, and updates its headers or
+timezone when given. A different secret for an existing endpoint is refused: rotate it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+
+from notifications.addresses import AddressError, check_headers, check_webhook_url
 from notifications.models import Recipient
+from notifications.netguard import allowed_networks
+from notifications.webhook_secrets import (
+    SecretFormatError,
+    active_secrets,
+    add_secret,
+    check_secret,
+)
+
+EMAIL_KEYS = frozenset({"email", "timezone"})
+WEBHOOK_KEYS = frozenset({"webhook", "secret", "headers", "timezone"})
 
 
 class RecipientError(ValueError):
@@ -33,8 +53,109 @@ class NewRecipient:
 
 
 def parse_cli_spec(text: str) -> dict[str, Any]:
-    raise NotImplementedError("lands with branch `delivery`")
+    kind, sep, address = (text or "").partition(":")
+    kind = kind.strip().lower()
+    if not sep or kind not in {"email", "webhook"} or not address.strip():
+        raise RecipientError("to", f"expected email:ADDRESS or webhook:URL, got {text!r}")
+    return {kind: address.strip()}
 
 
 def recipient_from_spec(owner: Any, spec: dict[str, Any]) -> NewRecipient:
-    raise NotImplementedError("lands with branch `delivery`")
+    if not isinstance(spec, dict):
+        raise RecipientError("recipient", 'a recipient is an object such as {"email": ...}')
+    if "email" in spec and "webhook" not in spec:
+        return _email(owner, spec)
+    if "webhook" in spec and "email" not in spec:
+        return _webhook(owner, spec)
+    raise RecipientError("recipient", "a recipient needs exactly one of 'email' or 'webhook'")
+
+
+def _unknown(spec: dict[str, Any], known: frozenset[str]) -> None:
+    extra = sorted(set(spec) - known)
+    if extra:
+        raise RecipientError(extra[0], f"unknown recipient field {extra[0]!r}")
+
+
+def _timezone(spec: dict[str, Any]) -> str | None:
+    name = spec.get("timezone")
+    if name is None:
+        return None
+    try:
+        ZoneInfo(str(name))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise RecipientError("timezone", f"unknown time zone {name!r}") from None
+    return str(name)
+
+
+def _owner(owner: Any) -> Any:
+    return owner if owner is not None and getattr(owner, "pk", None) is not None else None
+
+
+def _email(owner: Any, spec: dict[str, Any]) -> NewRecipient:
+    _unknown(spec, EMAIL_KEYS)
+    address = spec["email"]
+    try:
+        if not isinstance(address, str):
+            raise ValidationError("not text")
+        address = address.strip()
+        validate_email(address)
+    except ValidationError:
+        raise RecipientError("email", f"{address!r} is not a valid email address") from None
+    tz = _timezone(spec)
+    recipient, _ = _get_or_create(_owner(owner), Recipient.Kind.EMAIL, email=address)
+    _update(recipient, timezone=tz)
+    return NewRecipient(recipient, None)
+
+
+def _webhook(owner: Any, spec: dict[str, Any]) -> NewRecipient:
+    _unknown(spec, WEBHOOK_KEYS)
+    try:
+        url = check_webhook_url(
+            spec["webhook"], allow_http=settings.WEBHOOK_ALLOW_HTTP, allowed=allowed_networks()
+        )
+    except AddressError as error:
+        raise RecipientError("webhook", str(error)) from None
+    try:
+        headers = check_headers(spec["headers"]) if "headers" in spec else None
+    except AddressError as error:
+        raise RecipientError("headers", str(error)) from None
+    secret = spec.get("secret")
+    if secret is not None:
+        try:
+            check_secret(secret)
+        except SecretFormatError as error:
+            raise RecipientError("secret", str(error)) from None
+    tz = _timezone(spec)
+    with transaction.atomic():
+        recipient, created = _get_or_create(_owner(owner), Recipient.Kind.WEBHOOK, url=url)
+        if not created and secret is not None and secret not in active_secrets(recipient):
+            raise RecipientError(
+                "secret",
+                "this endpoint already has a different secret; rotate it instead "
+                "(POST /api/recipients/{id}/rotate-secret/)",
+            )
+        _update(recipient, headers=headers, timezone=tz)
+        generated = None
+        if created or not active_secrets(recipient):
+            stored = add_secret(recipient, secret)
+            generated = stored if secret is None else None
+    return NewRecipient(recipient, generated)
+
+
+def _get_or_create(owner: Any, kind: str, **address: str) -> tuple[Recipient, bool]:
+    lookup = {"owner": owner, "kind": kind, "email": "", "url": "", **address}
+    try:
+        with transaction.atomic():
+            return Recipient.objects.get_or_create(**lookup)
+    except IntegrityError:  # created meanwhile by a concurrent request
+        return Recipient.objects.get(**lookup), False
+
+
+def _update(recipient: Recipient, **fields: Any) -> None:
+    changes = {name: value for name, value in fields.items() if value is not None}
+    if recipient.disabled_at is not None:
+        changes.update(disabled_at=None, disabled_reason="", failing_since=None)
+    if changes:
+        for name, value in changes.items():
+            setattr(recipient, name, value)
+        recipient.save(update_fields=list(changes))

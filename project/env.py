@@ -59,3 +59,9 @@ def db_url(name: str, default: str) -> dict:
 
 def email_url(name: str, default: str) -> dict:
     return _env.email_url_config(text(name, default))
+
+
+def durations(name: str, default: str) -> list[int]:
+    """A comma-separated list of durations ('0,5s,5m,2h'), each parsed strictly."""
+    raw = text(name, default) or ""
+    return [envparse.parse_duration(name, part) for part in raw.split(",") if part.strip()]

@@ -196,3 +196,36 @@ if S3_CONFIGURED:
         media_target(sys.modules[__name__])
     except SigningConfigError as error:
         raise ImproperlyConfigured(str(error)) from None
+
+# --- Deliveries (notifications app): webhooks, email, the outbox ---------------------
+# Plain-http webhook URLs are refused unless allowed (the tests allow them).
+WEBHOOK_ALLOW_HTTP = env.boolean("WEBHOOK_ALLOW_HTTP", False)
+# Networks (CIDR) a webhook may reach although they are loopback/private/link-local.
+WEBHOOK_ALLOWED_NETWORKS = env.words("WEBHOOK_ALLOWED_NETWORKS", [])
+WEBHOOK_MAX_BODY_BYTES = env.integer("WEBHOOK_MAX_BODY_BYTES", 262144, minimum=8192)
+WEBHOOK_CONNECT_TIMEOUT = env.seconds("WEBHOOK_CONNECT_TIMEOUT", 5)
+WEBHOOK_TIMEOUT = env.seconds("WEBHOOK_TIMEOUT", 15)  # the whole request
+WEBHOOK_SECRET_GRACE = env.seconds("WEBHOOK_SECRET_GRACE", 86400)  # old secret after rotation
+WEBHOOK_DISABLE_AFTER = env.seconds("WEBHOOK_DISABLE_AFTER", 5 * 86400)  # failing, no success
+WEBHOOK_POOL_MAXSIZE = env.integer("WEBHOOK_POOL_MAXSIZE", 4, minimum=1)  # per host
+# Delays before each retry; after the last one a delivery fails.
+DELIVERY_RETRY_SCHEDULE = env.durations("DELIVERY_RETRY_SCHEDULE", "0,5s,5m,30m,2h,5h,10h,10h")
+DELIVERY_RETRY_JITTER_PERCENT = env.integer("DELIVERY_RETRY_JITTER_PERCENT", 20, minimum=0)
+DELIVERY_MAX_RETRY_AFTER = env.seconds("DELIVERY_MAX_RETRY_AFTER", 86400)
+DELIVERY_COUNTDOWN_MAX = env.seconds("DELIVERY_COUNTDOWN_MAX", 60)  # longer waits: the sweeper
+DELIVERY_DISPATCH_BATCH = env.integer("DELIVERY_DISPATCH_BATCH", 100, minimum=1)
+DELIVERY_RUN_BUDGET = env.seconds("DELIVERY_RUN_BUDGET", 60)  # then a run re-enqueues the rest
+DELIVERY_STUCK_AFTER = env.seconds("DELIVERY_STUCK_AFTER", 900)  # a claim older is a lost worker
+DELIVERY_REQUEUE_AFTER = env.seconds("DELIVERY_REQUEUE_AFTER", 300)  # enqueued but not taken
+DELIVERY_SWEEP_INTERVAL = env.seconds("DELIVERY_SWEEP_INTERVAL", 30)
+DELIVERY_SWEEP_LIMIT = env.integer("DELIVERY_SWEEP_LIMIT", 20000, minimum=1)
+DELIVERY_RESPONSE_MAX_BYTES = env.integer("DELIVERY_RESPONSE_MAX_BYTES", 4096, minimum=0)
+EMAIL_LINK_LIMIT = env.integer("EMAIL_LINK_LIMIT", 50, minimum=1)  # more: a CSV manifest link
+CELERY_BEAT_SCHEDULE = {
+    **globals().get("CELERY_BEAT_SCHEDULE", {}),
+    "notifications-sweep": {
+        "task": "notifications.tasks.sweep",
+        "schedule": float(DELIVERY_SWEEP_INTERVAL),
+        "options": {"expires": float(DELIVERY_SWEEP_INTERVAL)},
+    },
+}

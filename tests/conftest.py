@@ -23,6 +23,8 @@ from tests.services.receivers import Receiver, Reply
 from tests.services.smtp import SmtpServer
 from tests.services.worker import WorkerProcess
 
+pytest_plugins = ["tests.delivery_fixtures"]
+
 
 @dataclass
 class S3Server:
@@ -103,7 +105,7 @@ def celery_worker(
 
 @pytest.fixture(scope="session")
 def _smtp_session() -> Iterator[SmtpServer]:
-    server = SmtpServer()
+    server = SmtpServer(port=settings.EMAIL_PORT)  # the port EMAIL_URL names (tests/settings.py)
     server.start()
     yield server
     server.stop()

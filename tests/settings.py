@@ -23,6 +23,19 @@ os.environ.setdefault("DJANGO_AWS_S3_USE_SSL", "false")
 os.environ.setdefault("DJANGO_AWS_GZIPPED", "false")
 os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
 os.environ.setdefault("CELERY_TASK_DEFAULT_QUEUE", f"test-{RUN_ID}")
+# Deliveries: loopback receivers over plain http, an SMTP server on a port chosen now (so a
+# worker started later knows it), short retry schedules and timeouts so tests stay quick.
+os.environ.setdefault("WEBHOOK_ALLOW_HTTP", "true")
+os.environ.setdefault("WEBHOOK_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
+os.environ.setdefault("WEBHOOK_CONNECT_TIMEOUT", "2")
+os.environ.setdefault("WEBHOOK_TIMEOUT", "2")
+os.environ.setdefault("DELIVERY_RETRY_SCHEDULE", "0,1s,1s,1s,1s,1s,1s,1s")
+os.environ.setdefault("DELIVERY_RETRY_JITTER_PERCENT", "10")
+if "EMAIL_URL" not in os.environ:
+    from tests.services.ports import free_port
+
+    os.environ["EMAIL_URL"] = f"smtp://127.0.0.1:{free_port()}"
+os.environ.setdefault("EMAIL_TIMEOUT", "5")
 # Always PostgreSQL in tests, whatever DATABASE_URL says for development.
 os.environ["DATABASE_URL"] = os.environ.get(
     "TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/linkdist"

@@ -14,8 +14,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class WorkerProcess:
-    def __init__(self, database_url: str, queue: str, concurrency: int = 2) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        queue: str,
+        concurrency: int = 2,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         self.database_url = database_url
+        self.extra_env = dict(extra_env or {})
         self.queue = queue
         self.concurrency = concurrency
         self.hostname = f"{queue}-{os.getpid()}-{time.monotonic_ns()}@localhost"
@@ -27,6 +34,7 @@ class WorkerProcess:
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "tests.settings",
             "TEST_DATABASE_URL": self.database_url,
+            **self.extra_env,
         }
         command = [
             sys.executable,

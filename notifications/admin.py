@@ -1,0 +1,182 @@
+"""Admin: endpoints (health, secrets masked), deliveries with their attempts, replay."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.html import format_html_join
+
+from notifications.models import Attempt, Delivery, Recipient, WebhookSecret
+from notifications.recorder import disable
+from notifications.replay import ReplayError, replay
+from project.redact import redact
+
+
+class WebhookSecretInline(admin.TabularInline):
+    model = WebhookSecret
+    fields = ["masked", "created_at", "expires_at"]
+    readonly_fields = ["masked", "created_at", "expires_at"]
+    extra = 0
+    can_delete = True
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False  # a new secret must be shown once to its owner: the API rotates
+
+
+@admin.register(Recipient)
+class RecipientAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "kind",
+        "address",
+        "owner",
+        "enabled",
+        "last_success_at",
+        "failing_since",
+        "disabled_reason",
+    ]
+    list_filter = ["kind", ("disabled_at", admin.EmptyFieldListFilter)]
+    search_fields = ["email", "url"]
+    fields = [
+        "owner",
+        "kind",
+        "email",
+        "url",
+        "timezone",
+        "header_names",
+        "created_at",
+        "last_success_at",
+        "failing_since",
+        "disabled_at",
+        "disabled_reason",
+    ]
+    readonly_fields = [
+        "kind",
+        "email",
+        "url",
+        "header_names",
+        "created_at",
+        "last_success_at",
+        "failing_since",
+        "disabled_at",
+        "disabled_reason",
+    ]
+    inlines = [WebhookSecretInline]
+    actions = ["enable_endpoints", "disable_endpoints"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # made through the API or CLI, which validate them and show the secret
+
+    @admin.display(boolean=True)
+    def enabled(self, recipient: Recipient) -> bool:
+        return not recipient.is_disabled
+
+    @admin.display(description="headers (values hidden)")
+    def header_names(self, recipient: Recipient) -> str:
+        return ", ".join(sorted(recipient.headers)) or "—"
+
+    @admin.action(description="Enable the selected endpoints")
+    def enable_endpoints(self, request: HttpRequest, queryset: QuerySet[Recipient]) -> None:
+        count = queryset.update(disabled_at=None, disabled_reason="", failing_since=None)
+        self.message_user(request, f"{count} enabled; replay their failed deliveries if needed.")
+
+    @admin.action(description="Disable the selected endpoints")
+    def disable_endpoints(self, request: HttpRequest, queryset: QuerySet[Recipient]) -> None:
+        ids = set(queryset.values_list("id", flat=True))
+        disable(ids, f"disabled by {request.user}", timezone.now())
+        self.message_user(request, f"{len(ids)} disabled.")
+
+
+class AttemptInline(admin.TabularInline):
+    model = Attempt
+    fields = ["number", "started_at", "latency_ms", "outcome", "status_code", "error", "response"]
+    readonly_fields = [
+        "number",
+        "started_at",
+        "latency_ms",
+        "outcome",
+        "status_code",
+        "error",
+        "response",
+    ]
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "event_type",
+        "subject",
+        "part_of",
+        "recipient",
+        "status",
+        "attempt_count",
+        "next_attempt_at",
+        "delivered_at",
+        "last_error",
+    ]
+    list_filter = ["status", "event_type", "recipient__kind"]
+    search_fields = ["subject", "=id"]
+    list_select_related = ["recipient"]
+    exclude = ["payload", "claim_token"]
+    readonly_fields = [
+        "webhook_id",
+        "recipient",
+        "event_type",
+        "subject",
+        "part",
+        "parts",
+        "link_count",
+        "status",
+        "created_at",
+        "next_attempt_at",
+        "queued_at",
+        "claimed_at",
+        "attempt_count",
+        "tries",
+        "delivered_at",
+        "last_error",
+        "payload_redacted",
+    ]
+    inlines = [AttemptInline]
+    actions = ["replay_deliveries"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Delivery]:
+        return super().get_queryset(request).defer("payload")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.display(description="part")
+    def part_of(self, delivery: Delivery) -> str:
+        return f"{delivery.part}/{delivery.parts}"
+
+    @admin.display(description="webhook-id")
+    def webhook_id(self, delivery: Delivery) -> str:
+        return delivery.message_id
+
+    @admin.display(description="payload (signatures shortened)")
+    def payload_redacted(self, delivery: Delivery) -> str:
+        text = redact(delivery.payload)
+        shown = text[:20000] + ("…" if len(text) > 20000 else "")
+        return format_html_join("", "<pre style='white-space: pre-wrap'>{}</pre>", [(shown,)])
+
+    @admin.action(description="Replay the selected deliveries (same webhook-id)")
+    def replay_deliveries(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
+        done, refused = 0, []
+        for delivery_id in queryset.values_list("id", flat=True):
+            try:
+                replay(delivery_id)
+                done += 1
+            except ReplayError as error:
+                refused.append(f"{delivery_id}: {error}")
+        self.message_user(request, f"{done} deliveries queued again.")
+        for reason in refused:
+            self.message_user(request, reason, level=messages.WARNING)

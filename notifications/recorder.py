@@ -1,0 +1,218 @@
+"""Writing down what a dispatch run did: Attempt rows, delivery states, endpoint health.
+
+Results are flushed in small batches (every FLUSH_EVERY results or second), so the rows
+that record a send are written soon after it, in a few statements rather than one per send.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from notifications.models import Attempt, Delivery, Recipient
+from notifications.policy import retry_delay
+from notifications.queue import enqueue
+from notifications.transports.base import Sent, TransportError
+from project.redact import redact
+
+log = logging.getLogger(__name__)
+FLUSH_EVERY = 50
+FLUSH_SECONDS = 1.0
+
+
+@dataclass
+class Result:
+    delivery: Delivery
+    started_at: datetime
+    latency_ms: int
+    sent: Sent | None
+    error: TransportError | None
+
+    @property
+    def outcome(self) -> str:
+        if self.error is None:
+            return Attempt.Outcome.DELIVERED
+        return Attempt.Outcome.PERMANENT if self.error.permanent else Attempt.Outcome.TRANSIENT
+
+    def attempt_row(self) -> Attempt:
+        source = self.sent or self.error
+        status = source.status_code if source else None
+        response = source.response if source else ""
+        return Attempt(
+            delivery_id=self.delivery.id,
+            number=self.delivery.attempt_count,
+            started_at=self.started_at,
+            latency_ms=self.latency_ms,
+            outcome=self.outcome,
+            status_code=status,
+            response=redact(response or ""),
+            error=redact(self.error.message)[:500] if self.error else "",
+        )
+
+
+class Recorder:
+    def __init__(self, token: uuid.UUID) -> None:
+        self.token = token
+        self.results: list[Result] = []
+        self.disabled: set[int] = set()
+        self._last_flush = time.monotonic()
+
+    def add(self, result: Result) -> None:
+        self.results.append(result)
+        if result.error is not None and result.error.disable:
+            self.disabled.add(result.delivery.recipient_id)
+        if len(self.results) >= FLUSH_EVERY or time.monotonic() - self._last_flush > FLUSH_SECONDS:
+            self.flush()
+
+    def skip_disabled(self, delivery: Delivery) -> None:
+        """A delivery whose recipient was disabled meanwhile: failed, nothing sent."""
+        Delivery.objects.filter(id=delivery.id, claim_token=self.token).update(
+            status=Delivery.Status.FAILED,
+            claim_token=None,
+            next_attempt_at=None,
+            attempt_count=delivery.attempt_count - 1,
+            tries=delivery.tries - 1,
+            last_error="recipient disabled",
+        )
+
+    def flush(self) -> None:
+        results, self.results = self.results, []
+        self._last_flush = time.monotonic()
+        if not results:
+            return
+        now = timezone.now()
+        retries: list[tuple[Delivery, float]] = []
+        with transaction.atomic():
+            Attempt.objects.bulk_create([r.attempt_row() for r in results], ignore_conflicts=True)
+            self._delivered([r for r in results if r.error is None], now)
+            for result in results:
+                if result.error is not None:
+                    delay = self._failed(result, now)
+                    if delay is not None and delay <= settings.DELIVERY_COUNTDOWN_MAX:
+                        retries.append((result.delivery, delay))
+            self._health(results, now)
+        for ids, countdown in group_retries(retries):
+            enqueue(ids, countdown=countdown)
+
+    def _delivered(self, results: list[Result], now: datetime) -> None:
+        if not results:
+            return
+        Delivery.objects.filter(
+            id__in=[r.delivery.id for r in results], claim_token=self.token
+        ).update(
+            status=Delivery.Status.DELIVERED,
+            delivered_at=now,
+            next_attempt_at=None,
+            claim_token=None,
+            last_error="",
+        )
+        for result in results:
+            log.info(
+                "delivery %s delivered to %s #%s on attempt %d (%d ms)",
+                result.delivery.id,
+                result.delivery.recipient.kind,
+                result.delivery.recipient_id,
+                result.delivery.attempt_count,
+                result.latency_ms,
+            )
+
+    def _failed(self, result: Result, now: datetime) -> float | None:
+        """Schedule the next try or fail the delivery; returns the delay when retried."""
+        delivery, error = result.delivery, result.error
+        assert error is not None
+        delay = None
+        if not error.permanent:
+            delay = retry_delay(
+                delivery.tries,
+                settings.DELIVERY_RETRY_SCHEDULE,
+                jitter_percent=settings.DELIVERY_RETRY_JITTER_PERCENT,
+                retry_after=error.retry_after,
+                max_retry_after=settings.DELIVERY_MAX_RETRY_AFTER,
+            )
+        message = redact(error.message)[:500]
+        fields: dict[str, Any]
+        if delay is None:
+            fields = {"status": Delivery.Status.FAILED, "next_attempt_at": None}
+        else:
+            next_at = now + timedelta(seconds=delay)
+            by_countdown = delay <= settings.DELIVERY_COUNTDOWN_MAX
+            fields = {
+                "status": Delivery.Status.PENDING,
+                "next_attempt_at": next_at,
+                "queued_at": next_at if by_countdown else None,
+            }
+        Delivery.objects.filter(id=delivery.id, claim_token=self.token).update(
+            claim_token=None, claimed_at=None, last_error=message, **fields
+        )
+        log.warning(
+            "delivery %s to %s #%s, attempt %d: %s%s",
+            delivery.id,
+            delivery.recipient.kind,
+            delivery.recipient_id,
+            delivery.attempt_count,
+            message,
+            "" if delay is None else f"; next try in {delay:.1f}s",
+        )
+        return delay
+
+    def _health(self, results: list[Result], now: datetime) -> None:
+        """Endpoints: last success, failing since, disabled on 410 or after long failure."""
+        webhook = [r for r in results if r.delivery.recipient.kind == Recipient.Kind.WEBHOOK]
+        failing = {r.delivery.recipient_id for r in webhook if r.error is not None}
+        healthy = {r.delivery.recipient_id for r in webhook if r.error is None}
+        Recipient.objects.filter(id__in=failing - healthy, failing_since__isnull=True).update(
+            failing_since=now
+        )
+        Recipient.objects.filter(id__in=healthy).update(last_success_at=now, failing_since=None)
+        gone = {r.delivery.recipient_id for r in webhook if r.error and r.error.disable}
+        if gone:
+            disable(gone, "the endpoint answered 410 Gone", now)
+        cutoff = now - timedelta(seconds=settings.WEBHOOK_DISABLE_AFTER)
+        stale = Recipient.objects.filter(
+            id__in=failing - healthy - gone, failing_since__lte=cutoff, disabled_at__isnull=True
+        ).values_list("id", flat=True)
+        if stale:
+            span = _span(settings.WEBHOOK_DISABLE_AFTER)
+            disable(set(stale), f"failing without a success for {span}", now)
+
+
+def _span(seconds: int) -> str:
+    for unit, size in (("days", 86400), ("hours", 3600), ("minutes", 60)):
+        if seconds >= size:
+            value = seconds / size
+            return f"{value:g} {unit if value != 1 else unit[:-1]}"
+    return f"{seconds} seconds"
+
+
+def group_retries(retries: list[tuple[Delivery, float]]) -> list[tuple[list[Any], float]]:
+    """One task per second of delay rather than one per delivery; each group waits for its
+    latest member, so none arrives before it is due."""
+    groups: dict[int, list[tuple[Delivery, float]]] = {}
+    for delivery, delay in retries:
+        groups.setdefault(int(delay), []).append((delivery, delay))
+    return [
+        ([d.id for d, _ in members], max(delay for _, delay in members))
+        for _, members in sorted(groups.items())
+    ]
+
+
+def disable(recipient_ids: set[int], reason: str, now: datetime | None = None) -> None:
+    """Disable endpoints and fail their pending deliveries (they can be replayed later)."""
+    now = now or timezone.now()
+    Recipient.objects.filter(id__in=recipient_ids, disabled_at__isnull=True).update(
+        disabled_at=now, disabled_reason=reason[:200]
+    )
+    Delivery.objects.filter(recipient_id__in=recipient_ids, status=Delivery.Status.PENDING).update(
+        status=Delivery.Status.FAILED,
+        next_attempt_at=None,
+        last_error=f"recipient disabled: {reason}"[:500],
+    )
+    log.warning("recipients %s disabled: %s", sorted(recipient_ids), reason)

@@ -1,0 +1,66 @@
+"""What every transport does: send one delivery, or say why not and whether to try again."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import TracebackType
+
+from notifications.models import Delivery
+
+
+@dataclass(frozen=True)
+class Sent:
+    status_code: int | None
+    response: str = ""
+
+
+class TransportError(Exception):
+    """A failed send. `permanent` ones are not retried; `disable` also disables the recipient."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool = False,
+        status_code: int | None = None,
+        response: str = "",
+        retry_after: float | None = None,
+        disable: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.permanent = permanent or disable
+        self.status_code = status_code
+        self.response = response
+        self.retry_after = retry_after
+        self.disable = disable
+
+
+class Transport:
+    """One per channel. A dispatch run opens it once, sends many deliveries, closes it."""
+
+    def open(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+    def prepare(self, deliveries: Sequence[Delivery]) -> None:
+        """Load what the sends of a run share, in a few queries (before the first send)."""
+        return None
+
+    def send(self, delivery: Delivery) -> Sent:
+        raise NotImplementedError
+
+    def __enter__(self) -> Transport:
+        self.open()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,66 @@
+"""Email: one SMTP connection per dispatch run; 4xx replies and lost connections retry."""
+
+from __future__ import annotations
+
+import contextlib
+import smtplib
+
+from django.core.mail import get_connection
+from django.core.mail.backends.base import BaseEmailBackend
+from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
+
+from notifications.emails import build_message
+from notifications.models import Delivery
+from notifications.policy import is_transient_smtp
+from notifications.transports.base import Sent, Transport, TransportError
+from project.redact import redact
+
+
+class EmailTransport(Transport):
+    def __init__(self, backend: BaseEmailBackend | None = None) -> None:
+        self.backend = backend
+        self._open = False
+
+    def open(self) -> None:
+        self.backend = self.backend or get_connection(fail_silently=False)
+
+    def close(self) -> None:
+        if self.backend is not None and self._open:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                self.backend.close()
+        self._open = False
+
+    def send(self, delivery: Delivery) -> Sent:
+        if self.backend is None:
+            self.open()
+        assert self.backend is not None
+        message = build_message(delivery, connection=self.backend)
+        try:
+            if not self._open:
+                self.backend.open()  # kept open for the whole run, reopened after a failure
+                self._open = True
+            sent = self.backend.send_messages([message])
+        except smtplib.SMTPRecipientsRefused as error:
+            code, reply = next(iter(error.recipients.values()))
+            raise _reply_error(code, reply) from None
+        except smtplib.SMTPResponseException as error:
+            if error.smtp_code == 421:  # the server is closing the connection
+                self.close()
+            raise _reply_error(error.smtp_code, error.smtp_error) from None
+        except (smtplib.SMTPException, OSError) as error:
+            self.close()
+            raise TransportError(redact(f"SMTP connection failed: {error}")[:400]) from None
+        if not sent:
+            raise TransportError("the email backend sent nothing")
+        is_smtp = isinstance(self.backend, SmtpBackend)
+        return Sent(250 if is_smtp else None, "accepted" if is_smtp else "handed to the backend")
+
+
+def _reply_error(code: int, reply: bytes | str) -> TransportError:
+    text = reply.decode("utf-8", errors="replace") if isinstance(reply, bytes) else str(reply)
+    return TransportError(
+        redact(f"SMTP {code} {text}")[:400],
+        permanent=not is_transient_smtp(code),
+        status_code=code,
+        response=redact(text)[:1000],
+    )

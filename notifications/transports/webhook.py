@@ -1,0 +1,161 @@
+"""Webhooks: Standard Webhooks headers and signatures, pooled connections, no redirects."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from django.conf import settings
+from standardwebhooks.webhooks import Webhook
+from urllib3 import PoolManager, Timeout
+from urllib3.exceptions import HTTPError, LocationValueError
+
+from notifications.addresses import AddressError, check_webhook_url
+from notifications.models import Delivery
+from notifications.netguard import BlockedAddressError, allowed_networks, guarded_pool_manager
+from notifications.policy import is_success, is_transient_http, parse_retry_after, truncate
+from notifications.transports.base import Sent, Transport, TransportError
+from notifications.webhook_secrets import active_secrets, active_secrets_of
+from project.redact import redact
+
+USER_AGENT = "linkdist-webhooks/1"
+_pool: PoolManager | None = None
+
+
+def shared_pool() -> PoolManager:
+    """The process's connection pool (one per worker process; keep-alive per host)."""
+    global _pool
+    if _pool is None:
+        _pool = guarded_pool_manager(settings.WEBHOOK_POOL_MAXSIZE)
+    return _pool
+
+
+def _forget_pool() -> None:
+    global _pool
+    _pool = None
+
+
+os.register_at_fork(after_in_child=_forget_pool)
+
+
+@functools.lru_cache(maxsize=1024)
+def _signer(secret: str) -> Webhook:
+    return Webhook(secret)
+
+
+def sign(message_id: str, timestamp: datetime, body: str, secrets: list[str]) -> str:
+    """`v1,<base64>` per secret, space separated (several while a secret is being rotated)."""
+    return " ".join(_signer(secret).sign(message_id, timestamp, body) for secret in secrets)
+
+
+def signed_headers(
+    message_id: str, timestamp: datetime, body: str, secrets: list[str], extra: dict[str, str]
+) -> dict[str, str]:
+    return {
+        **extra,
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "webhook-id": message_id,
+        "webhook-timestamp": str(int(timestamp.timestamp())),
+        "webhook-signature": sign(message_id, timestamp, body, secrets),
+    }
+
+
+class WebhookTransport(Transport):
+    def __init__(self, pool: PoolManager | None = None) -> None:
+        self.pool = pool
+        self.secrets: dict[int, list[str]] = {}
+
+    def prepare(self, deliveries: Sequence[Delivery]) -> None:
+        self.secrets.update(active_secrets_of({d.recipient_id for d in deliveries}))
+
+    def send(self, delivery: Delivery) -> Sent:
+        recipient = delivery.recipient
+        url = self._url(recipient.url)
+        if recipient.pk not in self.secrets:
+            self.secrets[recipient.pk] = active_secrets(recipient)
+        secrets = self.secrets[recipient.pk]
+        if not secrets:
+            raise TransportError("the endpoint has no active signing secret", permanent=True)
+        now = datetime.now(UTC)
+        headers = signed_headers(
+            delivery.message_id, now, delivery.payload, secrets, recipient.headers
+        )
+        return self.post(url, delivery.payload.encode("utf-8"), headers)
+
+    def _url(self, url: str) -> str:
+        try:
+            return check_webhook_url(
+                url, allow_http=settings.WEBHOOK_ALLOW_HTTP, allowed=allowed_networks()
+            )
+        except AddressError as error:
+            raise TransportError(str(error), permanent=True) from None
+
+    def post(self, url: str, body: bytes, headers: dict[str, str]) -> Sent:
+        pool = self.pool or shared_pool()
+        total = float(settings.WEBHOOK_TIMEOUT)
+        timeout = Timeout(
+            connect=min(float(settings.WEBHOOK_CONNECT_TIMEOUT), total), read=total, total=total
+        )
+        try:
+            response = pool.urlopen(
+                "POST",
+                url,
+                body=body,
+                headers=headers,
+                redirect=False,
+                retries=False,
+                timeout=timeout,
+                preload_content=False,
+            )
+            text = _read_some(response, settings.DELIVERY_RESPONSE_MAX_BYTES)
+        except BlockedAddressError as error:
+            raise TransportError(str(error), permanent=True) from None
+        except LocationValueError as error:
+            raise TransportError(f"bad webhook URL: {error}", permanent=True) from None
+        except HTTPError as error:
+            raise TransportError(redact(_describe(error))) from None
+        return _judge(response.status, response.headers, text)
+
+
+def _read_some(response: Any, limit: int) -> str:
+    """At most `limit` bytes of the body; the connection is reused only if it was all read."""
+    data = response.read(amt=limit + 1, decode_content=True)
+    if len(data) > limit:  # more may follow: do not drain it, drop the connection
+        response.close()
+    response.release_conn()
+    return redact(truncate(data[:limit].decode("utf-8", errors="replace"), limit))
+
+
+def _judge(status: int, headers: Any, text: str) -> Sent:
+    if is_success(status):
+        return Sent(status, text)
+    if status == 410:
+        raise TransportError(
+            "410 Gone: the endpoint is disabled", status_code=status, response=text, disable=True
+        )
+    if 300 <= status < 400:
+        location = redact(headers.get("Location", "") or "")[:200]
+        raise TransportError(
+            f"{status} redirect to {location or '(no Location)'} not followed",
+            permanent=True,
+            status_code=status,
+            response=text,
+        )
+    transient = is_transient_http(status)
+    raise TransportError(
+        f"HTTP {status}",
+        permanent=not transient,
+        status_code=status,
+        response=text,
+        retry_after=parse_retry_after(headers.get("Retry-After")) if transient else None,
+    )
+
+
+def _describe(error: Exception) -> str:
+    name = type(error).__name__
+    reason = getattr(error, "reason", None) or error
+    return f"{name}: {reason}"[:400]
