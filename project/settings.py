@@ -196,3 +196,15 @@ if S3_CONFIGURED:
         media_target(sys.modules[__name__])
     except SigningConfigError as error:
         raise ImproperlyConfigured(str(error)) from None
+
+# --- Batches: bulk share links (tasks app) ----------------------------------------------
+LINKS_CHUNK_SIZE = env.integer("LINKS_CHUNK_SIZE", 1000, minimum=1)
+LINKS_MAX_BATCH_SIZE = env.integer("LINKS_MAX_BATCH_SIZE", 1_000_000, minimum=1)
+LINKS_CHUNK_MAX_RETRIES = env.integer("LINKS_CHUNK_MAX_RETRIES", 8, minimum=0)
+LINKS_LOCK_TIMEOUT = env.seconds("LINKS_LOCK_TIMEOUT", 10)
+LINKS_REQUEUE_AFTER = env.seconds("LINKS_REQUEUE_AFTER", 900)
+LINKS_PUBLIC_BASE_URL = env.text("LINKS_PUBLIC_BASE_URL")
+CELERY_BEAT_SCHEDULE = {
+    **globals().get("CELERY_BEAT_SCHEDULE", {}),
+    "resume-stalled-batches": {"task": "tasks.resume_stalled_batches", "schedule": 60.0},
+}

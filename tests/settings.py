@@ -23,6 +23,7 @@ os.environ.setdefault("DJANGO_AWS_S3_USE_SSL", "false")
 os.environ.setdefault("DJANGO_AWS_GZIPPED", "false")
 os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
 os.environ.setdefault("CELERY_TASK_DEFAULT_QUEUE", f"test-{RUN_ID}")
+os.environ.setdefault("LINKS_LOCK_TIMEOUT", "2")  # a held lock turns into a retry quickly
 # Always PostgreSQL in tests, whatever DATABASE_URL says for development.
 os.environ["DATABASE_URL"] = os.environ.get(
     "TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/linkdist"

@@ -1,0 +1,89 @@
+"""Celery tasks for batches: thin — take ids, call the logic, sort failures.
+
+A transient failure (connection, timeout, throttling, 5xx, lock timeout) is
+retried with back-off up to LINKS_CHUNK_MAX_RETRIES; anything else, or the
+last retry, is recorded on the row with its reason.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from celery import shared_task
+from django.conf import settings
+from django.db import connection
+from django.db.models import F
+from django.utils import timezone
+
+from tasks import chunks, handover, issuing, progress, sweeper
+from tasks.models import Batch, BatchChunk
+from tasks.retrying import PermanentError, describe, is_transient, retry_delay
+
+log = logging.getLogger(__name__)
+
+
+def retry_or_give_up(task: Any, error: Exception, model: type, pk: Any) -> float | None:
+    """The countdown of the next try (noted on the row), or None when it is time to give up."""
+    connection.close_if_unusable_or_obsolete()  # a lost connection is reopened for the notes
+    attempt = task.request.retries
+    if not is_transient(error) or attempt >= settings.LINKS_CHUNK_MAX_RETRIES:
+        log.error("%s %s failed: %s", model.__name__, pk, describe(error), exc_info=error)
+        return None
+    countdown = retry_delay(attempt)
+    changes: dict[str, Any] = {"enqueued_at": timezone.now() + timedelta(seconds=countdown)}
+    if model is BatchChunk:
+        changes.update(attempts=F("attempts") + 1, error=describe(error))
+    model.objects.filter(pk=pk).update(**changes)
+    log.warning("%s %s: %s; try %d in %.0f s", model.__name__, pk, describe(error),
+                attempt + 2, countdown)
+    return countdown
+
+
+@shared_task(bind=True, name="tasks.sign_chunk")
+def sign_chunk(self: Any, chunk_id: int) -> None:
+    try:
+        chunks.sign_chunk(chunk_id)
+    except PermanentError as error:
+        log.error("BatchChunk %s failed: %s", chunk_id, error)
+        progress.chunk_failed(chunk_id, str(error))
+    except Exception as error:
+        countdown = retry_or_give_up(self, error, BatchChunk, chunk_id)
+        if countdown is None:
+            progress.chunk_failed(chunk_id, describe(error))
+            return
+        raise self.retry(exc=error, countdown=countdown, max_retries=None) from None
+
+
+@shared_task(bind=True, name="tasks.expand_batch")
+def expand_batch(self: Any, batch_id: str) -> None:
+    try:
+        issuing.expand_prefix(batch_id)
+    except Exception as error:
+        countdown = retry_or_give_up(self, error, Batch, batch_id)
+        if countdown is None:
+            progress.fail_batch(batch_id, f"listing the prefix failed: {describe(error)}")
+            return
+        raise self.retry(exc=error, countdown=countdown, max_retries=None) from None
+
+
+@shared_task(bind=True, name="tasks.hand_over_batch")
+def hand_over_batch(self: Any, batch_id: str) -> None:
+    try:
+        handover.hand_over(batch_id)
+    except Exception as error:
+        countdown = retry_or_give_up(self, error, Batch, batch_id)
+        if countdown is None:
+            progress.fail_batch(batch_id, f"handing the links to delivery failed: {describe(error)}")
+            return
+        raise self.retry(exc=error, countdown=countdown, max_retries=None) from None
+
+
+@shared_task(name="tasks.resume_stalled_batches")
+def resume_stalled_batches() -> dict[str, int]:
+    older_than = timedelta(seconds=settings.LINKS_REQUEUE_AFTER)
+    resumed = sweeper.resume_stalled(timezone.now(), older_than)
+    if any(vars(resumed).values()):
+        log.warning("re-queued stalled batch work: %s", resumed)
+    return vars(resumed)
