@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.db import models
 from django.db.models import Count
 from django.http import HttpRequest
 from django.urls import reverse
@@ -28,16 +29,27 @@ def masked_token(token: str) -> str:
     return f"{token[:6]}…"
 
 
-def changelist_link(model: type, batch: Batch, text: str) -> str:
+def changelist_link(model: type[models.Model], batch: Batch, text: str) -> str:
     meta = model._meta
     url = reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist")
     return format_html('<a href="{}?batch__id__exact={}">{}</a>', url, batch.id, text)
 
 
 @admin.register(Batch)
-class BatchAdmin(ReadOnly, admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ["id", "owner", "source", "prefix", "status", "total", "signed", "skipped",
-                    "failed", "created_at", "finished_at"]
+class BatchAdmin(ReadOnly, admin.ModelAdmin):
+    list_display = [
+        "id",
+        "owner",
+        "source",
+        "prefix",
+        "status",
+        "total",
+        "signed",
+        "skipped",
+        "failed",
+        "created_at",
+        "finished_at",
+    ]
     list_filter = ["status", "source", "created_at"]
     search_fields = ["=id", "^prefix", "owner__username"]
     list_select_related = ["owner"]
@@ -63,24 +75,39 @@ class BatchAdmin(ReadOnly, admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(SkippedKey)
-class SkippedKeyAdmin(ReadOnly, admin.ModelAdmin):  # type: ignore[type-arg]
+class SkippedKeyAdmin(ReadOnly, admin.ModelAdmin):
     list_display = ["key", "batch_id", "reason", "detail"]
     list_filter = ["reason"]
     search_fields = ["^key"]
     show_full_result_count = False
 
 
+LINK_FIELDS = (
+    "batch",
+    "bucket",
+    "key",
+    "filename",
+    "masked_url",
+    "masked_permalink_token",
+    "issued_at",
+    "expires_at",
+    "ttl",
+    "version",
+    "status",
+    "refresh_until",
+    "created_at",
+    "updated_at",
+)
+
+
 @admin.register(ShareLink)
-class ShareLinkAdmin(ReadOnly, admin.ModelAdmin):  # type: ignore[type-arg]
+class ShareLinkAdmin(ReadOnly, admin.ModelAdmin):
     list_display = ["key", "batch_id", "status", "version", "expires_at", "masked_url"]
     list_filter = ["status", "expires_at"]
     search_fields = ["^key", "=token"]
     show_full_result_count = False  # no COUNT(*) over millions of links per page view
-    fields = ["batch", "bucket", "key", "filename", "masked_url", "masked_permalink_token",
-              "issued_at", "expires_at", "ttl", "version", "status", "refresh_until",
-              "created_at", "updated_at"]
-    readonly_fields = fields
-    raw_id_fields = ["batch"]
+    fields = LINK_FIELDS
+    readonly_fields = LINK_FIELDS
 
     @admin.display(description="url")
     def masked_url(self, link: ShareLink) -> str:

@@ -53,8 +53,7 @@ def check_keys(keys: Sequence[object], max_size: int) -> list[str]:
     if len(unique) > max_size:
         raise BatchInputError(
             "keys",
-            f"{len(unique)} distinct keys; a batch holds at most {max_size} "
-            "(LINKS_MAX_BATCH_SIZE)",
+            f"{len(unique)} distinct keys; a batch holds at most {max_size} (LINKS_MAX_BATCH_SIZE)",
         )
     return unique
 

@@ -54,7 +54,9 @@ def invalid(batch: Batch, key: str, reason: str) -> SkippedKey:
 
 
 def missing(batch: Batch, key: str) -> SkippedKey:
-    return SkippedKey(batch=batch, key=key, reason=SkippedKey.Reason.MISSING, detail="no such object")
+    return SkippedKey(
+        batch=batch, key=key, reason=SkippedKey.Reason.MISSING, detail="no such object"
+    )
 
 
 @dataclass(frozen=True)

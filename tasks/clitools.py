@@ -39,13 +39,13 @@ def read_keys(lines: Iterable[str]) -> list[str]:
 
 def parse_until(text: str) -> datetime:
     """An ISO date-time (UTC when no zone is given) or a date (the end of that day, UTC)."""
-    moment = parse_datetime(text)
-    if moment is not None:
-        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     day = parse_date(text)
-    if day is None:
+    if day is not None:
+        return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
+    moment = parse_datetime(text)
+    if moment is None:
         raise ValueError(f"{text!r} is not a date (2026-12-31) or an ISO date-time")
-    return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def flag_for(field: str, specs: Sequence[str]) -> str:
@@ -101,7 +101,7 @@ def wait_for(
                 seen, since = state, clock()
             elif clock() - since > stall_timeout:
                 raise WaitStalled(
-                    f"no progress for {stall_timeout:.0f} s: batch {batch.id} is {batch.status} "
+                    f"no progress for {stall_timeout:g} s: batch {batch.id} is {batch.status} "
                     f"({batch.processed} of {batch.total} keys); are the workers running? "
                     "The batch is kept and finishes when a worker takes it up."
                 )

@@ -26,10 +26,10 @@ def send_chunks(chunk_ids: Sequence[int]) -> None:
 def expansion_on_commit(batch_id: uuid.UUID) -> None:
     from tasks.tasks import expand_batch
 
-    expand_batch.delay_on_commit(str(batch_id))
+    transaction.on_commit(lambda: expand_batch.delay(str(batch_id)))
 
 
 def hand_over_on_commit(batch_id: uuid.UUID) -> None:
     from tasks.tasks import hand_over_batch
 
-    hand_over_batch.delay_on_commit(str(batch_id))
+    transaction.on_commit(lambda: hand_over_batch.delay(str(batch_id)))

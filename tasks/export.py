@@ -26,15 +26,18 @@ def export_rows(batch: Batch) -> Iterator[dict[str, Any]]:
     for link in links.iterator(chunk_size=2000):
         yield {**link_item(link, permalink), "status": link.status}
     for skipped in batch.skipped_keys.order_by("key").iterator(chunk_size=2000):
-        yield {"key": skipped.key, "url": None, "expires_at": None, "permalink": None,
-               "status": skipped.reason}
+        yield {
+            "key": skipped.key,
+            "url": None,
+            "expires_at": None,
+            "permalink": None,
+            "status": skipped.reason,
+        }
 
 
 def csv_pieces(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
     buffer = io.StringIO()
-    writer = csv.DictWriter(
-        buffer, fieldnames=COLUMNS, lineterminator="\n", extrasaction="ignore"
-    )
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
     for number, row in enumerate(rows, start=1):
         writer.writerow(row)

@@ -40,10 +40,14 @@ def create_batch(request: BatchRequest, *, owner: Any = None) -> CreatedBatch:
     """
     request = validate(request, max_size=settings.LINKS_MAX_BATCH_SIZE, now=timezone.now())
     bucket = settings.AWS_STORAGE_BUCKET_NAME
+    if not bucket:
+        raise StorageUnavailable("no media bucket is configured (DJANGO_AWS_STORAGE_BUCKET_NAME)")
     if request.prefix is not None:
         check_prefix_has_objects(bucket, request.prefix)
     with transaction.atomic():
-        made = [recipient_from(owner, number, spec) for number, spec in enumerate(request.recipients)]
+        made = [
+            recipient_from(owner, number, spec) for number, spec in enumerate(request.recipients)
+        ]
         batch = Batch.objects.create(
             owner=owner,
             source=Batch.Source.PREFIX if request.prefix is not None else Batch.Source.KEYS,
@@ -130,9 +134,11 @@ def expand_prefix(batch_id: uuid.UUID | str) -> None:
     """List a pending prefix batch into chunks, in one transaction: all of it or nothing."""
     try:
         with transaction.atomic():
-            batch = Batch.objects.select_for_update().filter(
-                id=batch_id, status=Batch.Status.PENDING, source=Batch.Source.PREFIX
-            ).first()
+            batch = (
+                Batch.objects.select_for_update()
+                .filter(id=batch_id, status=Batch.Status.PENDING, source=Batch.Source.PREFIX)
+                .first()
+            )
             if batch is None:
                 return
             check_bucket(batch)

@@ -140,9 +140,7 @@ class SkippedKey(models.Model):
     detail = models.CharField(max_length=255, blank=True)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["batch", "key"], name="one_report_per_key")
-        ]
+        constraints = [models.UniqueConstraint(fields=["batch", "key"], name="one_report_per_key")]
 
     def __str__(self) -> str:
         return f"{self.key} ({self.reason})"
@@ -158,7 +156,8 @@ class ShareLink(models.Model):
     batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="links", db_index=False)
     bucket = models.CharField(max_length=255)
     key = models.CharField(max_length=MAX_KEY_BYTES)
-    filename = models.CharField(max_length=MAX_KEY_BYTES, null=True, blank=True)
+    # None: no download filename (as the delivery items carry it), not an empty one
+    filename = models.CharField(max_length=MAX_KEY_BYTES, null=True, blank=True)  # noqa: DJ001
     url = models.TextField()
     issued_at = models.DateTimeField()
     expires_at = models.DateTimeField()

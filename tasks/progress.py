@@ -6,6 +6,7 @@ Each finish runs under a lock on the batch row, so the chunk that finishes last
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 
 from django.db import connection, transaction
@@ -21,9 +22,9 @@ def lock_timeout() -> None:
 
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [
-                f"{settings.LINKS_LOCK_TIMEOUT}s"
-            ])
+            cursor.execute(
+                "SELECT set_config('lock_timeout', %s, true)", [f"{settings.LINKS_LOCK_TIMEOUT}s"]
+            )
 
 
 def chunk_done(chunk: BatchChunk, *, signed: int, skipped: int) -> bool:
@@ -92,7 +93,7 @@ def failure_summary(errors: Sequence[str], done_chunks: int, failed_keys: int) -
     return f"{len(errors)} of {total} chunks failed ({failed_keys} keys got no link): {shown}"
 
 
-def fail_batch(batch_id: object, reason: str) -> None:
+def fail_batch(batch_id: uuid.UUID | str, reason: str) -> None:
     """End a batch that never reached signing (its prefix could not be listed)."""
     Batch.objects.filter(id=batch_id, status__in=Batch.UNFINISHED).update(
         status=Batch.Status.FAILED, error=reason, finished_at=timezone.now()

@@ -13,7 +13,7 @@ from typing import Any
 
 from celery import shared_task
 from django.conf import settings
-from django.db import connection
+from django.db import connection, models
 from django.db.models import F
 from django.utils import timezone
 
@@ -24,7 +24,9 @@ from tasks.retrying import PermanentError, describe, is_transient, retry_delay
 log = logging.getLogger(__name__)
 
 
-def retry_or_give_up(task: Any, error: Exception, model: type, pk: Any) -> float | None:
+def retry_or_give_up(
+    task: Any, error: Exception, model: type[models.Model], pk: Any
+) -> float | None:
     """The countdown of the next try (noted on the row), or None when it is time to give up."""
     connection.close_if_unusable_or_obsolete()  # a lost connection is reopened for the notes
     attempt = task.request.retries
@@ -35,9 +37,10 @@ def retry_or_give_up(task: Any, error: Exception, model: type, pk: Any) -> float
     changes: dict[str, Any] = {"enqueued_at": timezone.now() + timedelta(seconds=countdown)}
     if model is BatchChunk:
         changes.update(attempts=F("attempts") + 1, error=describe(error))
-    model.objects.filter(pk=pk).update(**changes)
-    log.warning("%s %s: %s; try %d in %.0f s", model.__name__, pk, describe(error),
-                attempt + 2, countdown)
+    model._default_manager.filter(pk=pk).update(**changes)
+    log.warning(
+        "%s %s: %s; try %d in %.0f s", model.__name__, pk, describe(error), attempt + 2, countdown
+    )
     return countdown
 
 
@@ -75,7 +78,9 @@ def hand_over_batch(self: Any, batch_id: str) -> None:
     except Exception as error:
         countdown = retry_or_give_up(self, error, Batch, batch_id)
         if countdown is None:
-            progress.fail_batch(batch_id, f"handing the links to delivery failed: {describe(error)}")
+            progress.fail_batch(
+                batch_id, f"handing the links to delivery failed: {describe(error)}"
+            )
             return
         raise self.retry(exc=error, countdown=countdown, max_retries=None) from None
 

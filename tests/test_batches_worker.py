@@ -48,11 +48,13 @@ def test_prefix_of_2500_objects_gives_exactly_2500_working_links(
         )
 
 
-def test_duplicates_are_signed_once_and_a_missing_key_is_reported(
-    celery_worker, put_object
-):
+def test_duplicates_are_signed_once_and_a_missing_key_is_reported(celery_worker, put_object):
     prefix = unique_prefix("mixed")
-    present = {f"{prefix}a.txt": b"alpha", f"{prefix}sub/b.csv": b"beta", f"{prefix}c d.bin": b"\x00c"}
+    present = {
+        f"{prefix}a.txt": b"alpha",
+        f"{prefix}sub/b.csv": b"beta",
+        f"{prefix}c d.bin": b"\x00c",
+    }
     for key, body in present.items():
         put_object(key, body)
     gone = f"{prefix}not-there.txt"

@@ -21,11 +21,14 @@ class BatchCreateSerializer(serializers.Serializer):
         help_text="Object keys to share (duplicates are signed once). Or give `prefix`.",
     )
     prefix = serializers.CharField(
-        required=False, trim_whitespace=False, allow_blank=True,
+        required=False,
+        trim_whitespace=False,
+        allow_blank=True,
         help_text="Share every object whose key starts with this.",
     )
     expires_in = serializers.IntegerField(
-        required=False, help_text="Seconds each link lives, 1..604800; default LINKS_DEFAULT_EXPIRES_IN."
+        required=False,
+        help_text="Seconds each link lives, 1..604800; default LINKS_DEFAULT_EXPIRES_IN.",
     )
     recipients = serializers.ListField(
         child=serializers.DictField(),
@@ -84,9 +87,25 @@ class BatchSerializer(serializers.ModelSerializer):
     class Meta:
         model = Batch
         fields = [
-            "id", "status", "source", "prefix", "bucket", "expires_in", "filename_from_key",
-            "check_existence", "refresh", "refresh_until", "total", "signed", "skipped", "failed",
-            "error", "created_at", "finished_at", "skipped_keys", "recipients",
+            "id",
+            "status",
+            "source",
+            "prefix",
+            "bucket",
+            "expires_in",
+            "filename_from_key",
+            "check_existence",
+            "refresh",
+            "refresh_until",
+            "total",
+            "signed",
+            "skipped",
+            "failed",
+            "error",
+            "created_at",
+            "finished_at",
+            "skipped_keys",
+            "recipients",
         ]
         read_only_fields = fields
 
@@ -117,8 +136,17 @@ class LinkSerializer(serializers.ModelSerializer):
     class Meta:
         model = ShareLink
         fields = [
-            "id", "key", "url", "filename", "issued_at", "expires_at", "ttl", "version", "status",
-            "refresh_until", "permalink",
+            "id",
+            "key",
+            "url",
+            "filename",
+            "issued_at",
+            "expires_at",
+            "ttl",
+            "version",
+            "status",
+            "refresh_until",
+            "permalink",
         ]
         read_only_fields = fields
 

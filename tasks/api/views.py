@@ -31,7 +31,9 @@ class CSVRenderer(BaseRenderer):
     format = "csv"
     charset = "utf-8"
 
-    def render(self, data: Any, accepted_media_type: Any = None, renderer_context: Any = None) -> Any:
+    def render(
+        self, data: Any, accepted_media_type: Any = None, renderer_context: Any = None
+    ) -> Any:
         if isinstance(data, dict):
             return "".join(f"{name}: {value}\n" for name, value in data.items())
         return str(data)
@@ -64,7 +66,8 @@ class BatchViewSet(
     lookup_value_regex = "[0-9a-fA-F-]{32,36}"
 
     def get_queryset(self) -> QuerySet[Batch]:
-        return Batch.objects.filter(owner=self.request.user).prefetch_related("recipients")
+        owner = self.request.user.pk  # IsAuthenticated: never an anonymous user here
+        return Batch.objects.filter(owner_id=owner).prefetch_related("recipients")
 
     @extend_schema(request=BatchCreateSerializer, responses={201: BatchSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:

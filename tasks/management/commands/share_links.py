@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -45,33 +45,51 @@ class Command(BaseCommand):
         source = parser.add_mutually_exclusive_group(required=True)
         source.add_argument("--prefix", help="share every object whose key starts with this")
         source.add_argument("--key", action="append", help="an object key (repeat for several)")
-        source.add_argument("--keys-from", metavar="FILE", help="a file of keys, one a line (- for stdin)")
+        source.add_argument(
+            "--keys-from", metavar="FILE", help="a file of keys, one a line (- for stdin)"
+        )
         parser.add_argument(
-            "--expires-in", type=duration, metavar="DURATION",
+            "--expires-in",
+            type=duration,
+            metavar="DURATION",
             help="how long each link lives: 3600, 90m, 2h, 7d (default LINKS_DEFAULT_EXPIRES_IN)",
         )
         parser.add_argument(
-            "--to", action="append", default=[], metavar="SPEC",
+            "--to",
+            action="append",
+            default=[],
+            metavar="SPEC",
             help="a recipient: email:ADDRESS or webhook:URL (repeat for several)",
         )
         parser.add_argument(
-            "--refresh", action=argparse.BooleanOptionalAction, default=None,
+            "--refresh",
+            action=argparse.BooleanOptionalAction,
+            default=None,
             help="re-sign the links before they lapse (default: on when --until is given)",
         )
         parser.add_argument("--until", help="keep refreshing until this date or ISO date-time")
         parser.add_argument(
-            "--filename-from-key", action="store_true",
+            "--filename-from-key",
+            action="store_true",
             help="downloads are saved under the key's last part",
         )
         parser.add_argument(
-            "--check-existence", action="store_true",
+            "--check-existence",
+            action="store_true",
             help="report keys with no object (HEAD per key) instead of signing them",
         )
         parser.add_argument("--format", choices=sorted(PIECES), help="export format (default csv)")
-        parser.add_argument("--output", metavar="FILE", help="write the export here (default stdout)")
-        parser.add_argument("--wait", action="store_true", help="follow the batch to its end and export it")
         parser.add_argument(
-            "--stall-timeout", type=duration, default=120, metavar="DURATION",
+            "--output", metavar="FILE", help="write the export here (default stdout)"
+        )
+        parser.add_argument(
+            "--wait", action="store_true", help="follow the batch to its end and export it"
+        )
+        parser.add_argument(
+            "--stall-timeout",
+            type=duration,
+            default=120,
+            metavar="DURATION",
             help="with --wait: give up when nothing moves for this long (default 120 s)",
         )
 
@@ -85,7 +103,9 @@ class Command(BaseCommand):
             self.check_worker()
         created = self.create(request, options["to"])
         batch = created.batch
-        self.say(f"batch {batch.id}: {batch.total or 'listing the prefix for'} keys, {batch.status}")
+        self.say(
+            f"batch {batch.id}: {batch.total or 'listing the prefix for'} keys, {batch.status}"
+        )
         for recipient, secret in created.secrets:
             self.say(f"webhook secret for {recipient.url} (shown once, keep it): {secret}")
         if not options["wait"]:
@@ -152,7 +172,9 @@ class Command(BaseCommand):
 
     def follow(self, batch: Batch, stall_timeout: int) -> Batch:
         try:
-            batch = wait_for(batch, stall_timeout=stall_timeout, stream=self.stderr._out)
+            batch = wait_for(
+                batch, stall_timeout=stall_timeout, stream=cast(TextIO, self.stderr._out)
+            )
         except WaitStalled as error:
             raise CommandError(str(error)) from None
         if batch.status == Batch.Status.FAILED:
@@ -174,7 +196,7 @@ class Command(BaseCommand):
     @contextmanager
     def destination(self, output: str | None) -> Iterator[TextIO]:
         if not output:
-            yield self.stdout._out
+            yield cast(TextIO, self.stdout._out)
             return
         try:
             with Path(output).open("w", encoding="utf-8", newline="") as out:
