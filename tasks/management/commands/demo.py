@@ -101,7 +101,7 @@ class Command(BaseCommand):
             )
             batch = self.wait_for(batch)
         self.step(
-            f"the worker signed {batch.signed} links; {batch.skipped} key had no object (in the export)"
+            f"the worker signed {batch.signed} links; {batch.skipped} key had no object"
         )
         self.stdout.write("".join(csv_pieces(export_rows(batch))), ending="")
         for link in batch.links.all():
