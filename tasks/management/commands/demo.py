@@ -100,9 +100,7 @@ class Command(BaseCommand):
                 f"({settings.CELERY_BROKER_URL})"
             )
             batch = self.wait_for(batch)
-        self.step(
-            f"the worker signed {batch.signed} links; {batch.skipped} key had no object"
-        )
+        self.step(f"the worker signed {batch.signed} links; {batch.skipped} key had no object")
         self.stdout.write("".join(csv_pieces(export_rows(batch))), ending="")
         for link in batch.links.all():
             if requests.get(link.url, timeout=10).content != SAMPLES[link.key]:
