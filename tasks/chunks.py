@@ -11,20 +11,18 @@ from django.db import transaction
 from project.s3 import get_signer, media_client
 from tasks import progress
 from tasks.issuing import check_bucket
+from tasks.linkstore import NewLink, insert_links
 from tasks.listing import missing_keys
-from tasks.models import Batch, BatchChunk, ShareLink, SkippedKey
+from tasks.models import Batch, BatchChunk, SkippedKey
 from tasks.signing.disposition import filename_from_key
 from tasks.signing.signer import Signer, SigningError
-
-INSERT_BATCH = 1000
 
 
 def sign_keys(
     batch: Batch, keys: Sequence[str], signer: Signer
-) -> tuple[list[ShareLink], list[SkippedKey]]:
+) -> tuple[list[NewLink], list[SkippedKey]]:
     """A link per key; a key that cannot be signed is reported, not fatal to the others."""
     links, skipped = [], []
-    refresh_until = batch.refresh_until if batch.refresh else None
     for key in keys:
         filename = filename_from_key(key) if batch.filename_from_key else None
         issued_at = datetime.now(UTC)
@@ -33,19 +31,7 @@ def sign_keys(
         except SigningError as error:
             skipped.append(invalid(batch, key, str(error)))
             continue
-        links.append(
-            ShareLink(
-                batch=batch,
-                bucket=batch.bucket,
-                key=key,
-                filename=filename,
-                url=signed.url,
-                issued_at=issued_at,
-                expires_at=signed.expires_at,
-                ttl=batch.expires_in,
-                refresh_until=refresh_until,
-            )
-        )
+        links.append(NewLink(key, signed.url, issued_at, signed.expires_at, filename))
     return links, skipped
 
 
@@ -62,7 +48,7 @@ def missing(batch: Batch, key: str) -> SkippedKey:
 @dataclass(frozen=True)
 class SignedChunk:
     chunk: BatchChunk
-    links: list[ShareLink]
+    links: list[NewLink]
     skipped: list[SkippedKey]
 
 
@@ -82,10 +68,8 @@ def record(signed: SignedChunk) -> bool:
     with transaction.atomic():
         progress.lock_timeout()
         # A re-run (retry, redelivery, killed worker) finds its links there already.
-        ShareLink.objects.bulk_create(signed.links, batch_size=INSERT_BATCH, ignore_conflicts=True)
-        SkippedKey.objects.bulk_create(
-            signed.skipped, batch_size=INSERT_BATCH, ignore_conflicts=True
-        )
+        insert_links(signed.chunk.batch, signed.links)
+        SkippedKey.objects.bulk_create(signed.skipped, ignore_conflicts=True)
         return progress.chunk_done(
             signed.chunk, signed=len(signed.links), skipped=len(signed.skipped)
         )

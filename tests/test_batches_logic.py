@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,10 +15,11 @@ from django.test import override_settings
 from django.urls import path
 from django.utils import timezone
 
-from tasks import chunks
+from tasks import chunks, linkstore
 from tasks.batchspec import BatchInputError, BatchRequest, validate
 from tasks.export import csv_pieces, json_pieces
 from tasks.handover import manifest_writer
+from tasks.linkstore import NewLink
 from tasks.issuing import create_batch
 from tasks.models import Batch, BatchChunk, ShareLink
 from tasks.permalinks import permalink_maker
@@ -241,3 +243,38 @@ def test_a_manifest_is_a_working_link_to_a_csv_of_the_items(media_bucket):
         }
     ]
     assert f"links-{batch.id}.csv" in response.headers["Content-Disposition"]
+
+
+@pytest.mark.django_db
+def test_copy_and_bulk_create_store_the_same_link():
+    until = timezone.now() + timedelta(days=3)
+    copied, created = (
+        Batch.objects.create(
+            source="keys", bucket="b", expires_in=90, refresh=True, refresh_until=until
+        )
+        for _ in range(2)
+    )
+    now = timezone.now()
+    link = NewLink("dir/a b.txt", "https://x/a?sig", now, now + timedelta(seconds=90), "a b.txt")
+
+    linkstore.copy_links(copied, [link, link])  # the same key twice: stored once
+    ShareLink.objects.bulk_create([linkstore.as_model(created, replace(link, token="other"))])
+
+    fields = [
+        "bucket",
+        "key",
+        "filename",
+        "url",
+        "issued_at",
+        "expires_at",
+        "ttl",
+        "version",
+        "status",
+        "refresh_until",
+    ]
+    rows = [
+        ShareLink.objects.filter(batch=batch).values(*fields).get() for batch in (copied, created)
+    ]
+    assert rows[0] == rows[1]
+    assert rows[0]["refresh_until"] == until and rows[0]["status"] == "active"
+    assert ShareLink.objects.get(batch=copied).token == link.token
