@@ -15,17 +15,19 @@ from django.test import override_settings
 from django.urls import path
 from django.utils import timezone
 
+from notifications.models import Recipient
 from tasks import chunks, linkstore
 from tasks.batchspec import BatchInputError, BatchRequest, validate
 from tasks.export import csv_pieces, json_pieces
-from tasks.handover import manifest_writer
+from tasks.handover import hand_over, manifest_writer
+from tasks.issuing import create_batch, expand_prefix
 from tasks.linkstore import NewLink
-from tasks.issuing import create_batch
 from tasks.models import Batch, BatchChunk, ShareLink
 from tasks.permalinks import permalink_maker
 from tasks.progress import failure_summary
 from tasks.retrying import describe, is_transient, retry_delay
 from tasks.sweeper import resume_stalled
+from tests.batches import unique_prefix
 from tests.helpers import download
 
 NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
@@ -207,6 +209,14 @@ def test_admin_pages_search_filter_and_mask_signatures(admin_client):
         assert f"X-Amz-Signature={signature[:6]}…" in page.content.decode()
     assert link.token not in detail.content.decode()
     assert str(batch.id) in batches.content.decode()
+    page = admin_client.get(f"/admin/tasks/batch/{batch.id}/change/").content.decode()
+    assert "1 done" in page
+    assert f"/admin/tasks/sharelink/?batch__id__exact={batch.id}" in page
+    of_batch = admin_client.get("/admin/tasks/sharelink/", {"batch__id__exact": str(batch.id)})
+    assert of_batch.status_code == 200
+    assert "admin/other.pdf" in of_batch.content.decode()
+    skipped = admin_client.get("/admin/tasks/skippedkey/", {"batch__id__exact": str(batch.id)})
+    assert skipped.status_code == 200
     expired = admin_client.get(
         "/admin/tasks/sharelink/", {"expires_at__lt": "2000-01-01T00:00:00+00:00"}
     )
@@ -278,3 +288,71 @@ def test_copy_and_bulk_create_store_the_same_link():
     assert rows[0] == rows[1]
     assert rows[0]["refresh_until"] == until and rows[0]["status"] == "active"
     assert ShareLink.objects.get(batch=copied).token == link.token
+
+
+@pytest.mark.django_db
+def test_a_signed_batch_with_recipients_is_handed_to_the_outbox(
+    monkeypatch, django_capture_on_commit_callbacks
+):
+    batch = create_batch(BatchRequest(keys=["h/b.txt", "h/a.txt"], expires_in=120)).batch
+    recipient = Recipient.objects.create(kind="email", email="finance@example.com")
+    batch.recipients.add(recipient)
+    with django_capture_on_commit_callbacks() as queued:
+        chunks.sign_chunk(batch.chunks.get().id)
+    batch.refresh_from_db()
+    assert batch.status == "delivering"
+    assert len(queued) == 1  # the hand-over task, sent once the chunk committed
+    published = []
+    monkeypatch.setattr(
+        "notifications.outbox.publish", lambda *args, **kwargs: published.append((args, kwargs))
+    )
+
+    hand_over(batch.id)
+    hand_over(batch.id)  # a repeated message: nothing more
+
+    batch.refresh_from_db()
+    assert batch.status == "done"
+    [(args, kwargs)] = published
+    assert args == ("links.issued",)
+    assert kwargs["subject"] == str(batch.id)
+    assert kwargs["recipients"] == [recipient]
+    links = {link.key: link for link in ShareLink.objects.filter(batch=batch)}
+    assert kwargs["items"] == [
+        {
+            "id": links[key].id,
+            "key": key,
+            "url": links[key].url,
+            "expires_at": links[key].expires_at.isoformat(),
+            "permalink": None,
+            "filename": None,
+        }
+        for key in ("h/a.txt", "h/b.txt")
+    ]
+    assert callable(kwargs["manifest"])
+
+
+@pytest.mark.s3
+@pytest.mark.django_db
+@override_settings(LINKS_CHUNK_SIZE=2)
+def test_a_prefix_is_expanded_into_chunks_or_refused_over_the_limit(put_object):
+    prefix = unique_prefix("expand")
+    for name in ("1", "2", "3"):
+        put_object(prefix + name, b"x")
+    batch = create_batch(BatchRequest(prefix=prefix, expires_in=60)).batch
+    assert (batch.status, batch.total) == ("pending", 0)
+
+    with override_settings(LINKS_MAX_BATCH_SIZE=2):
+        expand_prefix(batch.id)
+    batch.refresh_from_db()
+    assert batch.status == "failed"
+    assert "holds more than 2 objects (LINKS_MAX_BATCH_SIZE)" in batch.error
+    assert not batch.chunks.exists()
+
+    Batch.objects.filter(id=batch.id).update(status="pending", error="")
+    expand_prefix(batch.id)
+    batch.refresh_from_db()
+    assert (batch.status, batch.total) == ("signing", 3)
+    assert list(batch.chunks.order_by("index").values_list("keys", flat=True)) == [
+        [prefix + "1", prefix + "2"],
+        [prefix + "3"],
+    ]

@@ -109,7 +109,10 @@ class Command(BaseCommand):
         for recipient, secret in created.secrets:
             self.say(f"webhook secret for {recipient.url} (shown once, keep it): {secret}")
         if not options["wait"]:
-            self.say("the workers sign it in the background; follow it with GET /api/batches/<id>/")
+            self.say(
+                "the workers sign it in the background; follow it in the admin: "
+                f"/admin/tasks/batch/{batch.id}/change/"
+            )
             return
         batch = self.follow(batch, options["stall_timeout"])
         self.write_export(batch, options["format"] or "csv", options["output"])
