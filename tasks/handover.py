@@ -10,6 +10,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from notifications import outbox
 from project.s3 import media_client
 from project.signing import sign
 from tasks.export import csv_pieces
@@ -22,8 +23,6 @@ MANIFEST_PREFIX = "_linkdist/manifests/"
 
 def hand_over(batch_id: uuid.UUID | str) -> None:
     """Publish `links.issued` for a delivering batch and mark it done, in one transaction."""
-    from notifications.outbox import publish
-
     with transaction.atomic():
         batch = (
             Batch.objects.select_for_update()
@@ -35,7 +34,7 @@ def hand_over(batch_id: uuid.UUID | str) -> None:
         permalink = permalink_maker()
         links = batch.links.filter(status=ShareLink.Status.ACTIVE).order_by("key")
         items = [link_item(link, permalink) for link in links.only(*LINK_FIELDS).iterator()]
-        publish(
+        outbox.publish(
             "links.issued",
             subject=str(batch.id),
             recipients=list(batch.recipients.all()),

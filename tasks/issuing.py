@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from notifications.models import Recipient
+from notifications.recipients import NewRecipient, RecipientError, recipient_from_spec
 from project.s3 import media_client
 from tasks import enqueue
 from tasks.batchspec import BatchInputError, BatchRequest, validate
@@ -79,9 +80,7 @@ def check_prefix_has_objects(bucket: str, prefix: str) -> None:
         raise BatchInputError("prefix", f"no objects under the prefix {prefix!r} in {bucket!r}")
 
 
-def recipient_from(owner: Any, number: int, spec: dict[str, Any]) -> Any:
-    from notifications.recipients import RecipientError, recipient_from_spec
-
+def recipient_from(owner: Any, number: int, spec: dict[str, Any]) -> NewRecipient:
     try:
         return recipient_from_spec(owner, spec)
     except RecipientError as error:

@@ -61,9 +61,11 @@ def finish_if_complete(batch: Batch) -> None:
     """Save the locked batch's counters; end it when no chunk is pending any more."""
     fields = ["signed", "skipped", "failed"]
     chunks = BatchChunk.objects.filter(batch=batch)
-    if batch.status == Batch.Status.SIGNING and not chunks.filter(status="pending").exists():
-        errors = list(chunks.filter(status="failed").values_list("error", flat=True))
-        done = chunks.filter(status="done").count()
+    signing = batch.status == Batch.Status.SIGNING
+    if signing and not chunks.filter(status=BatchChunk.Status.PENDING).exists():
+        failed = chunks.filter(status=BatchChunk.Status.FAILED)
+        errors = list(failed.values_list("error", flat=True))
+        done = chunks.filter(status=BatchChunk.Status.DONE).count()
         apply_ending(batch, errors, done_chunks=done)
         fields += ["status", "error", "finished_at", "enqueued_at"]
         if batch.status == Batch.Status.DELIVERING:
@@ -94,7 +96,7 @@ def failure_summary(errors: Sequence[str], done_chunks: int, failed_keys: int) -
 
 
 def fail_batch(batch_id: uuid.UUID | str, reason: str) -> None:
-    """End a batch that never reached signing (its prefix could not be listed)."""
+    """End an unfinished batch with the reason its listing or hand-over gave up."""
     Batch.objects.filter(id=batch_id, status__in=Batch.UNFINISHED).update(
         status=Batch.Status.FAILED, error=reason, finished_at=timezone.now()
     )

@@ -8,6 +8,7 @@ last retry, is recorded on the row with its reason.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -44,45 +45,60 @@ def retry_or_give_up(
     return countdown
 
 
+def attempt(
+    task: Any,
+    work: Callable[[], None],
+    give_up: Callable[[str], None],
+    model: type[models.Model],
+    pk: Any,
+) -> None:
+    """Run the work; retry it when that may help, else give up with a reason."""
+    try:
+        work()
+    except PermanentError as error:
+        log.error("%s %s failed: %s", model.__name__, pk, error)
+        give_up(str(error))
+    except Exception as error:
+        countdown = retry_or_give_up(task, error, model, pk)
+        if countdown is None:
+            give_up(describe(error))
+            return
+        raise task.retry(exc=error, countdown=countdown, max_retries=None) from None
+
+
 @shared_task(bind=True, name="tasks.sign_chunk")
 def sign_chunk(self: Any, chunk_id: int) -> None:
-    try:
-        chunks.sign_chunk(chunk_id)
-    except PermanentError as error:
-        log.error("BatchChunk %s failed: %s", chunk_id, error)
-        progress.chunk_failed(chunk_id, str(error))
-    except Exception as error:
-        countdown = retry_or_give_up(self, error, BatchChunk, chunk_id)
-        if countdown is None:
-            progress.chunk_failed(chunk_id, describe(error))
-            return
-        raise self.retry(exc=error, countdown=countdown, max_retries=None) from None
+    attempt(
+        self,
+        lambda: chunks.sign_chunk(chunk_id),
+        lambda reason: progress.chunk_failed(chunk_id, reason),
+        BatchChunk,
+        chunk_id,
+    )
 
 
 @shared_task(bind=True, name="tasks.expand_batch")
 def expand_batch(self: Any, batch_id: str) -> None:
-    try:
-        issuing.expand_prefix(batch_id)
-    except Exception as error:
-        countdown = retry_or_give_up(self, error, Batch, batch_id)
-        if countdown is None:
-            progress.fail_batch(batch_id, f"listing the prefix failed: {describe(error)}")
-            return
-        raise self.retry(exc=error, countdown=countdown, max_retries=None) from None
+    attempt(
+        self,
+        lambda: issuing.expand_prefix(batch_id),
+        lambda reason: progress.fail_batch(batch_id, f"listing the prefix failed: {reason}"),
+        Batch,
+        batch_id,
+    )
 
 
 @shared_task(bind=True, name="tasks.hand_over_batch")
 def hand_over_batch(self: Any, batch_id: str) -> None:
-    try:
-        handover.hand_over(batch_id)
-    except Exception as error:
-        countdown = retry_or_give_up(self, error, Batch, batch_id)
-        if countdown is None:
-            progress.fail_batch(
-                batch_id, f"handing the links to delivery failed: {describe(error)}"
-            )
-            return
-        raise self.retry(exc=error, countdown=countdown, max_retries=None) from None
+    attempt(
+        self,
+        lambda: handover.hand_over(batch_id),
+        lambda reason: progress.fail_batch(
+            batch_id, f"handing the links to delivery failed: {reason}"
+        ),
+        Batch,
+        batch_id,
+    )
 
 
 @shared_task(name="tasks.resume_stalled_batches")

@@ -12,6 +12,7 @@ from typing import Any, TextIO, cast
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from notifications.recipients import RecipientError, parse_cli_spec
 from project.envparse import duration_seconds
 from tasks.batchspec import BatchInputError, BatchRequest
 from tasks.clitools import (
@@ -151,8 +152,6 @@ class Command(BaseCommand):
 
     @staticmethod
     def recipient_spec(text: str) -> dict[str, Any]:
-        from notifications.recipients import RecipientError, parse_cli_spec
-
         try:
             return parse_cli_spec(text)
         except RecipientError as error:
