@@ -57,7 +57,9 @@ def prepare(chunk: BatchChunk) -> SignedChunk:
     batch = chunk.batch
     check_bucket(batch)
     keys: list[str] = list(chunk.keys)
-    absent = missing_keys(media_client(), batch.bucket, keys) if batch.check_existence else set()
+    # Objects from a prefix listing exist; a key list is checked only when asked.
+    check = batch.check_existence and batch.source == Batch.Source.KEYS
+    absent = missing_keys(media_client(), batch.bucket, keys) if check else set()
     links, skipped = sign_keys(batch, [key for key in keys if key not in absent], get_signer())
     skipped += [missing(batch, key) for key in keys if key in absent]
     return SignedChunk(chunk, links, skipped)
