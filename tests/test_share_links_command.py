@@ -98,6 +98,7 @@ def test_keys_from_a_file_to_json_on_stdout_reports_the_missing_key(
             "--expires-in: expires_in must be between 1 and 604800",
         ),
         (["--key", "a", "--expires-in", "soon"], "is not a duration"),
+        (["--key", "a", "--expires-in", "0"], "--expires-in: expires_in must be between 1"),
         (["--key", "k" * 1025], "--key/--keys-from: key #1"),
         (["--prefix", ""], "--prefix: the prefix is empty"),
         (

@@ -104,9 +104,8 @@ class Command(BaseCommand):
             self.check_worker()
         created = self.create(request, options["to"])
         batch = created.batch
-        self.say(
-            f"batch {batch.id}: {batch.total or 'listing the prefix for'} keys, {batch.status}"
-        )
+        size = f"{batch.total} keys" if batch.total else f"listing {batch.prefix!r}"
+        self.say(f"batch {batch.id}: {size} ({batch.status})")
         for recipient, secret in created.secrets:
             self.say(f"webhook secret for {recipient.url} (shown once, keep it): {secret}")
         if not options["wait"]:
@@ -129,10 +128,11 @@ class Command(BaseCommand):
             until = parse_until(options["until"]) if options["until"] else None
         except ValueError as error:
             raise CommandError(f"--until: {error}") from None
+        expires_in = options["expires_in"]
         return BatchRequest(
             keys=keys,
             prefix=options["prefix"],
-            expires_in=options["expires_in"] or settings.LINKS_DEFAULT_EXPIRES_IN,
+            expires_in=settings.LINKS_DEFAULT_EXPIRES_IN if expires_in is None else expires_in,
             filename_from_key=options["filename_from_key"],
             check_existence=options["check_existence"],
             refresh=options["refresh"],
