@@ -197,6 +197,14 @@ if S3_CONFIGURED:
     except SigningConfigError as error:
         raise ImproperlyConfigured(str(error)) from None
 
+# --- Batches: bulk share links (tasks app) ----------------------------------------------
+LINKS_CHUNK_SIZE = env.integer("LINKS_CHUNK_SIZE", 1000, minimum=1)
+LINKS_MAX_BATCH_SIZE = env.integer("LINKS_MAX_BATCH_SIZE", 1_000_000, minimum=1)
+LINKS_CHUNK_MAX_RETRIES = env.integer("LINKS_CHUNK_MAX_RETRIES", 8, minimum=0)
+LINKS_LOCK_TIMEOUT = env.seconds("LINKS_LOCK_TIMEOUT", 10)
+LINKS_REQUEUE_AFTER = env.seconds("LINKS_REQUEUE_AFTER", 900)
+LINKS_PUBLIC_BASE_URL = env.text("LINKS_PUBLIC_BASE_URL")
+
 # --- Deliveries (notifications app): webhooks, email, the outbox ---------------------
 # Plain-http webhook URLs are refused unless allowed (the tests allow them).
 WEBHOOK_ALLOW_HTTP = env.boolean("WEBHOOK_ALLOW_HTTP", False)
@@ -221,8 +229,10 @@ DELIVERY_SWEEP_INTERVAL = env.seconds("DELIVERY_SWEEP_INTERVAL", 30)
 DELIVERY_SWEEP_LIMIT = env.integer("DELIVERY_SWEEP_LIMIT", 20000, minimum=1)
 DELIVERY_RESPONSE_MAX_BYTES = env.integer("DELIVERY_RESPONSE_MAX_BYTES", 4096, minimum=0)
 EMAIL_LINK_LIMIT = env.integer("EMAIL_LINK_LIMIT", 50, minimum=1)  # more: a CSV manifest link
+
+# --- Periodic tasks (one beat: `celery -A project beat`) ------------------------------
 CELERY_BEAT_SCHEDULE = {
-    **globals().get("CELERY_BEAT_SCHEDULE", {}),
+    "resume-stalled-batches": {"task": "tasks.resume_stalled_batches", "schedule": 60.0},
     "notifications-sweep": {
         "task": "notifications.tasks.sweep",
         "schedule": float(DELIVERY_SWEEP_INTERVAL),

@@ -10,5 +10,6 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/", include("notifications.urls")),
+    path("api/", include("tasks.urls")),
     path("staff/object-links/", object_links, name="object-links"),
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
 import requests
@@ -11,9 +13,16 @@ from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from project.celery import app
 from project.embedded import start_s3_emulator
 from project.s3 import media_client
 from project.signing import sign
+from tasks.batchspec import BatchRequest
+from tasks.export import csv_pieces, export_rows
+from tasks.issuing import create_batch
+from tasks.models import Batch
+
+NOT_UPLOADED = "shares/never-uploaded.txt"
 
 SAMPLES = {
     "reports/finance/2026-11 revenue.csv": b"month,revenue\n2026-11,1250000\n",
@@ -35,6 +44,7 @@ class Command(BaseCommand):
         self.create_buckets()
         keys = self.upload_samples()
         self.sign_and_download(keys)
+        self.issue_batch(keys)
 
     def step(self, text: str) -> None:
         self.stdout.write(self.style.SUCCESS("✓ ") + text)
@@ -70,3 +80,41 @@ class Command(BaseCommand):
                 f"expires {signed.expires_at:%Y-%m-%d %H:%M:%S} UTC)"
             )
             self.stdout.write(f"    {signed.url[:110]}…")
+
+    def issue_batch(self, keys: list[str]) -> None:
+        """A batch through a real Celery worker (consumer, acks) on the in-memory broker."""
+        from celery.contrib.testing.worker import start_worker
+
+        request = BatchRequest(
+            keys=[*keys, keys[0], NOT_UPLOADED],
+            expires_in=600,
+            check_existence=True,
+            filename_from_key=True,
+        )
+        for name in ("celery", "kombu"):  # the worker's chatter; the steps say what happens
+            logging.getLogger(name).setLevel(logging.ERROR)
+        with start_worker(app, pool="solo", perform_ping_check=False, loglevel="WARNING"):
+            batch = create_batch(request).batch
+            self.step(
+                f"batch {batch.id}: {batch.total} distinct keys queued for a Celery worker "
+                f"({settings.CELERY_BROKER_URL})"
+            )
+            batch = self.wait_for(batch)
+        self.step(f"the worker signed {batch.signed} links; {batch.skipped} key had no object")
+        self.stdout.write("".join(csv_pieces(export_rows(batch))), ending="")
+        for link in batch.links.all():
+            if requests.get(link.url, timeout=10).content != SAMPLES[link.key]:
+                raise CommandError(f"the batch link for {link.key!r} did not download its object")
+        self.step(f"all {batch.signed} batch links download their objects")
+
+    @staticmethod
+    def wait_for(batch: Batch, timeout: float = 60) -> Batch:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            batch.refresh_from_db()
+            if batch.status == Batch.Status.DONE:
+                return batch
+            if batch.status == Batch.Status.FAILED:
+                raise CommandError(f"the batch failed: {batch.error}")
+            time.sleep(0.2)
+        raise CommandError(f"the batch did not finish in {timeout:g} s (status {batch.status})")

@@ -1,0 +1,118 @@
+"""Admin pages for batches and links: read-only, signatures and tokens masked."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db import models
+from django.db.models import Count
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+
+from project.redact import redact
+from tasks.models import Batch, ShareLink, SkippedKey
+
+
+class ReadOnly:
+    """Rows are written by the workers; the admin looks."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+def masked_token(token: str) -> str:
+    return f"{token[:6]}…"
+
+
+def changelist_link(model: type[models.Model], batch: Batch, text: str) -> str:
+    meta = model._meta
+    url = reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist")
+    return format_html('<a href="{}?batch__id__exact={}">{}</a>', url, batch.id, text)
+
+
+@admin.register(Batch)
+class BatchAdmin(ReadOnly, admin.ModelAdmin):
+    list_display = [
+        "id",
+        "owner",
+        "source",
+        "prefix",
+        "status",
+        "total",
+        "signed",
+        "skipped",
+        "failed",
+        "created_at",
+        "finished_at",
+    ]
+    list_filter = ["status", "source", "created_at"]
+    search_fields = ["=id", "^prefix", "owner__username"]
+    list_select_related = ["owner"]
+    exclude = ["recipients"]
+    readonly_fields = ["recipient_list", "chunk_summary", "links_page", "skipped_page"]
+
+    @admin.display(description="recipients")
+    def recipient_list(self, batch: Batch) -> str:
+        return ", ".join(str(recipient) for recipient in batch.recipients.all()) or "—"
+
+    @admin.display(description="chunks")
+    def chunk_summary(self, batch: Batch) -> str:
+        counts = batch.chunks.values("status").annotate(n=Count("id")).order_by("status")
+        return ", ".join(f"{row['n']} {row['status']}" for row in counts) or "—"
+
+    @admin.display(description="links")
+    def links_page(self, batch: Batch) -> str:
+        return changelist_link(ShareLink, batch, f"{batch.signed} links")
+
+    @admin.display(description="skipped keys")
+    def skipped_page(self, batch: Batch) -> str:
+        return changelist_link(SkippedKey, batch, f"{batch.skipped} skipped keys")
+
+
+@admin.register(SkippedKey)
+class SkippedKeyAdmin(ReadOnly, admin.ModelAdmin):
+    list_display = ["key", "batch_id", "reason", "detail"]
+    list_filter = ["reason"]
+    search_fields = ["^key"]
+    show_full_result_count = False
+
+
+LINK_FIELDS = (
+    "batch",
+    "bucket",
+    "key",
+    "filename",
+    "masked_url",
+    "masked_permalink_token",
+    "issued_at",
+    "expires_at",
+    "ttl",
+    "version",
+    "status",
+    "refresh_until",
+    "created_at",
+    "updated_at",
+)
+
+
+@admin.register(ShareLink)
+class ShareLinkAdmin(ReadOnly, admin.ModelAdmin):
+    list_display = ["key", "batch_id", "status", "version", "expires_at", "masked_url"]
+    list_filter = ["status", "expires_at"]
+    search_fields = ["^key", "=token"]
+    show_full_result_count = False  # no COUNT(*) over millions of links per page view
+    fields = LINK_FIELDS
+    readonly_fields = LINK_FIELDS
+
+    @admin.display(description="url")
+    def masked_url(self, link: ShareLink) -> str:
+        return redact(link.url)
+
+    @admin.display(description="permalink token")
+    def masked_permalink_token(self, link: ShareLink) -> str:
+        return masked_token(link.token)

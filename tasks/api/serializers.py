@@ -1,0 +1,154 @@
+"""API shapes: what a caller sends to create a batch, and what batches and links look like."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from tasks.batchspec import BatchRequest
+from tasks.models import Batch, ShareLink, SkippedKey
+
+REPORT_LIMIT = 1000  # skipped keys shown on a batch; the CSV export lists them all
+
+
+class BatchCreateSerializer(serializers.Serializer):
+    keys = serializers.ListField(
+        child=serializers.CharField(trim_whitespace=False, allow_blank=True),
+        required=False,
+        help_text="Object keys to share (duplicates are signed once). Or give `prefix`.",
+    )
+    prefix = serializers.CharField(
+        required=False,
+        trim_whitespace=False,
+        allow_blank=True,
+        help_text="Share every object whose key starts with this.",
+    )
+    expires_in = serializers.IntegerField(
+        required=False,
+        help_text="Seconds each link lives, 1..604800; default LINKS_DEFAULT_EXPIRES_IN.",
+    )
+    recipients = serializers.ListField(
+        child=serializers.DictField(),
+        required=False,
+        help_text='[{"email": "..."}, {"webhook": "https://...", "secret": "whsec_..."}]',
+    )
+    refresh = serializers.BooleanField(required=False, allow_null=True, default=None)
+    refresh_until = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    filename_from_key = serializers.BooleanField(default=False)
+    check_existence = serializers.BooleanField(
+        default=False, help_text="Report keys with no object instead of signing them."
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(self.initial_data) - set(self.fields))
+        if unknown:
+            expected = ", ".join(self.fields)
+            raise serializers.ValidationError(
+                {name: [f"unknown field; expected one of: {expected}"] for name in unknown}
+            )
+        return attrs
+
+    def to_request(self) -> BatchRequest:
+        data = self.validated_data
+        return BatchRequest(
+            keys=data.get("keys"),
+            prefix=data.get("prefix"),
+            expires_in=data.get("expires_in", settings.LINKS_DEFAULT_EXPIRES_IN),
+            filename_from_key=data["filename_from_key"],
+            check_existence=data["check_existence"],
+            refresh=data["refresh"],
+            refresh_until=data["refresh_until"],
+            recipients=data.get("recipients", ()),
+        )
+
+
+class SkippedKeySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SkippedKey
+        fields = ["key", "reason", "detail"]
+
+
+class RecipientSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    address = serializers.CharField()
+    secret = serializers.CharField(
+        required=False, help_text="The generated webhook secret: in the create response only."
+    )
+
+
+class BatchSerializer(serializers.ModelSerializer):
+    skipped_keys = serializers.SerializerMethodField()
+    recipients = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Batch
+        fields = [
+            "id",
+            "status",
+            "source",
+            "prefix",
+            "bucket",
+            "expires_in",
+            "filename_from_key",
+            "check_existence",
+            "refresh",
+            "refresh_until",
+            "total",
+            "signed",
+            "skipped",
+            "failed",
+            "error",
+            "created_at",
+            "finished_at",
+            "skipped_keys",
+            "recipients",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(SkippedKeySerializer(many=True))
+    def get_skipped_keys(self, batch: Batch) -> list[dict[str, Any]]:
+        rows = batch.skipped_keys.order_by("key")[:REPORT_LIMIT]
+        return SkippedKeySerializer(rows, many=True).data  # type: ignore[return-value]
+
+    @extend_schema_field(RecipientSerializer(many=True))
+    def get_recipients(self, batch: Batch) -> list[dict[str, Any]]:
+        secrets: dict[int, str] = self.context.get("secrets", {})
+        shown = []
+        for recipient in batch.recipients.all():
+            row: dict[str, Any] = {
+                "id": recipient.id,
+                "kind": recipient.kind,
+                "address": recipient.email or recipient.url,
+            }
+            if recipient.id in secrets:
+                row["secret"] = secrets[recipient.id]
+            shown.append(row)
+        return shown
+
+
+class LinkSerializer(serializers.ModelSerializer):
+    permalink = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ShareLink
+        fields = [
+            "id",
+            "key",
+            "url",
+            "filename",
+            "issued_at",
+            "expires_at",
+            "ttl",
+            "version",
+            "status",
+            "refresh_until",
+            "permalink",
+        ]
+        read_only_fields = fields
+
+    def get_permalink(self, link: ShareLink) -> str | None:
+        return self.context["permalink"](link.token)

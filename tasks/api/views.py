@@ -1,0 +1,123 @@
+"""Batches over HTTP: create, read progress, list links, export CSV. Each user sees their own."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import HttpResponseBase, StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.pagination import CursorPagination
+from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from tasks.api.serializers import BatchCreateSerializer, BatchSerializer, LinkSerializer
+from tasks.batchspec import BatchInputError
+from tasks.export import csv_pieces, export_rows
+from tasks.issuing import StorageUnavailable, create_batch
+from tasks.models import Batch
+from tasks.permalinks import permalink_maker
+
+
+class CSVRenderer(BaseRenderer):
+    """Selects `?format=csv`; the export itself is streamed by the view, errors come here."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(
+        self, data: Any, accepted_media_type: Any = None, renderer_context: Any = None
+    ) -> Any:
+        if isinstance(data, dict):
+            return "".join(f"{name}: {value}\n" for name, value in data.items())
+        return str(data)
+
+
+class LinkPagination(CursorPagination):
+    ordering = "id"
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+
+
+class ServiceUnavailable(APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "unavailable"
+
+
+class Unfinished(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "unfinished"
+
+
+class BatchViewSet(
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.ListModelMixin,
+    viewsets.GenericViewSet,
+):
+    serializer_class = BatchSerializer
+    lookup_value_regex = "[0-9a-fA-F-]{32,36}"
+
+    def get_queryset(self) -> QuerySet[Batch]:
+        owner = self.request.user.pk  # IsAuthenticated: never an anonymous user here
+        return Batch.objects.filter(owner_id=owner).prefetch_related("recipients")
+
+    @extend_schema(request=BatchCreateSerializer, responses={201: BatchSerializer})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        given = BatchCreateSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        try:
+            created = create_batch(given.to_request(), owner=request.user)
+        except BatchInputError as error:
+            raise ValidationError({error.field: [error.message]}) from None
+        except StorageUnavailable as error:
+            raise ServiceUnavailable(str(error)) from None
+        secrets = {recipient.id: secret for recipient, secret in created.secrets}
+        body = BatchSerializer(created.batch, context={"secrets": secrets}).data
+        return Response(body, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "format", str, enum=["json", "csv"], description="csv: the whole batch, streamed"
+            )
+        ],
+        responses={
+            (200, "application/json"): LinkSerializer(many=True),
+            (200, "text/csv"): OpenApiResponse(
+                OpenApiTypes.STR, description="key,url,expires_at,permalink,status"
+            ),
+        },
+    )
+    @action(
+        detail=True,
+        renderer_classes=[JSONRenderer, BrowsableAPIRenderer, CSVRenderer],
+        pagination_class=LinkPagination,
+    )
+    def links(self, request: Request, pk: str | None = None) -> HttpResponseBase:
+        batch = self.get_object()
+        if request.accepted_renderer.format == "csv":
+            return self.export(batch)
+        page = self.paginate_queryset(batch.links.all())
+        context = {"permalink": permalink_maker()}
+        return self.get_paginated_response(LinkSerializer(page, many=True, context=context).data)
+
+    @staticmethod
+    def export(batch: Batch) -> StreamingHttpResponse:
+        if batch.status in (Batch.Status.PENDING, Batch.Status.SIGNING):
+            raise Unfinished(
+                f"batch {batch.id} is {batch.status} ({batch.processed} of {batch.total} keys "
+                "done): export it once its status is done"
+            )
+        response = StreamingHttpResponse(
+            csv_pieces(export_rows(batch)), content_type="text/csv; charset=utf-8"
+        )
+        response["Content-Disposition"] = f'attachment; filename="batch-{batch.id}.csv"'
+        return response

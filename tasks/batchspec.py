@@ -1,0 +1,96 @@
+"""What a caller asks for in a batch, checked before anything is written (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from tasks.signing.signer import MAX_KEY_BYTES, SigningError, check_expires_in, check_key
+
+
+class BatchInputError(ValueError):
+    """Bad input, naming the field it is about ("keys", "expires_in", "recipients[1].webhook")."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class BatchRequest:
+    expires_in: int
+    keys: Sequence[str] | None = None
+    prefix: str | None = None
+    filename_from_key: bool = False
+    check_existence: bool = False
+    refresh: bool | None = None  # None: refresh when refresh_until is given
+    refresh_until: datetime | None = None
+    recipients: Sequence[dict[str, Any]] = field(default_factory=tuple)
+
+
+def distinct(keys: Iterable[str]) -> list[str]:
+    """The keys in first-seen order, each once."""
+    return list(dict.fromkeys(keys))
+
+
+def preview(key: str, limit: int = 60) -> str:
+    return repr(key if len(key) <= limit else key[:limit] + "…")
+
+
+def check_keys(keys: Sequence[object], max_size: int) -> list[str]:
+    if not keys:
+        raise BatchInputError("keys", "no keys given: list at least one object key")
+    for number, key in enumerate(keys, start=1):
+        try:
+            check_key(key)  # type: ignore[arg-type]
+        except SigningError as error:
+            shown = preview(key) if isinstance(key, str) else repr(key)
+            raise BatchInputError("keys", f"key #{number} {shown}: {error}") from None
+    unique = distinct(keys)  # type: ignore[arg-type]
+    if len(unique) > max_size:
+        raise BatchInputError(
+            "keys",
+            f"{len(unique)} distinct keys; a batch holds at most {max_size} (LINKS_MAX_BATCH_SIZE)",
+        )
+    return unique
+
+
+def check_prefix(prefix: object) -> str:
+    if not isinstance(prefix, str) or not prefix:
+        raise BatchInputError(
+            "prefix", "the prefix is empty: give the start of the keys to share, e.g. 'reports/'"
+        )
+    if len(prefix.encode("utf-8")) > MAX_KEY_BYTES:
+        raise BatchInputError("prefix", f"a prefix is at most {MAX_KEY_BYTES} bytes of UTF-8")
+    return prefix
+
+
+def check_refresh(refresh: bool | None, until: datetime | None, now: datetime) -> bool:
+    if until is None:
+        return bool(refresh)
+    if refresh is False:
+        raise BatchInputError("refresh_until", "refresh_until is only used when refresh is on")
+    if until.tzinfo is None:
+        raise BatchInputError("refresh_until", "refresh_until needs a time zone (e.g. 'Z')")
+    if until <= now:
+        raise BatchInputError("refresh_until", f"refresh_until ({until.isoformat()}) has passed")
+    return True
+
+
+def validate(request: BatchRequest, *, max_size: int, now: datetime) -> BatchRequest:
+    """The request with distinct keys and refresh resolved, or BatchInputError."""
+    if request.keys is not None and request.prefix is not None:
+        raise BatchInputError("prefix", "give either keys or a prefix, not both")
+    if request.keys is None and request.prefix is None:
+        raise BatchInputError("keys", "give keys (a list of object keys) or a prefix")
+    try:
+        check_expires_in(request.expires_in)
+    except SigningError as error:
+        raise BatchInputError("expires_in", str(error)) from None
+    keys = None if request.keys is None else check_keys(request.keys, max_size)
+    prefix = None if request.prefix is None else check_prefix(request.prefix)
+    refresh = check_refresh(request.refresh, request.refresh_until, now)
+    return replace(request, keys=keys, prefix=prefix, refresh=refresh)

@@ -1,0 +1,87 @@
+"""Signing one chunk of a batch: its links, bulk-inserted once however often it runs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.db import transaction
+
+from project.s3 import get_signer, media_client
+from tasks import progress
+from tasks.issuing import check_bucket
+from tasks.linkstore import NewLink, insert_links
+from tasks.listing import missing_keys
+from tasks.models import Batch, BatchChunk, SkippedKey
+from tasks.signing.disposition import filename_from_key
+from tasks.signing.signer import Signer, SigningError
+
+
+def sign_keys(
+    batch: Batch, keys: Sequence[str], signer: Signer
+) -> tuple[list[NewLink], list[SkippedKey]]:
+    """A link per key; a key that cannot be signed is reported, not fatal to the others."""
+    links, skipped = [], []
+    for key in keys:
+        filename = filename_from_key(key) if batch.filename_from_key else None
+        issued_at = datetime.now(UTC)
+        try:
+            signed = signer.sign(key, batch.expires_in, filename=filename)
+        except SigningError as error:
+            skipped.append(invalid(batch, key, str(error)))
+            continue
+        links.append(NewLink(key, signed.url, issued_at, signed.expires_at, filename))
+    return links, skipped
+
+
+def invalid(batch: Batch, key: str, reason: str) -> SkippedKey:
+    return SkippedKey(batch=batch, key=key, reason=SkippedKey.Reason.INVALID, detail=reason[:255])
+
+
+def missing(batch: Batch, key: str) -> SkippedKey:
+    return SkippedKey(
+        batch=batch, key=key, reason=SkippedKey.Reason.MISSING, detail="no such object"
+    )
+
+
+@dataclass(frozen=True)
+class SignedChunk:
+    chunk: BatchChunk
+    links: list[NewLink]
+    skipped: list[SkippedKey]
+
+
+def prepare(chunk: BatchChunk) -> SignedChunk:
+    """Check which keys exist (when asked) and sign the others: no database writes."""
+    batch = chunk.batch
+    check_bucket(batch)
+    keys: list[str] = list(chunk.keys)
+    # Objects from a prefix listing exist; a key list is checked only when asked.
+    check = batch.check_existence and batch.source == Batch.Source.KEYS
+    absent = missing_keys(media_client(), batch.bucket, keys) if check else set()
+    links, skipped = sign_keys(batch, [key for key in keys if key not in absent], get_signer())
+    skipped += [missing(batch, key) for key in keys if key in absent]
+    return SignedChunk(chunk, links, skipped)
+
+
+def record(signed: SignedChunk) -> bool:
+    """Insert the links and count the chunk done, once: False when a run did it already."""
+    with transaction.atomic():
+        progress.lock_timeout()
+        # A re-run (retry, redelivery, killed worker) finds its links there already.
+        insert_links(signed.chunk.batch, signed.links)
+        SkippedKey.objects.bulk_create(signed.skipped, ignore_conflicts=True)
+        return progress.chunk_done(
+            signed.chunk, signed=len(signed.links), skipped=len(signed.skipped)
+        )
+
+
+def sign_chunk(chunk_id: int) -> None:
+    """Sign a pending chunk of a signing batch; anything else is left as it is."""
+    chunk = BatchChunk.objects.select_related("batch").filter(id=chunk_id).first()
+    if chunk is None or chunk.status != BatchChunk.Status.PENDING:
+        return
+    if chunk.batch.status != Batch.Status.SIGNING:
+        return
+    record(prepare(chunk))

@@ -1,0 +1,161 @@
+"""Creating a batch (the one service the API, the CLI and the demo call) and expanding a prefix."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from notifications.models import Recipient
+from notifications.recipients import NewRecipient, RecipientError, recipient_from_spec
+from project.s3 import media_client
+from tasks import enqueue
+from tasks.batchspec import BatchInputError, BatchRequest, validate
+from tasks.listing import has_objects, list_pages
+from tasks.models import Batch, BatchChunk
+from tasks.progress import fail_batch
+from tasks.retrying import PermanentError, describe
+
+
+class StorageUnavailable(RuntimeError):
+    """The media bucket did not answer while a batch was being checked."""
+
+
+@dataclass(frozen=True)
+class CreatedBatch:
+    batch: Batch
+    # (recipient, generated webhook secret): shown to the caller once, stored nowhere else
+    secrets: list[tuple[Recipient, str]]
+
+
+def create_batch(request: BatchRequest, *, owner: Any = None) -> CreatedBatch:
+    """Check the request, store the batch (and its keys, in chunks), queue it after commit.
+
+    Raises BatchInputError (nothing written) or StorageUnavailable.
+    """
+    request = validate(request, max_size=settings.LINKS_MAX_BATCH_SIZE, now=timezone.now())
+    bucket = settings.AWS_STORAGE_BUCKET_NAME
+    if not bucket:
+        raise StorageUnavailable("no media bucket is configured (DJANGO_AWS_STORAGE_BUCKET_NAME)")
+    if request.prefix is not None:
+        check_prefix_has_objects(bucket, request.prefix)
+    with transaction.atomic():
+        made = [
+            recipient_from(owner, number, spec) for number, spec in enumerate(request.recipients)
+        ]
+        batch = Batch.objects.create(
+            owner=owner,
+            source=Batch.Source.PREFIX if request.prefix is not None else Batch.Source.KEYS,
+            prefix=request.prefix or "",
+            bucket=bucket,
+            expires_in=request.expires_in,
+            filename_from_key=request.filename_from_key,
+            check_existence=request.check_existence,
+            refresh=bool(request.refresh),
+            refresh_until=request.refresh_until,
+        )
+        if made:
+            batch.recipients.set([new.recipient for new in made])
+        if request.keys is not None:
+            writer = ChunkWriter(batch)
+            writer.add(request.keys)
+            writer.start_signing()
+        else:
+            enqueue.expansion_on_commit(batch.id)
+    return CreatedBatch(batch, [(new.recipient, new.secret) for new in made if new.secret])
+
+
+def check_prefix_has_objects(bucket: str, prefix: str) -> None:
+    try:
+        found = has_objects(media_client(), bucket, prefix)
+    except (BotoCoreError, ClientError) as error:
+        raise StorageUnavailable(f"listing bucket {bucket!r} failed: {describe(error)}") from None
+    if not found:
+        raise BatchInputError("prefix", f"no objects under the prefix {prefix!r} in {bucket!r}")
+
+
+def recipient_from(owner: Any, number: int, spec: dict[str, Any]) -> NewRecipient:
+    try:
+        return recipient_from_spec(owner, spec)
+    except RecipientError as error:
+        raise BatchInputError(f"recipients[{number}].{error.field}", str(error)) from None
+
+
+class ChunkWriter:
+    """Stores a batch's keys in chunks of LINKS_CHUNK_SIZE as they come (bounded memory)."""
+
+    def __init__(self, batch: Batch) -> None:
+        self.batch = batch
+        self.size: int = settings.LINKS_CHUNK_SIZE
+        self.buffer: list[str] = []
+        self.chunk_ids: list[int] = []
+        self.count = 0
+
+    def add(self, keys: Iterable[str]) -> None:
+        for key in keys:
+            self.buffer.append(key)
+            self.count += 1
+            if len(self.buffer) == self.size:
+                self.flush()
+
+    def flush(self) -> None:
+        if self.buffer:
+            chunk = BatchChunk.objects.create(
+                batch=self.batch, index=len(self.chunk_ids), keys=self.buffer
+            )
+            self.chunk_ids.append(chunk.id)
+            self.buffer = []
+
+    def start_signing(self) -> None:
+        """Store what is left, move the batch to signing and queue its chunks after commit."""
+        self.flush()
+        self.batch.total = self.count
+        self.batch.status = Batch.Status.SIGNING
+        self.batch.save(update_fields=["total", "status"])
+        enqueue.chunks_on_commit(self.chunk_ids)
+
+
+def check_bucket(batch: Batch) -> None:
+    if batch.bucket != settings.AWS_STORAGE_BUCKET_NAME:
+        raise PermanentError(
+            f"the batch is for bucket {batch.bucket!r} but the workers sign for "
+            f"{settings.AWS_STORAGE_BUCKET_NAME!r} (DJANGO_AWS_STORAGE_BUCKET_NAME)"
+        )
+
+
+def expand_prefix(batch_id: uuid.UUID | str) -> None:
+    """List a pending prefix batch into chunks, in one transaction: all of it or nothing."""
+    try:
+        with transaction.atomic():
+            batch = (
+                Batch.objects.select_for_update()
+                .filter(id=batch_id, status=Batch.Status.PENDING, source=Batch.Source.PREFIX)
+                .first()
+            )
+            if batch is None:
+                return
+            check_bucket(batch)
+            store_listing(batch)
+    except PermanentError as error:
+        fail_batch(batch_id, str(error))
+
+
+def store_listing(batch: Batch) -> None:
+    limit = settings.LINKS_MAX_BATCH_SIZE
+    writer = ChunkWriter(batch)
+    for page in list_pages(media_client(), batch.bucket, batch.prefix):
+        writer.add(page)
+        if writer.count > limit:
+            raise PermanentError(
+                f"the prefix {batch.prefix!r} holds more than {limit} objects "
+                "(LINKS_MAX_BATCH_SIZE): no link was made"
+            )
+    if not writer.count:
+        raise PermanentError(f"no objects under the prefix {batch.prefix!r} any more")
+    writer.start_signing()

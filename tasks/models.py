@@ -1,0 +1,186 @@
+"""Batches of share links: what was asked, the keys in chunks, and every issued link."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from tasks.signing.signer import MAX_EXPIRES_IN, MAX_KEY_BYTES
+
+
+def new_token() -> str:
+    """A permalink token: 192 random bits, URL-safe."""
+    return secrets.token_urlsafe(24)
+
+
+class Batch(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending"  # created; a prefix is still being listed
+        SIGNING = "signing"  # keys stored in chunks, chunks queued
+        DELIVERING = "delivering"  # all signed; being handed to the delivery outbox
+        DONE = "done"
+        FAILED = "failed"
+
+    class Source(models.TextChoices):
+        KEYS = "keys"
+        PREFIX = "prefix"
+
+    UNFINISHED = (Status.PENDING, Status.SIGNING, Status.DELIVERING)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="batches",
+        help_text="Who asked (API); empty for batches made on the command line.",
+    )
+    source = models.CharField(max_length=8, choices=Source.choices)
+    prefix = models.CharField(max_length=MAX_KEY_BYTES, blank=True)
+    bucket = models.CharField(max_length=255)
+    expires_in = models.PositiveIntegerField(help_text="Seconds each link lives.")
+    filename_from_key = models.BooleanField(default=False)
+    check_existence = models.BooleanField(default=False)
+    refresh = models.BooleanField(default=False)
+    refresh_until = models.DateTimeField(null=True, blank=True)
+    # Per-batch overrides of the refresh policy; null means the project's setting.
+    refresh_margin = models.FloatField(
+        null=True, blank=True, help_text="Share of the TTL left when a link is re-signed."
+    )
+    refresh_floor = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Seconds left, at least, when a link is re-signed."
+    )
+    recipients = models.ManyToManyField(
+        "notifications.Recipient", blank=True, related_name="batches"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    total = models.PositiveIntegerField(default=0, help_text="Distinct keys.")
+    signed = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0, help_text="Keys missing or not signable.")
+    failed = models.PositiveIntegerField(default=0, help_text="Keys in chunks that failed.")
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    enqueued_at = models.DateTimeField(
+        default=timezone.now, help_text="When its listing or hand-over task was last queued."
+    )
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "batches"
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["owner", "-created_at"], name="batch_owner_recent")]
+        constraints = [
+            models.CheckConstraint(
+                name="batch_expires_in_range",
+                condition=models.Q(expires_in__gte=1, expires_in__lte=MAX_EXPIRES_IN),
+            ),
+            models.CheckConstraint(
+                name="batch_prefix_matches_source",
+                condition=models.Q(source="prefix") & ~models.Q(prefix="")
+                | models.Q(source="keys", prefix=""),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"batch {self.id} ({self.status})"
+
+    @property
+    def processed(self) -> int:
+        return self.signed + self.skipped + self.failed
+
+
+class BatchChunk(models.Model):
+    """A slice of a batch's keys, stored before its task runs so that a re-run knows them."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        DONE = "done"
+        FAILED = "failed"
+
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField()
+    keys = models.JSONField()
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    enqueued_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "index"], name="one_chunk_per_index")
+        ]
+        indexes = [
+            models.Index(
+                fields=["enqueued_at"],
+                condition=models.Q(status="pending"),
+                name="pending_chunks_by_enqueue",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"chunk {self.index} of {self.batch_id}"
+
+
+class SkippedKey(models.Model):
+    """A key of a batch that got no link, and why."""
+
+    class Reason(models.TextChoices):
+        MISSING = "missing"  # no such object (existence check)
+        INVALID = "invalid"  # the key or its filename cannot be signed
+
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="skipped_keys")
+    key = models.CharField(max_length=MAX_KEY_BYTES)
+    reason = models.CharField(max_length=8, choices=Reason.choices)
+    detail = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["batch", "key"], name="one_report_per_key")]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.reason})"
+
+
+class ShareLink(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        REVOKED = "revoked"
+        LAPSED = "lapsed"
+
+    # Indexed by (batch, id) and (batch, key) below; a plain batch index would be redundant.
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="links", db_index=False)
+    bucket = models.CharField(max_length=255)
+    key = models.CharField(max_length=MAX_KEY_BYTES)
+    # None: no download filename (as the delivery items carry it), not an empty one
+    filename = models.CharField(max_length=MAX_KEY_BYTES, null=True, blank=True)  # noqa: DJ001
+    url = models.TextField()
+    issued_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    ttl = models.PositiveIntegerField(help_text="expires_in of the batch, in seconds.")
+    version = models.PositiveIntegerField(default=1, help_text="1 at issue, +1 per re-signing.")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.ACTIVE)
+    refresh_until = models.DateTimeField(null=True, blank=True)
+    token = models.CharField(max_length=64, unique=True, default=new_token)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "key"], name="one_link_per_key_per_batch")
+        ]
+        indexes = [
+            models.Index(fields=["batch", "id"], name="links_of_batch_in_order"),
+            models.Index(
+                fields=["expires_at"],
+                condition=models.Q(status="active"),
+                name="active_links_by_expiry",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.key
