@@ -7,7 +7,8 @@ LOCALSTACK_VENV := .venv-localstack
 PYTHON313 ?= $(shell for p in "$$(pyenv root 2>/dev/null || echo $$HOME/.pyenv)"/versions/3.13*/bin/python python3.13; do \
 	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 13)' 2>/dev/null && { echo "$$p"; break; }; done)
 
-# Embedded defaults for the demo: SQLite, an in-process broker, moto's S3 on loopback.
+# Embedded defaults for the demo: SQLite, an in-process broker, moto's S3, an SMTP sink
+# and a webhook receiver, all on loopback.
 DEMO_ENV := DJANGO_DEBUG=true DJANGO_SECRET_KEY=demo-only-not-secret \
 	DJANGO_ENV_FILE=/dev/null DATABASE_URL=sqlite:///.demo/db.sqlite3 \
 	CELERY_BROKER_URL=memory:// \
@@ -15,7 +16,8 @@ DEMO_ENV := DJANGO_DEBUG=true DJANGO_SECRET_KEY=demo-only-not-secret \
 	DJANGO_AWS_STORAGE_BUCKET_NAME=demo-media DJANGO_AWS_STATIC_BUCKET_NAME=demo-static \
 	DJANGO_AWS_S3_ENDPOINT_URL=http://127.0.0.1:45999 DJANGO_AWS_S3_REGION_NAME=us-east-1 \
 	DJANGO_AWS_S3_ADDRESSING_STYLE=path DJANGO_AWS_S3_SECURE_URLS=false \
-	DJANGO_AWS_S3_USE_SSL=false DJANGO_AWS_GZIPPED=false
+	DJANGO_AWS_S3_USE_SSL=false DJANGO_AWS_GZIPPED=false \
+	EMAIL_URL=smtp://127.0.0.1:45998 WEBHOOK_ALLOW_HTTP=true WEBHOOK_ALLOWED_NETWORKS=127.0.0.0/8
 
 .PHONY: demo test lint install localstack services bench clean
 

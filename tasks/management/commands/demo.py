@@ -13,8 +13,9 @@ from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from notifications.models import Delivery
 from project.celery import app
-from project.embedded import start_s3_emulator
+from project.embedded import SmtpSink, VerifyingReceiver, start_s3_emulator
 from project.s3 import media_client
 from project.signing import sign
 from tasks.batchspec import BatchRequest
@@ -82,30 +83,72 @@ class Command(BaseCommand):
             self.stdout.write(f"    {signed.url[:110]}…")
 
     def issue_batch(self, keys: list[str]) -> None:
-        """A batch through a real Celery worker (consumer, acks) on the in-memory broker."""
+        """A batch through a real Celery worker (consumer, acks) on the in-memory broker,
+        delivered to a verifying webhook receiver and to an SMTP sink."""
         from celery.contrib.testing.worker import start_worker
 
-        request = BatchRequest(
-            keys=[*keys, keys[0], NOT_UPLOADED],
-            expires_in=600,
-            check_existence=True,
-            filename_from_key=True,
-        )
-        for name in ("celery", "kombu"):  # the worker's chatter; the steps say what happens
+        for name in ("celery", "kombu", "mail.log"):  # chatter; the steps say what happens
             logging.getLogger(name).setLevel(logging.ERROR)
-        with start_worker(app, pool="solo", perform_ping_check=False, loglevel="WARNING"):
-            batch = create_batch(request).batch
+        with (
+            VerifyingReceiver() as receiver,
+            SmtpSink("127.0.0.1", settings.EMAIL_PORT) as sink,
+            start_worker(app, pool="solo", perform_ping_check=False, loglevel="WARNING"),
+        ):
+            request = BatchRequest(
+                keys=[*keys, keys[0], NOT_UPLOADED],
+                expires_in=600,
+                check_existence=True,
+                filename_from_key=True,
+                recipients=[
+                    {"webhook": receiver.url},
+                    {"email": "finance@example.com", "timezone": "Europe/Paris"},
+                ],
+            )
+            created = create_batch(request)
+            receiver.secret = created.secrets[0][1]
+            batch = created.batch
             self.step(
                 f"batch {batch.id}: {batch.total} distinct keys queued for a Celery worker "
-                f"({settings.CELERY_BROKER_URL})"
+                f"({settings.CELERY_BROKER_URL}); webhook secret shown once: "
+                f"{receiver.secret[:10]}…"
             )
             batch = self.wait_for(batch)
-        self.step(f"the worker signed {batch.signed} links; {batch.skipped} key had no object")
-        self.stdout.write("".join(csv_pieces(export_rows(batch))), ending="")
-        for link in batch.links.all():
-            if requests.get(link.url, timeout=10).content != SAMPLES[link.key]:
-                raise CommandError(f"the batch link for {link.key!r} did not download its object")
-        self.step(f"all {batch.signed} batch links download their objects")
+            self.step(f"the worker signed {batch.signed} links; {batch.skipped} key had no object")
+            self.stdout.write("".join(csv_pieces(export_rows(batch))), ending="")
+            for link in batch.links.all():
+                if requests.get(link.url, timeout=10).content != SAMPLES[link.key]:
+                    raise CommandError(f"the batch link for {link.key!r} did not download")
+            self.step(f"all {batch.signed} batch links download their objects")
+            self.wait_for_deliveries(str(batch.id))
+            self.report_deliveries(receiver, sink)
+
+    def wait_for_deliveries(self, subject: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        unfinished = [Delivery.Status.PENDING, Delivery.Status.SENDING]
+        while time.monotonic() < deadline:
+            deliveries = Delivery.objects.filter(subject=subject)
+            if deliveries.exists() and not deliveries.filter(status__in=unfinished).exists():
+                return
+            time.sleep(0.2)
+        raise CommandError(f"deliveries of batch {subject} did not finish in {timeout:g} s")
+
+    def report_deliveries(self, receiver: VerifyingReceiver, sink: SmtpSink) -> None:
+        if not receiver.verified or receiver.rejected:
+            raise CommandError("the webhook receiver did not verify the delivery")
+        for message in receiver.verified:
+            data = message["payload"]["data"]
+            self.step(
+                f"webhook {message['payload']['type']} {message['id']} verified by the receiver "
+                f"with its secret: {len(data['links'])} links, part {data['part']}/{data['parts']}"
+            )
+            for link in data["links"]:
+                if requests.get(link["url"], timeout=10).content != SAMPLES[link["key"]]:
+                    raise CommandError(f"the delivered link for {link['key']!r} did not download")
+        for mail in sink.messages:
+            kinds = [part.get_content_type() for part in mail.walk() if not part.is_multipart()]
+            self.step(f"email to {mail['To']}: {mail['Subject']!r} ({', '.join(kinds)})")
+        if not sink.messages:
+            raise CommandError("the SMTP sink received no email")
 
     @staticmethod
     def wait_for(batch: Batch, timeout: float = 60) -> Batch:
