@@ -50,8 +50,11 @@ $(LOCALSTACK_VENV)/.installed: requirements-localstack.txt
 services:
 	@bash scripts/ensure-services.sh
 
+# Benchmarks print ratios against the obvious alternative, measured in the same run.
 bench: install localstack services
 	$(PY) bench/bench_signing.py
+	$(PY) bench/bench_bulk_issue.py
+	$(PY) bench/bench_delivery.py
 
 clean:
 	rm -rf .demo .pytest_cache .mypy_cache .ruff_cache
