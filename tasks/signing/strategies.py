@@ -42,6 +42,12 @@ def response_query(params: Mapping[str, str]) -> str:
     return urlencode({RESPONSE_QUERY_NAMES[name]: value for name, value in params.items()})
 
 
+def object_url(base_url: str, key: str, params: Mapping[str, str]) -> str:
+    """The unsigned URL of an object on a custom host, with its response overrides."""
+    query = response_query(params)
+    return base_url + object_path(key) + (f"?{query}" if query else "")
+
+
 class BotocoreStrategy:
     """botocore's generate_presigned_url on one client reused for the process."""
 
@@ -116,10 +122,7 @@ class S3HostStrategy:
         credentials: Credentials,
         now: datetime,
     ) -> str:
-        url = self._base_url + object_path(key)
-        query = response_query(params)
-        if query:
-            url += "?" + query
+        url = object_url(self._base_url, key, params)
         request = AWSRequest(method="GET", url=url)
         boto_creds = BotoCredentials(
             credentials.access_key, credentials.secret_key, credentials.token
@@ -155,10 +158,7 @@ class CloudFrontStrategy:
         credentials: Credentials,
         now: datetime,
     ) -> str:
-        url = self._base_url + object_path(key)
-        query = response_query(params)
-        if query:
-            url += "?" + query
+        url = object_url(self._base_url, key, params)
         return str(
             self._signer.generate_presigned_url(
                 url, date_less_than=now + timedelta(seconds=expires_in)
