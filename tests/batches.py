@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from tasks.models import Batch
-
-
-def wait_until(check: Callable[[], Any], timeout: float = 60, interval: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(interval)
-    raise AssertionError(f"not true within {timeout} s: {check}")
+from tests.helpers import wait_until
 
 
 def wait_for_batch(batch_id: uuid.UUID | str, timeout: float = 90) -> Batch:

@@ -101,16 +101,6 @@ def wait_final(deliveries: Iterable[Delivery | Any], timeout: float = 30) -> lis
         time.sleep(0.1)
 
 
-def wait_until(condition: Callable[[], Any], timeout: float = 30, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @pytest.fixture(scope="session")
 def test_database_url(django_db_setup: None, django_db_blocker: Any) -> str:
     """The URL of this run's test database, for processes the tests start."""

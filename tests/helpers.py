@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -31,3 +33,16 @@ def settings_like(**overrides: Any) -> SimpleNamespace:
     names = [name for name in dir(settings) if name.startswith("AWS_")]
     values = {name: getattr(settings, name) for name in names}
     return SimpleNamespace(**{**values, **overrides})
+
+
+def wait_until(
+    check: Callable[[], Any], timeout: float = 30, interval: float = 0.05, what: str = ""
+) -> Any:
+    """The first truthy value of check(), polled until the timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what or check}")

@@ -18,8 +18,8 @@ from tasks.issuing import create_batch
 from tasks.listing import list_pages
 from tasks.models import Batch, BatchChunk, ShareLink, SkippedKey
 from tasks.sweeper import resume_stalled
-from tests.batches import unique_prefix, upload_many, wait_for_batch, wait_until
-from tests.helpers import download, query
+from tests.batches import unique_prefix, upload_many, wait_for_batch
+from tests.helpers import download, query, wait_until
 
 pytestmark = [pytest.mark.s3, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -147,12 +147,18 @@ def test_killing_the_worker_mid_batch_loses_and_duplicates_nothing(celery_worker
     batch = Batch.objects.get(id=batch_id)
     assert batch.status == "signing" and 0 < batch.signed < batch.total
     celery_worker.start()
-    # The killed worker's messages stay unacknowledged in Redis; the sweeper (run by
-    # beat every minute) queues every chunk still pending, here at once.
+    # The killed worker's messages stay unacknowledged in Redis (its retries' ETA messages
+    # too); the sweeper, run by beat every minute, queues every chunk still pending. Here it
+    # runs every 2 s with no age limit, as beat would over a longer wait.
     resumed = resume_stalled(timezone.now(), older_than=timedelta(0))
     assert resumed.chunks > 0
 
-    batch = wait_for_batch(batch_id, timeout=180)
+    def swept_until_finished() -> Batch | None:
+        resume_stalled(timezone.now(), older_than=timedelta(0))
+        batch = Batch.objects.get(id=batch_id)
+        return batch if batch.status in ("done", "failed") else None
+
+    batch = wait_until(swept_until_finished, timeout=180, interval=2, what="the batch to finish")
 
     assert (batch.status, batch.total, batch.signed) == ("done", 30_000, 30_000)
     links = ShareLink.objects.filter(batch=batch)

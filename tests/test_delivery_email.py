@@ -13,8 +13,8 @@ import pytest
 from notifications.outbox import publish
 from notifications.recipients import recipient_from_spec
 from project.signing import sign
-from tests.delivery_fixtures import wait_final, wait_until
-from tests.helpers import download
+from tests.delivery_fixtures import wait_final
+from tests.helpers import download, wait_until
 
 pytestmark = [pytest.mark.worker, pytest.mark.s3, pytest.mark.django_db(transaction=True)]
 

@@ -15,8 +15,8 @@ from standardwebhooks.webhooks import Webhook
 
 from notifications.models import Delivery
 from tests.batches import unique_prefix, wait_for_batch
-from tests.delivery_fixtures import wait_final, wait_until
-from tests.helpers import download
+from tests.delivery_fixtures import wait_final
+from tests.helpers import download, wait_until
 
 pytestmark = [pytest.mark.s3, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 

@@ -103,3 +103,21 @@ def test_log_records_are_redacted():
 def test_worker_process_answers(celery_worker):
     replies = app.control.ping(destination=[celery_worker.hostname], timeout=5)
     assert replies and celery_worker.hostname in replies[0]
+
+
+def test_worker_log_handlers_are_redacted():
+    import io
+
+    from project.celery import redact_worker_logs
+
+    stream = io.StringIO()
+    logger = logging.getLogger("linkdist-test-worker")
+    handler = logging.StreamHandler(stream)
+    logger.addHandler(handler)
+    try:
+        redact_worker_logs(logger)
+        logger.warning("redirect to %s not followed", SIGNED)
+    finally:
+        logger.removeHandler(handler)
+    assert "X-Amz-Signature=ab12cd…" in stream.getvalue()
+    assert "e" * 20 not in stream.getvalue()
