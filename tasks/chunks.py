@@ -14,6 +14,7 @@ from tasks.issuing import check_bucket
 from tasks.linkstore import NewLink, insert_links
 from tasks.listing import missing_keys
 from tasks.models import Batch, BatchChunk, SkippedKey
+from tasks.refresh.schedule import refresh_at_for
 from tasks.signing.disposition import filename_from_key
 from tasks.signing.signer import Signer, SigningError
 
@@ -31,7 +32,10 @@ def sign_keys(
         except SigningError as error:
             skipped.append(invalid(batch, key, str(error)))
             continue
-        links.append(NewLink(key, signed.url, issued_at, signed.expires_at, filename))
+        refresh_at = refresh_at_for(batch, issued_at, signed.expires_at)
+        links.append(
+            NewLink(key, signed.url, issued_at, signed.expires_at, filename, refresh_at=refresh_at)
+        )
     return links, skipped
 
 
