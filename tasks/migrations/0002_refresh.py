@@ -4,39 +4,46 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tasks', '0001_initial'),
+        ("tasks", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='batch',
-            name='notify_lapsed',
-            field=models.BooleanField(default=False, help_text='Send links.lapsed when links of this batch lapse.'),
+            model_name="batch",
+            name="notify_lapsed",
+            field=models.BooleanField(
+                default=False, help_text="Send links.lapsed when links of this batch lapse."
+            ),
         ),
         migrations.AddField(
-            model_name='sharelink',
-            name='hits',
-            field=models.PositiveBigIntegerField(db_default=0, help_text='Permalink requests served.'),
+            model_name="sharelink",
+            name="hits",
+            field=models.PositiveBigIntegerField(
+                db_default=0, help_text="Permalink requests served."
+            ),
         ),
         migrations.AddField(
-            model_name='sharelink',
-            name='refresh_at',
+            model_name="sharelink",
+            name="refresh_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='sharelink',
-            name='refresh_claim',
+            model_name="sharelink",
+            name="refresh_claim",
             field=models.UUIDField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='sharelink',
-            name='revoked_at',
+            model_name="sharelink",
+            name="revoked_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddIndex(
-            model_name='sharelink',
-            index=models.Index(condition=models.Q(('refresh_at__isnull', False), ('status', 'active')), fields=['refresh_at'], name='links_due_for_refresh'),
+            model_name="sharelink",
+            index=models.Index(
+                condition=models.Q(("refresh_at__isnull", False), ("status", "active")),
+                fields=["refresh_at"],
+                name="links_due_for_refresh",
+            ),
         ),
     ]
