@@ -26,7 +26,7 @@ def sign_keys(
     links, skipped = [], []
     for key in keys:
         filename = filename_from_key(key) if batch.filename_from_key else None
-        issued_at = datetime.now(UTC)
+        issued_at = datetime.now(UTC).replace(microsecond=0)  # as the signer counts
         try:
             signed = signer.sign(key, batch.expires_in, filename=filename)
         except SigningError as error:

@@ -59,4 +59,6 @@ def test_a_signature_reaching_refresh_until_is_the_last_one():
     until = T0 + timedelta(hours=2)
     assert planned_refresh(policy, T0, T0 + timedelta(hours=1), until) == T0 + timedelta(minutes=48)
     assert planned_refresh(policy, T0, T0 + timedelta(hours=2), until) is None
+    just_under = until - timedelta(milliseconds=400)  # a TTL in whole seconds, capped at until
+    assert planned_refresh(policy, T0, just_under, until) is None
     assert planned_refresh(policy, T0, T0 + timedelta(hours=1), None) == T0 + timedelta(minutes=48)

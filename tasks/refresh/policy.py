@@ -54,8 +54,9 @@ def planned_refresh(
 ) -> datetime | None:
     """When a refreshing link is re-signed next; None on its final signature.
 
-    A signature that lives to refresh_until (or beyond) is the last one.
+    A signature that lives to refresh_until (or beyond, or to within the second that
+    whole-second TTLs lose) is the last one.
     """
-    if refresh_until is not None and expires_at >= refresh_until:
+    if refresh_until is not None and expires_at > refresh_until - timedelta(seconds=1):
         return None
     return policy.refresh_at(issued_at, expires_at)
