@@ -53,7 +53,7 @@ class Inbox:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
 
-    def wait_for(self, event_type: str, tick: Callable[[], None], timeout: float = 30) -> dict:
+    def wait_for(self, event_type: str, tick: Callable[[], object], timeout: float = 30) -> dict:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for event in self.events:
