@@ -8,7 +8,7 @@ query, then times one refresh pass in-process (claim, re-sign through the signin
 point's signer, bulk save, in chunks of LINKS_REFRESH_CHUNK) against the obvious loop
 (`sign()` + `save()` per link) on a subset, in the same run. The HEAD check is off:
 signing is local and the objects do not exist (with it on, a pass adds a HEAD per link
-on LINKS_REFRESH_HEAD threads' worth of S3 round trips).
+on 8 threads, an S3 round trip each).
 """
 
 from __future__ import annotations

@@ -242,7 +242,6 @@ LINKS_REFRESH_CHUNK = env.integer("LINKS_REFRESH_CHUNK", 1000, minimum=1)  # lin
 LINKS_REFRESH_PASS_LIMIT = env.integer("LINKS_REFRESH_PASS_LIMIT", 50000, minimum=1)  # then requeue
 LINKS_REFRESH_LEASE = env.seconds("LINKS_REFRESH_LEASE", 120)  # a claim older is a lost pass
 LINKS_REFRESH_CHECK_EXISTS = env.boolean("LINKS_REFRESH_CHECK_EXISTS", True)  # HEAD each link
-LINKS_REFRESH_HEAD_THREADS = env.integer("LINKS_REFRESH_HEAD_THREADS", 8, minimum=1)
 LINKS_LAPSE_INTERVAL = env.seconds("LINKS_LAPSE_INTERVAL", 60)
 LINKS_PERMALINK_TTL = env.seconds("LINKS_PERMALINK_TTL", 300)  # the URL a permalink redirects to
 
