@@ -7,8 +7,8 @@ dropped here) on PostgreSQL at 127.0.0.1. Prints EXPLAIN (ANALYZE) of the claim'
 query, then times one refresh pass in-process (claim, re-sign through the signing entry
 point's signer, bulk save, in chunks of LINKS_REFRESH_CHUNK) against the obvious loop
 (`storage.url()` or `sign()`, then `save()`, per link) on a subset, in the same run.
-The HEAD check is off: signing is local and the objects do not exist (with it on, a pass adds a HEAD per link
-on 8 threads, an S3 round trip each).
+The HEAD check is off: signing is local and the objects do not exist (with it on, a
+pass adds a HEAD per link, on 8 threads).
 """
 
 from __future__ import annotations
