@@ -14,6 +14,8 @@ _PATTERNS = [
     (re.compile(r"(X-Amz-Security-Token=)[^&\s\"']+"), r"\1…"),
     (re.compile(r"\b(whsec_)[A-Za-z0-9+/=]+"), r"\1…"),
     (re.compile(r"(v1,)[A-Za-z0-9+/]{6}[A-Za-z0-9+/=]+"), r"\1…"),
+    # permalink tokens in request paths ("Not Found: /l/<token>")
+    (re.compile(r"(/l/)([A-Za-z0-9_\-]{6})[A-Za-z0-9_\-]+"), r"\1\2…"),
 ]
 
 

@@ -230,6 +230,21 @@ DELIVERY_SWEEP_LIMIT = env.integer("DELIVERY_SWEEP_LIMIT", 20000, minimum=1)
 DELIVERY_RESPONSE_MAX_BYTES = env.integer("DELIVERY_RESPONSE_MAX_BYTES", 4096, minimum=0)
 EMAIL_LINK_LIMIT = env.integer("EMAIL_LINK_LIMIT", 50, minimum=1)  # more: a CSV manifest link
 
+# --- Refresh, permalinks, revocation (tasks/refresh) --------------------------------
+# A link is re-signed when its remaining life falls under MARGIN % of its lifetime, but
+# never under FLOOR (capped at half the lifetime); batches may override both.
+LINKS_REFRESH_MARGIN_PERCENT = env.integer("LINKS_REFRESH_MARGIN_PERCENT", 20, minimum=1)
+if LINKS_REFRESH_MARGIN_PERCENT >= 100:
+    raise ImproperlyConfigured("LINKS_REFRESH_MARGIN_PERCENT must be between 1 and 99")
+LINKS_REFRESH_FLOOR = env.seconds("LINKS_REFRESH_FLOOR", 300)
+LINKS_REFRESH_INTERVAL = env.seconds("LINKS_REFRESH_INTERVAL", 60)  # beat: one pass each
+LINKS_REFRESH_CHUNK = env.integer("LINKS_REFRESH_CHUNK", 1000, minimum=1)  # links per claim
+LINKS_REFRESH_PASS_LIMIT = env.integer("LINKS_REFRESH_PASS_LIMIT", 50000, minimum=1)  # then requeue
+LINKS_REFRESH_LEASE = env.seconds("LINKS_REFRESH_LEASE", 120)  # a claim older is a lost pass
+LINKS_REFRESH_CHECK_EXISTS = env.boolean("LINKS_REFRESH_CHECK_EXISTS", True)  # HEAD each link
+LINKS_LAPSE_INTERVAL = env.seconds("LINKS_LAPSE_INTERVAL", 60)
+LINKS_PERMALINK_TTL = env.seconds("LINKS_PERMALINK_TTL", 300)  # the URL a permalink redirects to
+
 # --- Periodic tasks (one beat: `celery -A project beat`) ------------------------------
 CELERY_BEAT_SCHEDULE = {
     "resume-stalled-batches": {"task": "tasks.resume_stalled_batches", "schedule": 60.0},
@@ -237,5 +252,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.sweep",
         "schedule": float(DELIVERY_SWEEP_INTERVAL),
         "options": {"expires": float(DELIVERY_SWEEP_INTERVAL)},
+    },
+    "refresh-links": {
+        "task": "tasks.refresh_links",
+        "schedule": float(LINKS_REFRESH_INTERVAL),
+        "options": {"expires": float(LINKS_REFRESH_INTERVAL)},
+    },
+    "lapse-links": {
+        "task": "tasks.lapse_links",
+        "schedule": float(LINKS_LAPSE_INTERVAL),
+        "options": {"expires": float(LINKS_LAPSE_INTERVAL)},
     },
 }

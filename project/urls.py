@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from project.health import healthz
+from tasks.permalink_view import permalink
 from tasks.views import object_links
 
 urlpatterns = [
@@ -12,4 +13,5 @@ urlpatterns = [
     path("api/", include("notifications.urls")),
     path("api/", include("tasks.urls")),
     path("staff/object-links/", object_links, name="object-links"),
+    path("l/<str:token>", permalink, name="permalink"),
 ]

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db import models
-from django.db.models import Count
+from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
 from project.redact import redact
 from tasks.models import Batch, ShareLink, SkippedKey
+from tasks.refresh.revocation import Revoked, revoke
 
 
 class ReadOnly:
@@ -27,6 +28,25 @@ class ReadOnly:
 
 def masked_token(token: str) -> str:
     return f"{token[:6]}…"
+
+
+def report_revoked(model_admin: admin.ModelAdmin, request: HttpRequest, done: Revoked) -> None:
+    model_admin.message_user(
+        request,
+        f"Revoked {done.links} links ({done.deliveries} links.revoked deliveries). "
+        "URLs already handed out stay valid until they expire.",
+        messages.SUCCESS,
+    )
+
+
+@admin.action(description="Revoke every active link of the selected batches")
+def revoke_batches(model_admin: admin.ModelAdmin, request: HttpRequest, batches: QuerySet) -> None:
+    report_revoked(model_admin, request, revoke(ShareLink.objects.filter(batch__in=batches)))
+
+
+@admin.action(description="Revoke the selected links")
+def revoke_links(model_admin: admin.ModelAdmin, request: HttpRequest, links: QuerySet) -> None:
+    report_revoked(model_admin, request, revoke(links))
 
 
 def changelist_link(model: type[models.Model], batch: Batch, text: str) -> str:
@@ -54,6 +74,7 @@ class BatchAdmin(ReadOnly, admin.ModelAdmin):
     search_fields = ["=id", "^prefix", "owner__username"]
     list_select_related = ["owner"]
     exclude = ["recipients"]
+    actions = [revoke_batches]
     readonly_fields = ["recipient_list", "chunk_summary", "links_page", "skipped_page"]
 
     @admin.display(description="recipients")
@@ -95,6 +116,9 @@ LINK_FIELDS = (
     "version",
     "status",
     "refresh_until",
+    "refresh_at",
+    "revoked_at",
+    "hits",
     "created_at",
     "updated_at",
 )
@@ -108,6 +132,7 @@ class ShareLinkAdmin(ReadOnly, admin.ModelAdmin):
     show_full_result_count = False  # no COUNT(*) over millions of links per page view
     fields = LINK_FIELDS
     readonly_fields = LINK_FIELDS
+    actions = [revoke_links]
 
     @admin.display(description="url")
     def masked_url(self, link: ShareLink) -> str:

@@ -7,7 +7,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from tasks.signing.signer import MAX_KEY_BYTES, SigningError, check_expires_in, check_key
+from tasks.signing.signer import (
+    MAX_EXPIRES_IN,
+    MAX_KEY_BYTES,
+    SigningError,
+    check_expires_in,
+    check_key,
+)
 
 
 class BatchInputError(ValueError):
@@ -29,6 +35,9 @@ class BatchRequest:
     refresh: bool | None = None  # None: refresh when refresh_until is given
     refresh_until: datetime | None = None
     recipients: Sequence[dict[str, Any]] = field(default_factory=tuple)
+    notify_lapsed: bool = False
+    refresh_margin: float | None = None  # share of the TTL; None: LINKS_REFRESH_MARGIN_PERCENT
+    refresh_floor: int | None = None  # seconds; None: LINKS_REFRESH_FLOOR
 
 
 def distinct(keys: Iterable[str]) -> list[str]:
@@ -93,4 +102,16 @@ def validate(request: BatchRequest, *, max_size: int, now: datetime) -> BatchReq
     keys = None if request.keys is None else check_keys(request.keys, max_size)
     prefix = None if request.prefix is None else check_prefix(request.prefix)
     refresh = check_refresh(request.refresh, request.refresh_until, now)
+    check_margin(request.refresh_margin, request.refresh_floor)
     return replace(request, keys=keys, prefix=prefix, refresh=refresh)
+
+
+def check_margin(margin: float | None, floor: int | None) -> None:
+    if margin is not None and not 0 < margin < 1:
+        raise BatchInputError(
+            "refresh_margin", f"refresh_margin is a share of the TTL, between 0 and 1: {margin}"
+        )
+    if floor is not None and not 0 <= floor <= MAX_EXPIRES_IN:
+        raise BatchInputError(
+            "refresh_floor", f"refresh_floor is 0 to {MAX_EXPIRES_IN} seconds: {floor}"
+        )

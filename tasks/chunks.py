@@ -14,6 +14,7 @@ from tasks.issuing import check_bucket
 from tasks.linkstore import NewLink, insert_links
 from tasks.listing import missing_keys
 from tasks.models import Batch, BatchChunk, SkippedKey
+from tasks.refresh.schedule import refresh_at_for
 from tasks.signing.disposition import filename_from_key
 from tasks.signing.signer import Signer, SigningError
 
@@ -25,13 +26,16 @@ def sign_keys(
     links, skipped = [], []
     for key in keys:
         filename = filename_from_key(key) if batch.filename_from_key else None
-        issued_at = datetime.now(UTC)
+        issued_at = datetime.now(UTC).replace(microsecond=0)  # as the signer counts
         try:
             signed = signer.sign(key, batch.expires_in, filename=filename)
         except SigningError as error:
             skipped.append(invalid(batch, key, str(error)))
             continue
-        links.append(NewLink(key, signed.url, issued_at, signed.expires_at, filename))
+        refresh_at = refresh_at_for(batch, issued_at, signed.expires_at)
+        links.append(
+            NewLink(key, signed.url, issued_at, signed.expires_at, filename, refresh_at=refresh_at)
+        )
     return links, skipped
 
 

@@ -59,6 +59,9 @@ def create_batch(request: BatchRequest, *, owner: Any = None) -> CreatedBatch:
             check_existence=request.check_existence,
             refresh=bool(request.refresh),
             refresh_until=request.refresh_until,
+            refresh_margin=request.refresh_margin,
+            refresh_floor=request.refresh_floor,
+            notify_lapsed=request.notify_lapsed,
         )
         if made:
             batch.recipients.set([new.recipient for new in made])

@@ -18,7 +18,7 @@ from tasks.models import Batch, ShareLink, new_token
 
 INSERT_BATCH = 1000
 SCRATCH = "incoming_share_links"
-VARYING = ("key", "filename", "url", "issued_at", "expires_at", "token")
+VARYING = ("key", "filename", "url", "issued_at", "expires_at", "token", "refresh_at")
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,7 @@ class NewLink:
     expires_at: datetime
     filename: str | None = None
     token: str = field(default_factory=new_token)
+    refresh_at: datetime | None = None
 
 
 def insert_links(batch: Batch, links: Sequence[NewLink]) -> None:
@@ -63,7 +64,8 @@ def copy_links(batch: Batch, links: Sequence[NewLink]) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {SCRATCH} (key text, filename text, url text, "
-            "issued_at timestamptz, expires_at timestamptz, token text) ON COMMIT DELETE ROWS"
+            "issued_at timestamptz, expires_at timestamptz, token text, refresh_at timestamptz) "
+            "ON COMMIT DELETE ROWS"
         )
         with cursor.cursor.copy(f"COPY {SCRATCH} ({columns}) FROM STDIN") as copy:
             for link in links:

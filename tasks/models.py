@@ -55,6 +55,9 @@ class Batch(models.Model):
     refresh_floor = models.PositiveIntegerField(
         null=True, blank=True, help_text="Seconds left, at least, when a link is re-signed."
     )
+    notify_lapsed = models.BooleanField(
+        default=False, help_text="Send links.lapsed when links of this batch lapse."
+    )
     recipients = models.ManyToManyField(
         "notifications.Recipient", blank=True, related_name="batches"
     )
@@ -166,6 +169,12 @@ class ShareLink(models.Model):
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.ACTIVE)
     refresh_until = models.DateTimeField(null=True, blank=True)
     token = models.CharField(max_length=64, unique=True, default=new_token)
+    # When the refresher re-signs it; NULL: never again (no refresh, final signature, revoked).
+    refresh_at = models.DateTimeField(null=True, blank=True)
+    # The refresh pass holding it (until refresh_at, pushed forward by the claim, comes again).
+    refresh_claim = models.UUIDField(null=True, blank=True)
+    hits = models.PositiveBigIntegerField(db_default=0, help_text="Permalink requests served.")
+    revoked_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -179,6 +188,11 @@ class ShareLink(models.Model):
                 fields=["expires_at"],
                 condition=models.Q(status="active"),
                 name="active_links_by_expiry",
+            ),
+            models.Index(
+                fields=["refresh_at"],
+                condition=models.Q(status="active", refresh_at__isnull=False),
+                name="links_due_for_refresh",
             ),
         ]
 

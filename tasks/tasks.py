@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from tasks import chunks, handover, issuing, progress, sweeper
 from tasks.models import Batch, BatchChunk
+from tasks.refresh import lapsing, refresher
 from tasks.retrying import PermanentError, describe, is_transient, retry_delay
 
 log = logging.getLogger(__name__)
@@ -108,3 +109,22 @@ def resume_stalled_batches() -> dict[str, int]:
     if any(vars(resumed).values()):
         log.warning("re-queued stalled batch work: %s", resumed)
     return vars(resumed)
+
+
+@shared_task(name="tasks.refresh_links")
+def refresh_links() -> dict[str, int | bool]:
+    """One bounded refresh pass (beat runs it); queues the next one at once when more are due."""
+    report = refresher.run_pass()
+    if report.more:
+        refresh_links.delay()
+    if report.due:
+        log.info("refresh pass: %s", report)
+    return vars(report)
+
+
+@shared_task(name="tasks.lapse_links")
+def lapse_links() -> dict[str, int | bool]:
+    report = lapsing.lapse_expired(timezone.now())
+    if report.more:
+        lapse_links.delay()
+    return vars(report)

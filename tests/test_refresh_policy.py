@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tasks.refresh.policy import RefreshPolicy, keeps_refreshing, next_expiry
+from tasks.refresh.policy import RefreshPolicy, keeps_refreshing, next_expiry, planned_refresh
 
 T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -52,3 +52,13 @@ def test_the_last_signature_does_not_outlive_refresh_until():
     assert next_expiry(T0, 3600, until) == (until, 600)
     assert next_expiry(T0, 3600, None) == (T0 + timedelta(hours=1), 3600)
     assert next_expiry(T0, 300, until) == (T0 + timedelta(minutes=5), 300)
+
+
+def test_a_signature_reaching_refresh_until_is_the_last_one():
+    policy = RefreshPolicy(fraction=0.2, floor=timedelta(0))
+    until = T0 + timedelta(hours=2)
+    assert planned_refresh(policy, T0, T0 + timedelta(hours=1), until) == T0 + timedelta(minutes=48)
+    assert planned_refresh(policy, T0, T0 + timedelta(hours=2), until) is None
+    just_under = until - timedelta(milliseconds=400)  # a TTL in whole seconds, capped at until
+    assert planned_refresh(policy, T0, just_under, until) is None
+    assert planned_refresh(policy, T0, T0 + timedelta(hours=1), None) == T0 + timedelta(minutes=48)

@@ -37,6 +37,22 @@ class BatchCreateSerializer(serializers.Serializer):
     )
     refresh = serializers.BooleanField(required=False, allow_null=True, default=None)
     refresh_until = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    refresh_margin = serializers.FloatField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Share of the TTL left when a link is re-signed (0..1); "
+        "default LINKS_REFRESH_MARGIN_PERCENT.",
+    )
+    refresh_floor = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Seconds left, at least, when a link is re-signed; default LINKS_REFRESH_FLOOR.",
+    )
+    notify_lapsed = serializers.BooleanField(
+        default=False, help_text="Send a links.lapsed event when links lapse."
+    )
     filename_from_key = serializers.BooleanField(default=False)
     check_existence = serializers.BooleanField(
         default=False, help_text="Report keys with no object instead of signing them."
@@ -62,6 +78,9 @@ class BatchCreateSerializer(serializers.Serializer):
             refresh=data["refresh"],
             refresh_until=data["refresh_until"],
             recipients=data.get("recipients", ()),
+            notify_lapsed=data["notify_lapsed"],
+            refresh_margin=data["refresh_margin"],
+            refresh_floor=data["refresh_floor"],
         )
 
 
@@ -97,6 +116,9 @@ class BatchSerializer(serializers.ModelSerializer):
             "check_existence",
             "refresh",
             "refresh_until",
+            "refresh_margin",
+            "refresh_floor",
+            "notify_lapsed",
             "total",
             "signed",
             "skipped",
@@ -146,9 +168,17 @@ class LinkSerializer(serializers.ModelSerializer):
             "version",
             "status",
             "refresh_until",
+            "refresh_at",
+            "revoked_at",
+            "hits",
             "permalink",
         ]
         read_only_fields = fields
 
     def get_permalink(self, link: ShareLink) -> str | None:
         return self.context["permalink"](link.token)
+
+
+class RevokedSerializer(serializers.Serializer):
+    revoked = serializers.IntegerField(help_text="Links revoked now (active ones only).")
+    deliveries = serializers.IntegerField(help_text="links.revoked deliveries created.")

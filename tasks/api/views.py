@@ -16,12 +16,18 @@ from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRen
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from tasks.api.serializers import BatchCreateSerializer, BatchSerializer, LinkSerializer
+from tasks.api.serializers import (
+    BatchCreateSerializer,
+    BatchSerializer,
+    LinkSerializer,
+    RevokedSerializer,
+)
 from tasks.batchspec import BatchInputError
 from tasks.export import csv_pieces, export_rows
 from tasks.issuing import StorageUnavailable, create_batch
-from tasks.models import Batch
+from tasks.models import Batch, ShareLink
 from tasks.permalinks import permalink_maker
+from tasks.refresh.revocation import revoke
 
 
 class CSVRenderer(BaseRenderer):
@@ -109,6 +115,13 @@ class BatchViewSet(
         context = {"permalink": permalink_maker()}
         return self.get_paginated_response(LinkSerializer(page, many=True, context=context).data)
 
+    @extend_schema(request=None, responses={200: RevokedSerializer})
+    @action(detail=True, methods=["post"])
+    def revoke(self, request: Request, pk: str | None = None) -> Response:
+        """Revoke every active link of the batch (URLs already handed out stay valid)."""
+        done = revoke(self.get_object().links.all())
+        return Response({"revoked": done.links, "deliveries": done.deliveries})
+
     @staticmethod
     def export(batch: Batch) -> StreamingHttpResponse:
         if batch.status in (Batch.Status.PENDING, Batch.Status.SIGNING):
@@ -121,3 +134,26 @@ class BatchViewSet(
         )
         response["Content-Disposition"] = f'attachment; filename="batch-{batch.id}.csv"'
         return response
+
+
+class LinkViewSet(viewsets.GenericViewSet):
+    """Links of the caller's batches; another user's link is a 404."""
+
+    serializer_class = LinkSerializer
+    lookup_value_regex = "[0-9]+"
+
+    def get_queryset(self) -> QuerySet[ShareLink]:
+        return ShareLink.objects.filter(batch__owner_id=self.request.user.pk)
+
+    @extend_schema(request=None, responses={200: LinkSerializer})
+    @action(detail=True, methods=["post"])
+    def revoke(self, request: Request, pk: str | None = None) -> Response:
+        """Revoke a link: no more refreshes, its permalink answers 410, recipients are told.
+
+        A URL already handed out stays valid until it expires (S3 cannot take it back).
+        """
+        link = self.get_object()
+        revoke(ShareLink.objects.filter(id=link.id))
+        link.refresh_from_db()
+        context = {"permalink": permalink_maker()}
+        return Response(LinkSerializer(link, context=context).data)

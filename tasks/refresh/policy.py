@@ -47,3 +47,16 @@ def next_expiry(
         remaining = int((refresh_until - now).total_seconds())
         return now + timedelta(seconds=max(remaining, 1)), max(remaining, 1)
     return expires_at, expires_in
+
+
+def planned_refresh(
+    policy: RefreshPolicy, issued_at: datetime, expires_at: datetime, refresh_until: datetime | None
+) -> datetime | None:
+    """When a refreshing link is re-signed next; None on its final signature.
+
+    A signature that lives to refresh_until (or beyond, or to within the second that
+    whole-second TTLs lose) is the last one.
+    """
+    if refresh_until is not None and expires_at > refresh_until - timedelta(seconds=1):
+        return None
+    return policy.refresh_at(issued_at, expires_at)

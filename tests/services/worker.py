@@ -97,3 +97,64 @@ class WorkerProcess:
         except subprocess.TimeoutExpired:
             self.kill()
         self.process = None
+
+
+class BeatProcess:
+    """`celery -A project beat` with the file scheduler on a temporary schedule file."""
+
+    def __init__(self, database_url: str, extra_env: dict[str, str] | None = None) -> None:
+        self.database_url = database_url
+        self.extra_env = dict(extra_env or {})
+        self.directory = Path(tempfile.mkdtemp(prefix="celery-beat-"))
+        self.log_path = self.directory / "beat.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 30) -> BeatProcess:
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "TEST_DATABASE_URL": self.database_url,
+            **self.extra_env,
+        }
+        command = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "project",
+            "beat",
+            "-S",
+            "celery.beat:PersistentScheduler",
+            "-s",
+            str(self.directory / "schedule"),
+            "--loglevel=INFO",
+        ]
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                command,
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while "beat: Starting" not in self.log():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"beat did not start; see {self.log_path}:\n{self.log()}")
+            time.sleep(0.1)
+        return self
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        self.process = None

@@ -19,6 +19,7 @@ from project.embedded import SmtpSink, VerifyingReceiver, start_s3_emulator
 from project.s3 import media_client
 from project.signing import sign
 from tasks.batchspec import BatchRequest
+from tasks.demo_refresh import run_refresh_demo
 from tasks.export import csv_pieces, export_rows
 from tasks.issuing import create_batch
 from tasks.models import Batch
@@ -46,6 +47,7 @@ class Command(BaseCommand):
         keys = self.upload_samples()
         self.sign_and_download(keys)
         self.issue_batch(keys)
+        run_refresh_demo(self.step)
 
     def step(self, text: str) -> None:
         self.stdout.write(self.style.SUCCESS("✓ ") + text)

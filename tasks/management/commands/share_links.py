@@ -70,6 +70,11 @@ class Command(BaseCommand):
         )
         parser.add_argument("--until", help="keep refreshing until this date or ISO date-time")
         parser.add_argument(
+            "--notify-lapsed",
+            action="store_true",
+            help="send the recipients a links.lapsed event when links lapse",
+        )
+        parser.add_argument(
             "--filename-from-key",
             action="store_true",
             help="downloads are saved under the key's last part",
@@ -138,6 +143,7 @@ class Command(BaseCommand):
             refresh=options["refresh"],
             refresh_until=until,
             recipients=[self.recipient_spec(text) for text in options["to"]],
+            notify_lapsed=options["notify_lapsed"],
         )
 
     @staticmethod

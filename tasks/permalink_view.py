@@ -1,0 +1,40 @@
+"""`GET /l/<token>`: 302 to a freshly signed short-lived URL while the link is alive.
+
+No authentication: the token (192 random bits) is the secret. Unknown tokens get a bare 404.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.db.models import F
+from django.http import HttpRequest, HttpResponse, HttpResponseGone, HttpResponseNotFound
+from django.utils import timezone
+from django.views.decorators.http import require_safe
+
+from project.signing import sign
+from tasks.models import ShareLink
+from tasks.permalinks import redirect_ttl
+
+FIELDS = ("id", "key", "filename", "status", "expires_at", "refresh_at", "refresh_until", "token")
+
+
+@require_safe
+def permalink(request: HttpRequest, token: str) -> HttpResponse:
+    link = ShareLink.objects.filter(token=token).only(*FIELDS).first()
+    if link is None or not secrets.compare_digest(link.token.encode(), token.encode()):
+        return HttpResponseNotFound("Not found.", content_type="text/plain")
+    ttl = redirect_ttl(link, timezone.now(), settings.LINKS_PERMALINK_TTL)
+    if ttl is None:
+        return no_store(HttpResponseGone("This link is no longer available.", "text/plain"))
+    ShareLink.objects.filter(id=link.id).update(hits=F("hits") + 1)
+    response = HttpResponse(status=302)
+    response["Location"] = sign(link.key, ttl, filename=link.filename).url
+    return no_store(response)
+
+
+def no_store(response: HttpResponse) -> HttpResponse:
+    response["Cache-Control"] = "no-store"
+    response["Referrer-Policy"] = "no-referrer"
+    return response

@@ -1,0 +1,110 @@
+"""One refresh pass: claim due links in chunks, re-sign them, save, announce `links.refreshed`.
+
+Each chunk is claimed (see claims.py), checked (past refresh_until; object deleted, by
+a HEAD per key when LINKS_REFRESH_CHECK_EXISTS), re-signed in bulk through the process's
+one signer, and saved with its deliveries in one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from project import s3
+from tasks.listing import missing_keys
+from tasks.models import Batch, ShareLink
+from tasks.refresh import claims
+from tasks.refresh.announce import announce
+from tasks.refresh.policy import keeps_refreshing
+from tasks.refresh.resign import Resigned, resign, save
+from tasks.signing.signer import SigningError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PassReport:
+    due: int = 0  # claimed by this pass
+    refreshed: int = 0
+    past_until: int = 0  # refresh_until reached: left to lapse
+    gone: int = 0  # the object was deleted: left to lapse
+    failed: int = 0  # could not be signed (left to lapse) or not for this bucket (released)
+    deliveries: int = 0
+    more: bool = False  # stopped at the limit with links still due
+
+
+def run_pass(limit: int | None = None) -> PassReport:
+    """Refresh due links, chunk by chunk, until none is due or `limit` were claimed."""
+    limit = settings.LINKS_REFRESH_PASS_LIMIT if limit is None else limit
+    report = PassReport()
+    while report.due < limit:
+        wanted = min(settings.LINKS_REFRESH_CHUNK, limit - report.due)
+        claimed = refresh_chunk(report, wanted)
+        if claimed < wanted:
+            return report
+    report.more = claims.due(timezone.now()).exists()
+    return report
+
+
+def refresh_chunk(report: PassReport, limit: int) -> int:
+    now = timezone.now()
+    token, links = claims.claim(now, limit, timedelta(seconds=settings.LINKS_REFRESH_LEASE))
+    if not links:
+        return 0
+    report.due += len(links)
+    past = [link for link in links if not keeps_refreshing(True, link.refresh_until, now)]
+    live = [link for link in links if keeps_refreshing(True, link.refresh_until, now)]
+    foreign = [link for link in live if link.bucket != settings.AWS_STORAGE_BUCKET_NAME]
+    if foreign:
+        log.error(
+            "%d due links are in bucket %r, not the configured %r: not refreshed",
+            len(foreign),
+            foreign[0].bucket,
+            settings.AWS_STORAGE_BUCKET_NAME,
+        )
+        claims.release(token, [link.id for link in foreign])
+        live = [link for link in live if link.bucket == settings.AWS_STORAGE_BUCKET_NAME]
+    gone = absent(live) if settings.LINKS_REFRESH_CHECK_EXISTS else set()
+    resigned, unsignable = sign_all([link for link in live if link.id not in gone])
+    with transaction.atomic():
+        claims.stop(token, [link.id for link in past] + sorted(gone) + unsignable)
+        saved = save(token, resigned, timezone.now())
+        report.deliveries += announce("links.refreshed", saved)
+    report.refreshed += len(saved)
+    report.past_until += len(past)
+    report.gone += len(gone)
+    report.failed += len(unsignable) + len(foreign)
+    return len(links)
+
+
+def absent(links: Sequence[ShareLink]) -> set[int]:
+    """Ids of the links whose object is gone (a HEAD answers 404)."""
+    keys: dict[str, list[int]] = defaultdict(list)
+    for link in links:
+        keys[link.key].append(link.id)
+    if not keys:
+        return set()
+    missing = missing_keys(s3.media_client(), links[0].bucket, list(keys))  # one bucket: ours
+    return {link_id for key in missing for link_id in keys[key]}
+
+
+def sign_all(links: Sequence[ShareLink]) -> tuple[list[Resigned], list[int]]:
+    """New signatures, and the ids of links that cannot be signed any more."""
+    signer = s3.get_signer()
+    batches = Batch.objects.in_bulk({link.batch_id for link in links})
+    resigned, unsignable = [], []
+    now = timezone.now()
+    for link in links:
+        try:
+            resigned.append(resign(link, batches[link.batch_id], signer, now))
+        except SigningError as error:
+            log.error("link %s cannot be re-signed: %s", link.id, error)
+            unsignable.append(link.id)
+    return resigned, unsignable

@@ -1,0 +1,271 @@
+"""Refresh passes, lapsing, revocation and permalinks, in-process against the S3 that checks."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import botocore.session
+import pytest
+import time_machine
+from botocore.credentials import RefreshableCredentials
+from django.db import connection
+from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from project import s3
+from project.s3 import build_signer
+from tasks.models import ShareLink
+from tasks.refresh import claims, lapsing, refresher
+from tasks.refresh.revocation import revoke
+from tests.batches import unique_prefix
+from tests.helpers import download, query, settings_like
+from tests.refresh_helpers import event_links, issue_in_process
+
+pytestmark = [pytest.mark.s3, pytest.mark.django_db]
+HOOK = {"webhook": "http://127.0.0.1:9/hook"}
+
+
+def objects(put_object, count=2, name="refresh"):
+    prefix = unique_prefix(name)
+    return {
+        put_object(f"{prefix}{n}.txt", f"body {n}".encode()): f"body {n}".encode()
+        for n in range(count)
+    }
+
+
+def test_issue_plans_the_refresh_only_for_refreshing_batches(put_object):
+    bodies = objects(put_object)
+    refreshing = issue_in_process(list(bodies), expires_in=600, refresh=True)
+    plain = issue_in_process(list(bodies), expires_in=600)
+
+    link = refreshing.links.get(key=min(bodies))
+    # 600 s: 20 % is 120 s, under the 5-minute floor, which is capped at half the life
+    assert abs(link.refresh_at - (link.expires_at - timedelta(seconds=300))) <= timedelta(seconds=1)
+    assert not plain.links.filter(refresh_at__isnull=False).exists()
+
+
+def test_a_due_link_is_resigned_once_downloads_and_is_announced(put_object):
+    bodies = objects(put_object)
+    batch = issue_in_process(list(bodies), expires_in=4, refresh=True, recipients=[HOOK])
+    first = {link.id: link.url for link in batch.links.all()}
+    assert refresher.run_pass().due == 0  # nothing due yet (refresh at mid-life: 2 s)
+
+    time.sleep(2.2)
+    report = refresher.run_pass()
+
+    assert (report.due, report.refreshed, report.deliveries) == (2, 2, 1)
+    for link in batch.links.all():
+        assert link.version == 2 and link.url != first[link.id]
+        assert download(link.url).content == bodies[link.key]
+        assert link.refresh_at is not None and link.refresh_at > timezone.now()
+    refreshed = event_links(batch, "links.refreshed")
+    assert sorted(item["id"] for item in refreshed) == sorted(first)
+    assert {item["url"] for item in refreshed} == set(batch.links.values_list("url", flat=True))
+    assert refresher.run_pass().due == 0
+
+
+def test_the_due_query_uses_the_partial_index(put_object):
+    issue_in_process(list(objects(put_object)), expires_in=600, refresh=True)
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off")  # a tiny table: make the planner show its index
+        sql, params = claims.due(timezone.now()).order_by("refresh_at").query.sql_with_params()
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute("SET enable_seqscan = on")
+    assert "links_due_for_refresh" in plan
+
+
+def test_past_refresh_until_no_refresh_then_lapsed_at_expiry(put_object):
+    bodies = objects(put_object)
+    until = timezone.now() + timedelta(hours=1)
+    told = issue_in_process(
+        list(bodies), expires_in=600, refresh_until=until, notify_lapsed=True, recipients=[HOOK]
+    )
+    silent = issue_in_process(list(bodies), expires_in=600, refresh_until=until, recipients=[HOOK])
+
+    with time_machine.travel(until + timedelta(minutes=5), tick=False):
+        report = refresher.run_pass()
+        assert (report.due, report.refreshed, report.past_until) == (4, 0, 4)
+        lapsed = lapsing.lapse_expired(timezone.now())
+
+    assert lapsed.lapsed == 4
+    assert set(
+        ShareLink.objects.filter(batch__in=[told, silent]).values_list("status", "version")
+    ) == {("lapsed", 1)}
+    assert event_links(told, "links.refreshed") == [] == event_links(silent, "links.refreshed")
+    assert len(event_links(told, "links.lapsed")) == 2
+    assert event_links(silent, "links.lapsed") == []
+
+
+def test_a_link_still_refreshed_does_not_lapse_when_late(put_object):
+    batch = issue_in_process(list(objects(put_object, 1)), expires_in=60, refresh=True)
+    with time_machine.travel(timezone.now() + timedelta(minutes=5), tick=False):
+        assert lapsing.lapse_expired(timezone.now()).lapsed == 0
+    assert batch.links.get().status == "active"
+
+
+def test_the_last_signature_ends_at_refresh_until(put_object):
+    until = timezone.now() + timedelta(seconds=450)
+    batch = issue_in_process(list(objects(put_object, 1)), expires_in=300, refresh_until=until)
+    link = batch.links.get()
+
+    with (
+        time_machine.travel(link.refresh_at + timedelta(seconds=1), tick=False),
+        override_settings(LINKS_REFRESH_CHECK_EXISTS=False),
+    ):
+        assert refresher.run_pass().refreshed == 1
+    link.refresh_from_db()
+    assert abs(link.expires_at - until) <= timedelta(seconds=1)
+    assert link.refresh_at is None  # final signature: nothing more to refresh
+
+
+def test_a_deleted_object_stops_being_refreshed(put_object, s3_server, media_bucket):
+    bodies = objects(put_object)
+    batch = issue_in_process(list(bodies), expires_in=4, refresh=True)
+    gone = min(bodies)
+    s3_server.client.delete_object(Bucket=media_bucket, Key=gone)
+    time.sleep(2.2)
+
+    report = refresher.run_pass()
+
+    assert (report.refreshed, report.gone) == (1, 1)
+    assert batch.links.get(key=gone).refresh_at is None
+    assert batch.links.get(key=max(bodies)).version == 2
+
+
+def test_revoked_links_are_never_refreshed_and_recipients_are_told(put_object):
+    bodies = objects(put_object)
+    batch = issue_in_process(list(bodies), expires_in=4, refresh=True, recipients=[HOOK])
+    kept, revoked = batch.links.order_by("key")
+
+    done = revoke(ShareLink.objects.filter(id=revoked.id))
+    time.sleep(2.2)
+    report = refresher.run_pass()
+
+    assert (done.links, done.deliveries) == (1, 1)
+    assert report.refreshed == 1
+    revoked.refresh_from_db()
+    assert (revoked.status, revoked.version, revoked.refresh_at) == ("revoked", 1, None)
+    assert [item["id"] for item in event_links(batch, "links.revoked")] == [revoked.id]
+    assert [item["id"] for item in event_links(batch, "links.refreshed")] == [kept.id]
+    assert revoke(ShareLink.objects.filter(id=revoked.id)).links == 0  # once
+
+
+def test_a_stale_pass_cannot_overwrite_a_newer_claim(put_object):
+    batch = issue_in_process(list(objects(put_object, 1)), expires_in=600, refresh=True)
+    link = batch.links.get()
+    later = link.refresh_at + timedelta(seconds=1)
+    stale_token, claimed = claims.claim(later, 10, timedelta(seconds=1))
+    assert [row.id for row in claimed] == [link.id]
+    # the lease ran out: another pass takes it
+    token, again = claims.claim(later + timedelta(seconds=5), 10, timedelta(seconds=60))
+    assert [row.id for row in again] == [link.id]
+
+    assert claims.stop(stale_token, [link.id]) == 0
+    assert claims.stop(token, [link.id]) == 1
+
+
+def test_temporary_credentials_make_the_link_due_before_they_expire(put_object, monkeypatch):
+    key = next(iter(objects(put_object, 1)))
+    creds_expiry = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=20)
+    monkeypatch.setattr("tasks.chunks.get_signer", lambda: temporary_signer(creds_expiry, "one"))
+
+    batch = issue_in_process([key], expires_in=3600, refresh=True)
+    link = batch.links.get()
+
+    assert link.expires_at == creds_expiry  # not the hour asked for
+    assert link.refresh_at == creds_expiry - timedelta(minutes=5)  # 20 min of life: the floor
+    assert download(link.url).status_code == 200
+    assert not claims.due(timezone.now()).filter(id=link.id).exists()
+    assert claims.due(link.refresh_at).filter(id=link.id).exists()
+
+    renewed = creds_expiry + timedelta(hours=6)
+    monkeypatch.setattr(s3, "get_signer", lambda: temporary_signer(renewed, "two"))
+    moment = link.refresh_at + timedelta(seconds=1)
+    with (
+        time_machine.travel(moment, tick=False),
+        override_settings(LINKS_REFRESH_CHECK_EXISTS=False),
+    ):
+        assert refresher.run_pass().refreshed == 1
+    link.refresh_from_db()
+    assert link.expires_at == moment + timedelta(seconds=3600)  # the full TTL again
+    assert query(link.url)["X-Amz-Security-Token"] == "session-two"
+
+
+def temporary_signer(expiry: datetime, name: str):
+    def fetch() -> dict[str, str]:  # stands in for STS, the one seam mocked
+        return {
+            "access_key": "test",
+            "secret_key": "test",
+            "token": f"session-{name}",
+            "expiry_time": expiry.isoformat(),
+        }
+
+    session = botocore.session.get_session()
+    session._credentials = RefreshableCredentials.create_from_metadata(
+        fetch(), refresh_using=fetch, method="sts-assume-role"
+    )
+    return build_signer(settings_like(), session)
+
+
+@override_settings(LINKS_PUBLIC_BASE_URL="https://links.example.com")
+def test_permalink_redirects_to_a_fresh_url_and_counts_hits(client, put_object):
+    bodies = objects(put_object, 1)
+    batch = issue_in_process(list(bodies), expires_in=600, refresh=True)
+    link = batch.links.get()
+
+    first = client.get(f"/l/{link.token}")
+    second = client.get(f"/l/{link.token}")
+
+    assert first.status_code == 302 and first["Cache-Control"] == "no-store"
+    assert query(first["Location"])["X-Amz-Expires"] == "300"  # LINKS_PERMALINK_TTL
+    assert download(first["Location"]).content == bodies[link.key]
+    assert second.status_code == 302
+    link.refresh_from_db()
+    assert link.hits == 2
+    assert event_links(batch, "links.issued") == []  # no recipients: nothing published
+    from tasks.export import export_rows
+
+    assert next(export_rows(batch))["permalink"] == f"https://links.example.com/l/{link.token}"
+
+
+def test_unknown_token_is_a_bare_404(client, db):
+    response = client.get("/l/not-a-token-" + "x" * 30)
+    assert response.status_code == 404
+    assert response.content == b"Not found."
+
+
+def test_permalink_of_a_revoked_link_is_gone(client, put_object):
+    batch = issue_in_process(list(objects(put_object, 1)), expires_in=600, refresh=True)
+    link = batch.links.get()
+    revoke(batch.links.all())
+
+    response = client.get(f"/l/{link.token}")
+
+    assert response.status_code == 410
+    link.refresh_from_db()
+    assert link.hits == 0
+
+
+def test_permalink_past_refresh_until_or_expiry_is_gone(client, put_object):
+    keys = list(objects(put_object, 1))
+    until = timezone.now() + timedelta(hours=1)
+    refreshing = issue_in_process(keys, expires_in=600, refresh_until=until).links.get()
+    plain = issue_in_process(keys, expires_in=600).links.get()
+    assert client.get(f"/l/{plain.token}").status_code == 302
+
+    with time_machine.travel(until + timedelta(seconds=1), tick=False):
+        assert client.get(f"/l/{refreshing.token}").status_code == 410
+        assert client.get(f"/l/{plain.token}").status_code == 410
+
+
+def test_concurrent_claims_wait_for_nothing(put_object):
+    """Rows locked by one claim are skipped, not waited for, by another (SKIP LOCKED)."""
+    batch = issue_in_process(list(objects(put_object, 3)), expires_in=600, refresh=True)
+    later = max(batch.links.values_list("refresh_at", flat=True)) + timedelta(seconds=1)
+    with CaptureQueriesContext(connection) as captured:
+        claims.claim(later, 10, timedelta(seconds=60))
+    assert any("SKIP LOCKED" in q["sql"] for q in captured.captured_queries)
+    assert batch.links.filter(refresh_claim__isnull=False).count() == 3
