@@ -30,9 +30,11 @@ def claim(now: datetime, limit: int, lease: timedelta) -> tuple[uuid.UUID, list[
     with transaction.atomic():
         rows = due(now).order_by("refresh_at").select_for_update(skip_locked=True)
         ids = list(rows.values_list("id", flat=True)[:limit])
-        if ids:
-            due(now).filter(id__in=ids).update(refresh_at=now + lease, refresh_claim=token)
-    claimed = ShareLink.objects.filter(refresh_claim=token).only(*CLAIMED_FIELDS)
+        if not ids:
+            return token, []
+        due(now).filter(id__in=ids).update(refresh_at=now + lease, refresh_claim=token)
+    # By primary key: refresh_claim has no index, and a scan of it would cost a full table.
+    claimed = ShareLink.objects.filter(id__in=ids, refresh_claim=token).only(*CLAIMED_FIELDS)
     return token, list(claimed.order_by("id"))
 
 
