@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "notifications",
     "tasks",
+    "tasks.schedules",
 ]
 
 MIDDLEWARE = [
@@ -230,6 +231,9 @@ DELIVERY_SWEEP_LIMIT = env.integer("DELIVERY_SWEEP_LIMIT", 20000, minimum=1)
 DELIVERY_RESPONSE_MAX_BYTES = env.integer("DELIVERY_RESPONSE_MAX_BYTES", 4096, minimum=0)
 EMAIL_LINK_LIMIT = env.integer("EMAIL_LINK_LIMIT", 50, minimum=1)  # more: a CSV manifest link
 
+# --- Schedules (tasks.schedules): batches on a calendar --------------------------------
+SCHEDULES_TICK_INTERVAL = env.seconds("SCHEDULES_TICK_INTERVAL", 30)  # how often due ones run
+
 # --- Periodic tasks (one beat: `celery -A project beat`) ------------------------------
 CELERY_BEAT_SCHEDULE = {
     "resume-stalled-batches": {"task": "tasks.resume_stalled_batches", "schedule": 60.0},
@@ -237,5 +241,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.sweep",
         "schedule": float(DELIVERY_SWEEP_INTERVAL),
         "options": {"expires": float(DELIVERY_SWEEP_INTERVAL)},
+    },
+    "schedules-tick": {
+        "task": "schedules.tick",
+        "schedule": float(SCHEDULES_TICK_INTERVAL),
+        "options": {"expires": float(SCHEDULES_TICK_INTERVAL)},
     },
 }
