@@ -11,5 +11,6 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/", include("notifications.urls")),
     path("api/", include("tasks.urls")),
+    path("api/", include("tasks.schedules.urls")),
     path("staff/object-links/", object_links, name="object-links"),
 ]
