@@ -45,6 +45,9 @@ class Command(BaseCommand):
         keys = self.upload_samples()
         self.sign_and_download(keys)
         self.issue_batch(keys)
+        from tasks.schedules.demo import run_scheduled_report  # the schedules issue's step
+
+        run_scheduled_report(self.step, self.wait_for)
 
     def step(self, text: str) -> None:
         self.stdout.write(self.style.SUCCESS("✓ ") + text)
