@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import timezone
@@ -200,3 +201,34 @@ def test_run_schedule_names_what_is_wrong():
         call_command("run_schedule", "nope")
     with pytest.raises(CommandError, match="--at: 'tuesday' is not an ISO date-time"):
         call_command("run_schedule", "nope", "--at", "tuesday")
+
+
+@pytest.mark.django_db
+def test_a_storage_outage_leaves_the_run_to_the_next_tick_and_a_refusal_is_recorded(
+    media_bucket, put_object, monkeypatch
+):
+    prefix = unique_prefix("outage")
+    put_object(f"{prefix}a.txt", b"a")
+    start = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)
+    make_schedule("outage", cron="0 8 * * 1", prefix=prefix, since=start)
+    tick_time = datetime(2026, 11, 2, 7, 0, 20, tzinfo=UTC)
+
+    def unreachable(*args, **kwargs):
+        raise EndpointConnectionError(endpoint_url="http://127.0.0.1:4566")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(runs, "list_entries", unreachable)
+        assert runs.tick(tick_time) == []
+    assert not ScheduleRun.objects.exists()
+    assert Schedule.objects.get(name="outage").covered_until == start
+
+    [retried] = runs.tick(tick_time + timedelta(seconds=30))
+    assert (retried.run.outcome, retried.run.selected) == ("batch_created", 1)
+
+    def refused(*args, **kwargs):
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "denied"}}, "ListObjectsV2")
+
+    monkeypatch.setattr(runs, "list_entries", refused)
+    failed = runs.run_now("outage", tick_time + timedelta(hours=1)).run
+    assert failed.outcome == "failed" and failed.batch is None
+    assert failed.message.startswith(f"listing {prefix!r} failed: ClientError")

@@ -124,11 +124,10 @@ def choose(schedule: Schedule) -> Selection:
     bucket = settings.AWS_STORAGE_BUCKET_NAME
     if not bucket:
         raise RunFailed("no media bucket is configured (DJANGO_AWS_STORAGE_BUCKET_NAME)")
-    pages = list_entries(media_client(), bucket, schedule.prefix)
     try:
         return select(
             schedule.selection,
-            pages,
+            list_entries(media_client(), bucket, schedule.prefix),
             count=schedule.newest_count,
             mark=schedule.mark,
             limit=settings.LINKS_MAX_BATCH_SIZE,
