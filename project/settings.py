@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "notifications",
     "tasks",
+    "tasks.schedules",
 ]
 
 MIDDLEWARE = [
@@ -245,6 +246,9 @@ LINKS_REFRESH_CHECK_EXISTS = env.boolean("LINKS_REFRESH_CHECK_EXISTS", True)  # 
 LINKS_LAPSE_INTERVAL = env.seconds("LINKS_LAPSE_INTERVAL", 60)
 LINKS_PERMALINK_TTL = env.seconds("LINKS_PERMALINK_TTL", 300)  # the URL a permalink redirects to
 
+# --- Schedules (tasks.schedules): batches on a calendar --------------------------------
+SCHEDULES_TICK_INTERVAL = env.seconds("SCHEDULES_TICK_INTERVAL", 30)  # how often due ones run
+
 # --- Periodic tasks (one beat: `celery -A project beat`) ------------------------------
 CELERY_BEAT_SCHEDULE = {
     "resume-stalled-batches": {"task": "tasks.resume_stalled_batches", "schedule": 60.0},
@@ -262,5 +266,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tasks.lapse_links",
         "schedule": float(LINKS_LAPSE_INTERVAL),
         "options": {"expires": float(LINKS_LAPSE_INTERVAL)},
+    },
+    "schedules-tick": {
+        "task": "schedules.tick",
+        "schedule": float(SCHEDULES_TICK_INTERVAL),
+        "options": {"expires": float(SCHEDULES_TICK_INTERVAL)},
     },
 }

@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/", include("notifications.urls")),
     path("api/", include("tasks.urls")),
+    path("api/", include("tasks.schedules.urls")),
     path("staff/object-links/", object_links, name="object-links"),
     path("l/<str:token>", permalink, name="permalink"),
 ]

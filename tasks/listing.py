@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -22,6 +23,18 @@ def list_pages(
     )
     for page in pages:
         yield [item["Key"] for item in page.get("Contents", [])]
+
+
+def list_entries(
+    client: Any, bucket: str, prefix: str, page_size: int = PAGE_SIZE
+) -> Iterator[list[tuple[str, datetime]]]:
+    """(key, LastModified) of the objects under a prefix, one ListObjectsV2 page at a time."""
+    paginator = client.get_paginator("list_objects_v2")
+    pages = paginator.paginate(
+        Bucket=bucket, Prefix=prefix, PaginationConfig={"PageSize": page_size}
+    )
+    for page in pages:
+        yield [(item["Key"], item["LastModified"]) for item in page.get("Contents", [])]
 
 
 def has_objects(client: Any, bucket: str, prefix: str) -> bool:

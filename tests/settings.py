@@ -36,6 +36,7 @@ if "EMAIL_URL" not in os.environ:
 
     os.environ["EMAIL_URL"] = f"smtp://127.0.0.1:{free_port()}"
 os.environ.setdefault("EMAIL_TIMEOUT", "5")
+os.environ.setdefault("SCHEDULES_TICK_INTERVAL", "2")  # a beat started by a test ticks often
 os.environ.setdefault("LINKS_LOCK_TIMEOUT", "2")  # a held lock turns into a retry quickly
 # Always PostgreSQL in tests, whatever DATABASE_URL says for development.
 os.environ["DATABASE_URL"] = os.environ.get(

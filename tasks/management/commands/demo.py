@@ -23,6 +23,7 @@ from tasks.demo_refresh import run_refresh_demo
 from tasks.export import csv_pieces, export_rows
 from tasks.issuing import create_batch
 from tasks.models import Batch
+from tasks.schedules.demo import run_scheduled_report
 
 NOT_UPLOADED = "shares/never-uploaded.txt"
 
@@ -48,6 +49,7 @@ class Command(BaseCommand):
         self.sign_and_download(keys)
         self.issue_batch(keys)
         run_refresh_demo(self.step)
+        run_scheduled_report(self.step, self.wait_for)
 
     def step(self, text: str) -> None:
         self.stdout.write(self.style.SUCCESS("✓ ") + text)

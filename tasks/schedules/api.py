@@ -1,0 +1,120 @@
+"""Schedules over HTTP: create, read, change, delete, and their run history. Owner's only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+from django_celery_beat.models import CrontabSchedule
+from drf_spectacular.utils import extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from notifications.models import Recipient
+from notifications.recipients import RecipientError, recipient_from_spec
+from tasks.schedules.models import Schedule
+from tasks.schedules.serializers import (
+    ScheduleRunSerializer,
+    ScheduleSerializer,
+    ScheduleWriteSerializer,
+)
+
+
+def crontab_for(expression: str, zone: str) -> CrontabSchedule:
+    minute, hour, day_of_month, month_of_year, day_of_week = expression.split()
+    tab = CrontabSchedule.objects.filter(
+        minute=minute,
+        hour=hour,
+        day_of_month=day_of_month,
+        month_of_year=month_of_year,
+        day_of_week=day_of_week,
+        timezone=zone,
+    ).first()
+    return tab or CrontabSchedule.objects.create(
+        minute=minute,
+        hour=hour,
+        day_of_month=day_of_month,
+        month_of_year=month_of_year,
+        day_of_week=day_of_week,
+        timezone=zone,
+    )
+
+
+def recipients_from(owner: Any, specs: list[dict[str, Any]]) -> tuple[list[Recipient], dict]:
+    """The recipients, and the webhook secrets generated for them (shown once)."""
+    made, secrets = [], {}
+    for number, spec in enumerate(specs):
+        try:
+            new = recipient_from_spec(owner, spec)
+        except RecipientError as error:
+            raise ValidationError({f"recipients[{number}].{error.field}": [str(error)]}) from None
+        made.append(new.recipient)
+        if new.secret:
+            secrets[new.recipient.id] = new.secret
+    return made, secrets
+
+
+class ScheduleViewSet(viewsets.ModelViewSet):
+    serializer_class = ScheduleSerializer
+
+    def get_queryset(self) -> QuerySet[Schedule]:
+        return (
+            Schedule.objects.filter(owner_id=self.request.user.pk)
+            .select_related("crontab")
+            .prefetch_related("recipients")
+        )
+
+    @extend_schema(request=ScheduleWriteSerializer, responses={201: ScheduleSerializer})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        given = ScheduleWriteSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        schedule = Schedule(owner_id=request.user.pk, covered_until=timezone.now())
+        secrets = self.save(schedule, dict(given.validated_data))
+        return Response(self.shown(schedule, secrets), status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=ScheduleWriteSerializer, responses={200: ScheduleSerializer})
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        schedule = self.get_object()
+        partial = kwargs.get("partial", False)
+        given = ScheduleWriteSerializer(schedule, data=request.data, partial=partial)
+        given.is_valid(raise_exception=True)
+        secrets = self.save(schedule, dict(given.validated_data))
+        return Response(self.shown(schedule, secrets))
+
+    @transaction.atomic
+    def save(self, schedule: Schedule, data: dict[str, Any]) -> dict[int, str]:
+        cron = data.pop("cron", None)
+        zone = data.pop("timezone", None)
+        specs = data.pop("recipients", None)
+        if cron is not None or zone is not None:
+            has_one = schedule.crontab_id is not None
+            expression = cron or schedule.cron_expression
+            tab = crontab_for(expression, zone or (schedule.zone.key if has_one else "UTC"))
+            if tab.id != schedule.crontab_id:
+                schedule.crontab, schedule.covered_until = tab, timezone.now()
+        if data.get("enabled") and not schedule.enabled:  # switched on again: from now
+            schedule.covered_until = timezone.now()
+        for name, value in data.items():
+            setattr(schedule, name, value)
+        schedule.save()
+        secrets: dict[int, str] = {}
+        if specs is not None:
+            made, secrets = recipients_from(schedule.owner, specs)
+            schedule.recipients.set(made)
+        return secrets
+
+    def shown(self, schedule: Schedule, secrets: dict[int, str]) -> dict[str, Any]:
+        fresh = self.get_queryset().get(id=schedule.id)
+        return ScheduleSerializer(fresh, context={"secrets": secrets}).data
+
+    @extend_schema(responses={200: ScheduleRunSerializer(many=True)})
+    @action(detail=True)
+    def runs(self, request: Request, pk: str | None = None) -> Response:
+        schedule = self.get_object()
+        page = self.paginate_queryset(schedule.runs.select_related("batch").all())
+        return self.get_paginated_response(ScheduleRunSerializer(page, many=True).data)

@@ -1,0 +1,83 @@
+"""The demo's schedule run: a weekly finance report schedule, run by the tick, then again."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+
+import requests
+from django.conf import settings
+from django.core.management.base import CommandError
+from django.utils import timezone
+from django_celery_beat.models import CrontabSchedule
+
+from project.celery import app
+from project.s3 import media_client
+from tasks.models import Batch
+from tasks.schedules import runs
+from tasks.schedules.models import Schedule
+from tasks.schedules.occurrences import latest_occurrence
+
+NAME = "demo-finance-weekly"
+
+
+def demo_schedule() -> Schedule:
+    """Every Monday 08:00 Europe/Paris: what is new under reports/finance/ (made afresh)."""
+    Schedule.objects.filter(name=NAME).delete()
+    tab, _ = CrontabSchedule.objects.get_or_create(
+        minute="0",
+        hour="8",
+        day_of_month="*",
+        month_of_year="*",
+        day_of_week="1",
+        timezone="Europe/Paris",
+    )
+    return Schedule.objects.create(
+        name=NAME,
+        crontab=tab,
+        prefix="reports/finance/",
+        selection=Schedule.Selection.NEW,
+        expires_in=600,
+        filename_from_key=True,
+    )
+
+
+def run_scheduled_report(step: Callable[[str], None], wait_for: Callable[[Batch], Batch]) -> None:
+    """Last Monday's 08:00 run made by the beat's tick (twice: one run), then a run by hand."""
+    from celery.contrib.testing.worker import start_worker
+
+    schedule = demo_schedule()
+    now = timezone.now()
+    monday = latest_occurrence(schedule.cron, schedule.zone, now - timedelta(days=8), now)
+    if monday is None:
+        raise CommandError("a weekly schedule has no occurrence in the last 8 days")
+    # As if the schedule had been made just before last Monday 08:00 and beat ticked since.
+    Schedule.objects.filter(id=schedule.id).update(
+        created_at=monday - timedelta(minutes=1), covered_until=monday - timedelta(minutes=1)
+    )
+    for name in ("celery", "kombu"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    with start_worker(app, pool="solo", perform_ping_check=False, loglevel="WARNING"):
+        made = runs.tick(now) + runs.tick(now)  # a tick delivered twice
+        run = made[0].run if len(made) == 1 else None
+        if run is None or run.batch is None:
+            raise CommandError(f"the schedule's tick made {len(made)} runs, not one batch")
+        local = run.scheduled_for.astimezone(schedule.zone)
+        step(
+            f"schedule {NAME!r} (0 8 * * 1 Europe/Paris): the tick ran {local:%a %d %b %H:%M %Z} "
+            f"once though it came twice — {run.message}"
+        )
+        batch = wait_for(run.batch)
+    check_links(batch)
+    step(f"the scheduled batch {batch.id}: {batch.signed} links, each downloads its report")
+    again = runs.run_now(NAME, now.replace(second=0, microsecond=0)).run
+    step(f"run_schedule {NAME} (nothing new since): {again.outcome} — {again.message}")
+
+
+def check_links(batch: Batch) -> None:
+    client = media_client()
+    for link in batch.links.all():
+        stored = client.get_object(Bucket=settings.AWS_STORAGE_BUCKET_NAME, Key=link.key)
+        if requests.get(link.url, timeout=10).content != stored["Body"].read():
+            raise CommandError(f"the scheduled link for {link.key!r} did not download its object")

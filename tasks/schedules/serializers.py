@@ -1,0 +1,170 @@
+"""API shapes for schedules: a 5-field cron expression and a time zone in, history out."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from tasks.api.serializers import RecipientSerializer
+from tasks.batchspec import BatchInputError, check_prefix
+from tasks.schedules.models import Schedule, ScheduleRun
+from tasks.schedules.occurrences import parse_cron
+from tasks.signing.signer import SigningError, check_expires_in
+
+
+class ScheduleWriteSerializer(serializers.Serializer):
+    name = serializers.SlugField(max_length=100, required=False)
+    cron = serializers.CharField(
+        required=False, help_text="minute hour day-of-month month day-of-week: '0 8 * * 1'"
+    )
+    timezone = serializers.CharField(required=False, help_text="IANA name, e.g. Europe/Paris")
+    prefix = serializers.CharField(required=False, trim_whitespace=False, allow_blank=True)
+    selection = serializers.ChoiceField(choices=Schedule.Selection.choices, required=False)
+    newest_count = serializers.IntegerField(min_value=1, required=False)
+    expires_in = serializers.IntegerField(required=False, help_text="Seconds, 1..604800.")
+    filename_from_key = serializers.BooleanField(required=False)
+    refresh = serializers.BooleanField(required=False)
+    refresh_for = serializers.IntegerField(
+        min_value=1,
+        required=False,
+        allow_null=True,
+        help_text="Seconds after a run until which its links are refreshed; null: no end.",
+    )
+    recipients = serializers.ListField(
+        child=serializers.DictField(),
+        required=False,
+        help_text='[{"email": "..."}, {"webhook": "https://...", "secret": "whsec_..."}]',
+    )
+    enabled = serializers.BooleanField(required=False)
+
+    REQUIRED = ("name", "cron", "prefix", "selection", "expires_in")
+
+    def validate_name(self, name: str) -> str:
+        taken = Schedule.objects.filter(name=name)
+        if self.instance is not None:
+            taken = taken.exclude(id=self.instance.id)
+        if taken.exists():
+            raise serializers.ValidationError(f"a schedule named {name!r} exists already")
+        return name
+
+    def validate_cron(self, expression: str) -> str:
+        try:
+            parse_cron(expression)
+        except ValueError as error:
+            raise serializers.ValidationError(str(error)) from None
+        return " ".join(expression.split())
+
+    def validate_timezone(self, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise serializers.ValidationError(f"unknown time zone {name!r}") from None
+        return name
+
+    def validate_prefix(self, prefix: str) -> str:
+        try:
+            return check_prefix(prefix)
+        except BatchInputError as error:
+            raise serializers.ValidationError(error.message) from None
+
+    def validate_expires_in(self, expires_in: int) -> int:
+        try:
+            return check_expires_in(expires_in)
+        except SigningError as error:
+            raise serializers.ValidationError(str(error)) from None
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(self.initial_data) - set(self.fields))
+        if unknown:
+            expected = ", ".join(self.fields)
+            raise serializers.ValidationError(
+                {name: [f"unknown field; expected one of: {expected}"] for name in unknown}
+            )
+        if self.instance is None:
+            missing = [name for name in self.REQUIRED if name not in attrs]
+            if missing:
+                raise serializers.ValidationError(
+                    {name: ["This field is required."] for name in missing}
+                )
+        if attrs.get("refresh_for") is not None:
+            attrs["refresh_for"] = timedelta(seconds=attrs["refresh_for"])
+        return attrs
+
+
+class ScheduleRunSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ScheduleRun
+        fields = [
+            "id",
+            "scheduled_for",
+            "trigger",
+            "started_at",
+            "outcome",
+            "selected",
+            "batch",
+            "message",
+        ]
+        read_only_fields = fields
+
+
+class ScheduleSerializer(serializers.ModelSerializer):
+    cron = serializers.CharField(source="cron_expression")
+    timezone = serializers.SerializerMethodField()
+    refresh_for = serializers.SerializerMethodField()
+    recipients = serializers.SerializerMethodField()
+    last_runs = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Schedule
+        fields = [
+            "id",
+            "name",
+            "cron",
+            "timezone",
+            "prefix",
+            "selection",
+            "newest_count",
+            "expires_in",
+            "filename_from_key",
+            "refresh",
+            "refresh_for",
+            "recipients",
+            "enabled",
+            "last_run_at",
+            "last_batch",
+            "created_at",
+            "last_runs",
+        ]
+        read_only_fields = fields
+
+    def get_timezone(self, schedule: Schedule) -> str:
+        return schedule.zone.key
+
+    def get_refresh_for(self, schedule: Schedule) -> int | None:
+        span = schedule.refresh_for
+        return None if span is None else int(span.total_seconds())
+
+    @extend_schema_field(RecipientSerializer(many=True))
+    def get_recipients(self, schedule: Schedule) -> list[dict[str, Any]]:
+        secrets: dict[int, str] = self.context.get("secrets", {})
+        shown = []
+        for recipient in schedule.recipients.all():
+            row: dict[str, Any] = {
+                "id": recipient.id,
+                "kind": recipient.kind,
+                "address": recipient.address,
+            }
+            if recipient.id in secrets:
+                row["secret"] = secrets[recipient.id]
+            shown.append(row)
+        return shown
+
+    @extend_schema_field(ScheduleRunSerializer(many=True))
+    def get_last_runs(self, schedule: Schedule) -> list[dict[str, Any]]:
+        """The five latest runs; all of them at runs/."""
+        rows = schedule.runs.order_by("-scheduled_for")[:5]
+        return ScheduleRunSerializer(rows, many=True).data  # type: ignore[return-value]

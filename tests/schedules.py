@@ -1,0 +1,35 @@
+"""Helpers for the schedule tests: make a schedule with its crontab row."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.utils import timezone
+from django_celery_beat.models import CrontabSchedule
+
+from tasks.schedules.models import Schedule
+
+
+def make_schedule(
+    name: str,
+    cron: str = "0 8 * * *",
+    zone: str = "Europe/Paris",
+    since: datetime | None = None,
+    **fields: Any,
+) -> Schedule:
+    """A schedule whose occurrences after `since` (default now) are due."""
+    minute, hour, day_of_month, month_of_year, day_of_week = cron.split()
+    tab = CrontabSchedule.objects.create(
+        minute=minute,
+        hour=hour,
+        day_of_month=day_of_month,
+        month_of_year=month_of_year,
+        day_of_week=day_of_week,
+        timezone=zone,
+    )
+    start = since or timezone.now()
+    values = {"selection": "newest", "expires_in": 600, **fields}
+    return Schedule.objects.create(
+        name=name, crontab=tab, created_at=start, covered_until=start, **values
+    )
