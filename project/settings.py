@@ -241,7 +241,8 @@ LINKS_REFRESH_FLOOR = env.seconds("LINKS_REFRESH_FLOOR", 300)
 LINKS_REFRESH_INTERVAL = env.seconds("LINKS_REFRESH_INTERVAL", 60)  # beat: one pass each
 LINKS_REFRESH_CHUNK = env.integer("LINKS_REFRESH_CHUNK", 1000, minimum=1)  # links per claim
 LINKS_REFRESH_PASS_LIMIT = env.integer("LINKS_REFRESH_PASS_LIMIT", 50000, minimum=1)  # then requeue
-LINKS_REFRESH_LEASE = env.seconds("LINKS_REFRESH_LEASE", 120)  # a claim older is a lost pass
+# Links this process cannot refresh now (in another bucket) are tried again after this.
+LINKS_REFRESH_RETRY_AFTER = env.seconds("LINKS_REFRESH_RETRY_AFTER", 120)
 LINKS_REFRESH_CHECK_EXISTS = env.boolean("LINKS_REFRESH_CHECK_EXISTS", True)  # HEAD each link
 LINKS_LAPSE_INTERVAL = env.seconds("LINKS_LAPSE_INTERVAL", 60)
 LINKS_PERMALINK_TTL = env.seconds("LINKS_PERMALINK_TTL", 300)  # the URL a permalink redirects to

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -9,7 +10,7 @@ import botocore.session
 import pytest
 import time_machine
 from botocore.credentials import RefreshableCredentials
-from django.db import connection
+from django.db import connection, transaction
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -153,18 +154,16 @@ def test_revoked_links_are_never_refreshed_and_recipients_are_told(put_object):
     assert revoke(ShareLink.objects.filter(id=revoked.id)).links == 0  # once
 
 
-def test_a_stale_pass_cannot_overwrite_a_newer_claim(put_object):
-    batch = issue_in_process(list(objects(put_object, 1)), expires_in=600, refresh=True)
-    link = batch.links.get()
-    later = link.refresh_at + timedelta(seconds=1)
-    stale_token, claimed = claims.claim(later, 10, timedelta(seconds=1))
-    assert [row.id for row in claimed] == [link.id]
-    # the lease ran out: another pass takes it
-    token, again = claims.claim(later + timedelta(seconds=5), 10, timedelta(seconds=60))
-    assert [row.id for row in again] == [link.id]
+def test_a_pass_that_dies_leaves_its_links_due(put_object):
+    batch = issue_in_process(list(objects(put_object, 2)), expires_in=600, refresh=True)
+    later = max(batch.links.values_list("refresh_at", flat=True)) + timedelta(seconds=1)
 
-    assert claims.stop(stale_token, [link.id]) == 0
-    assert claims.stop(token, [link.id]) == 1
+    with pytest.raises(RuntimeError), transaction.atomic():
+        assert len(claims.take(later, 10)) == 2
+        raise RuntimeError("the worker died mid-pass")
+
+    assert claims.due(later).filter(batch=batch).count() == 2
+    assert set(batch.links.values_list("version", flat=True)) == {1}
 
 
 def test_temporary_credentials_make_the_link_due_before_they_expire(put_object, monkeypatch):
@@ -261,11 +260,28 @@ def test_permalink_past_refresh_until_or_expiry_is_gone(client, put_object):
         assert client.get(f"/l/{plain.token}").status_code == 410
 
 
-def test_concurrent_claims_wait_for_nothing(put_object):
-    """Rows locked by one claim are skipped, not waited for, by another (SKIP LOCKED)."""
+@pytest.mark.django_db(transaction=True)
+def test_links_one_pass_holds_are_skipped_by_another(put_object):
+    """Rows taken by one pass are skipped, not waited for, by another (SKIP LOCKED)."""
     batch = issue_in_process(list(objects(put_object, 3)), expires_in=600, refresh=True)
     later = max(batch.links.values_list("refresh_at", flat=True)) + timedelta(seconds=1)
-    with CaptureQueriesContext(connection) as captured:
-        claims.claim(later, 10, timedelta(seconds=60))
+    taken_by_other: list[int] = []
+
+    def other_pass() -> None:
+        try:
+            with transaction.atomic():
+                taken_by_other.extend(link.id for link in claims.take(later, 10))
+        finally:
+            connection.close()
+
+    with transaction.atomic(), CaptureQueriesContext(connection) as captured:
+        mine = claims.take(later, 10)
+        thread = threading.Thread(target=other_pass)
+        thread.start()
+        thread.join(30)
+
     assert any("SKIP LOCKED" in q["sql"] for q in captured.captured_queries)
-    assert batch.links.filter(refresh_claim__isnull=False).count() == 3
+    assert len(mine) == 3
+    assert taken_by_other == []
+    other_pass()  # once the first pass is over (here: it saved nothing), they are due again
+    assert sorted(taken_by_other) == sorted(link.id for link in mine)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from notifications import outbox
 from tasks.handover import manifest_writer
@@ -14,17 +15,17 @@ from tasks.permalinks import permalink_maker
 
 def announce(
     event_type: str,
-    link_ids: Iterable[int],
+    links: Iterable[tuple[Any, int]],
     *,
     wanted: Callable[[Batch], bool] = lambda batch: True,
 ) -> int:
-    """Publish one event per batch of these links (their current state); the deliveries made.
+    """Publish one event per batch of these (batch id, link id) pairs, with the links' current
+    state; the deliveries made.
 
     Call inside the transaction that changed the links, so both commit or neither.
     """
-    by_batch: dict[object, list[int]] = defaultdict(list)
-    rows = ShareLink.objects.filter(id__in=list(link_ids)).values_list("batch_id", "id")
-    for batch_id, link_id in rows:
+    by_batch: dict[Any, list[int]] = defaultdict(list)
+    for batch_id, link_id in links:
         by_batch[batch_id].append(link_id)
     permalink = permalink_maker()
     made = 0
@@ -33,8 +34,8 @@ def announce(
         recipients = list(batch.recipients.all())
         if not recipients or not wanted(batch):
             continue
-        links = ShareLink.objects.filter(id__in=by_batch[batch.id]).order_by("key")
-        items = [link_item(link, permalink) for link in links.only(*LINK_FIELDS).iterator()]
+        rows = ShareLink.objects.filter(id__in=by_batch[batch.id]).order_by("key")
+        items = [link_item(row, permalink) for row in rows.only(*LINK_FIELDS).iterator()]
         made += len(
             outbox.publish(
                 event_type,

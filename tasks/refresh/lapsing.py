@@ -36,11 +36,11 @@ def expired(now: datetime) -> QuerySet[ShareLink]:
 def lapse_expired(now: datetime, limit: int = LIMIT) -> LapseReport:
     with transaction.atomic():
         rows = expired(now).order_by("expires_at").select_for_update(skip_locked=True)
-        ids = list(rows.values_list("id", flat=True)[:limit])
-        if not ids:
+        pairs = list(rows.values_list("batch_id", "id")[:limit])
+        if not pairs:
             return LapseReport()
-        ShareLink.objects.filter(id__in=ids).update(
-            status=ShareLink.Status.LAPSED, refresh_at=None, refresh_claim=None
+        ShareLink.objects.filter(id__in=[link_id for _, link_id in pairs]).update(
+            status=ShareLink.Status.LAPSED, refresh_at=None
         )
-        deliveries = announce("links.lapsed", ids, wanted=lambda batch: batch.notify_lapsed)
-    return LapseReport(len(ids), deliveries, more=len(ids) == limit)
+        deliveries = announce("links.lapsed", pairs, wanted=lambda batch: batch.notify_lapsed)
+    return LapseReport(len(pairs), deliveries, more=len(pairs) == limit)

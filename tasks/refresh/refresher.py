@@ -1,8 +1,8 @@
 """One refresh pass: claim due links in chunks, re-sign them, save, announce `links.refreshed`.
 
-Each chunk is claimed (see claims.py), checked (past refresh_until; object deleted, by
+Each chunk is taken (see claims.py), checked (past refresh_until; object deleted, by
 a HEAD per key when LINKS_REFRESH_CHECK_EXISTS), re-signed in bulk through the process's
-one signer, and saved with its deliveries in one transaction.
+one signer, and saved with its deliveries, all in one transaction.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ class PassReport:
     refreshed: int = 0
     past_until: int = 0  # refresh_until reached: left to lapse
     gone: int = 0  # the object was deleted: left to lapse
-    failed: int = 0  # could not be signed (left to lapse) or not for this bucket (released)
+    failed: int = 0  # could not be signed (left to lapse) or not for this bucket (postponed)
     deliveries: int = 0
     more: bool = False  # stopped at the limit with links still due
 
@@ -55,28 +55,30 @@ def run_pass(limit: int | None = None) -> PassReport:
 
 def refresh_chunk(report: PassReport, limit: int) -> int:
     now = timezone.now()
-    token, links = claims.claim(now, limit, timedelta(seconds=settings.LINKS_REFRESH_LEASE))
-    if not links:
-        return 0
-    report.due += len(links)
-    past = [link for link in links if not keeps_refreshing(True, link.refresh_until, now)]
-    live = [link for link in links if keeps_refreshing(True, link.refresh_until, now)]
-    foreign = [link for link in live if link.bucket != settings.AWS_STORAGE_BUCKET_NAME]
-    if foreign:
-        log.error(
-            "%d due links are in bucket %r, not the configured %r: not refreshed",
-            len(foreign),
-            foreign[0].bucket,
-            settings.AWS_STORAGE_BUCKET_NAME,
-        )
-        claims.release(token, [link.id for link in foreign])
-        live = [link for link in live if link.bucket == settings.AWS_STORAGE_BUCKET_NAME]
-    gone = absent(live) if settings.LINKS_REFRESH_CHECK_EXISTS else set()
-    resigned, unsignable = sign_all([link for link in live if link.id not in gone])
     with transaction.atomic():
-        claims.stop(token, [link.id for link in past] + sorted(gone) + unsignable)
-        saved = save(token, resigned, timezone.now())
-        report.deliveries += announce("links.refreshed", saved)
+        links = claims.take(now, limit)
+        if not links:
+            return 0
+        past = [link for link in links if not keeps_refreshing(True, link.refresh_until, now)]
+        live = [link for link in links if keeps_refreshing(True, link.refresh_until, now)]
+        foreign = [link for link in live if link.bucket != settings.AWS_STORAGE_BUCKET_NAME]
+        if foreign:
+            log.error(
+                "%d due links are in bucket %r, not the configured %r: not refreshed",
+                len(foreign),
+                foreign[0].bucket,
+                settings.AWS_STORAGE_BUCKET_NAME,
+            )
+            retry_at = now + timedelta(seconds=settings.LINKS_REFRESH_RETRY_AFTER)
+            claims.postpone([link.id for link in foreign], retry_at)
+            live = [link for link in live if link.bucket == settings.AWS_STORAGE_BUCKET_NAME]
+        gone = absent(live) if settings.LINKS_REFRESH_CHECK_EXISTS else set()
+        resigned, unsignable = sign_all([link for link in live if link.id not in gone])
+        claims.stop([link.id for link in past] + sorted(gone) + unsignable)
+        saved = save(resigned, timezone.now())
+        batch_of = {link.id: link.batch_id for link in links}
+        report.deliveries += announce("links.refreshed", [(batch_of[i], i) for i in saved])
+    report.due += len(links)
     report.refreshed += len(saved)
     report.past_until += len(past)
     report.gone += len(gone)

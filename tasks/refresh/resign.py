@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,7 +10,7 @@ from django.db import connection
 from django.db.models import F
 
 from tasks.models import Batch, ShareLink
-from tasks.refresh.claims import mine
+from tasks.refresh.claims import held
 from tasks.refresh.policy import next_expiry
 from tasks.refresh.schedule import refresh_at_for
 from tasks.signing.signer import Signer
@@ -38,12 +37,12 @@ def resign(link: ShareLink, batch: Batch, signer: Signer, now: datetime) -> Resi
     return Resigned(link.id, signed.url, issued_at, signed.expires_at, refresh_at)
 
 
-def save(token: uuid.UUID, links: Sequence[Resigned], now: datetime) -> list[int]:
-    """Store the new signatures of the links this pass still holds; their ids. In a transaction."""
+def save(links: Sequence[Resigned], now: datetime) -> list[int]:
+    """Store the new signatures of the links still active; their ids. In the taking transaction."""
     if not links:
         return []
     if connection.vendor != "postgresql":
-        return [link.id for link in links if save_one(token, link, now)]
+        return [link.id for link in links if save_one(link, now)]
     table = ShareLink._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
@@ -57,23 +56,22 @@ def save(token: uuid.UUID, links: Sequence[Resigned], now: datetime) -> list[int
         cursor.execute(
             f"UPDATE {table} AS l SET url = r.url, issued_at = r.issued_at, "  # noqa: S608 - constants
             "expires_at = r.expires_at, refresh_at = r.refresh_at, version = l.version + 1, "
-            f"refresh_claim = NULL, updated_at = %s FROM {SCRATCH} AS r "
-            "WHERE l.id = r.id AND l.refresh_claim = %s AND l.status = %s RETURNING l.id",
-            [now, token, ShareLink.Status.ACTIVE],
+            f"updated_at = %s FROM {SCRATCH} AS r "
+            "WHERE l.id = r.id AND l.status = %s RETURNING l.id",
+            [now, ShareLink.Status.ACTIVE],
         )
         return [row[0] for row in cursor.fetchall()]
 
 
-def save_one(token: uuid.UUID, link: Resigned, now: datetime) -> bool:
+def save_one(link: Resigned, now: datetime) -> bool:
     """The same, one row at a time (SQLite: the demo)."""
     return bool(
-        mine(token, [link.id]).update(
+        held([link.id]).update(
             url=link.url,
             issued_at=link.issued_at,
             expires_at=link.expires_at,
             refresh_at=link.refresh_at,
             version=F("version") + 1,
-            refresh_claim=None,
             updated_at=now,
         )
     )

@@ -24,15 +24,12 @@ class Revoked:
 def revoke(links: QuerySet[ShareLink]) -> Revoked:
     """Revoke the active links among these (others are left as they are), in one transaction."""
     with transaction.atomic():
-        # A refresh pass that claimed some of them writes nothing to them: it needs them active.
+        # Waits for a refresh pass holding some of them; what it saved is then revoked too.
         active = links.filter(status=ShareLink.Status.ACTIVE).select_for_update(of=("self",))
-        ids = list(active.values_list("id", flat=True))
-        if not ids:
+        pairs = list(active.values_list("batch_id", "id"))
+        if not pairs:
             return Revoked(0, 0)
-        ShareLink.objects.filter(id__in=ids).update(
-            status=ShareLink.Status.REVOKED,
-            revoked_at=timezone.now(),
-            refresh_at=None,
-            refresh_claim=None,
+        ShareLink.objects.filter(id__in=[link_id for _, link_id in pairs]).update(
+            status=ShareLink.Status.REVOKED, revoked_at=timezone.now(), refresh_at=None
         )
-        return Revoked(len(ids), announce("links.revoked", ids))
+        return Revoked(len(pairs), announce("links.revoked", pairs))
