@@ -122,7 +122,7 @@ def main() -> None:
     from django.conf import settings
     from django.core.management import call_command
 
-    from tests.services.worker import WorkerProcess
+    from tests.services.celery_processes import WorkerProcess
 
     call_command("migrate", verbosity=0)
     keys = [f"bench/{number:07d}/report.pdf" for number in range(args.keys)]

@@ -190,7 +190,7 @@ def measure(
 def measure_celery(specs: list[dict[str, str]], count: int) -> tuple[str, int, float]:
     from notifications.models import Delivery
     from notifications.queue import enqueue
-    from tests.services.worker import WorkerProcess
+    from tests.services.celery_processes import WorkerProcess
 
     fresh_tables()
     targets = recipients(specs)

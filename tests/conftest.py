@@ -18,10 +18,10 @@ import pytest
 from botocore.config import Config
 from django.conf import settings
 
+from tests.services.celery_processes import WorkerProcess
 from tests.services.localstack import LocalStack, endpoint
 from tests.services.receivers import Receiver, Reply
 from tests.services.smtp import SmtpServer
-from tests.services.worker import WorkerProcess
 
 pytest_plugins = ["tests.delivery_fixtures"]
 

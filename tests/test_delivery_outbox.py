@@ -21,8 +21,8 @@ from notifications.recipients import recipient_from_spec
 from notifications.sweeper import sweep
 from notifications.tasks import dispatch
 from tests.delivery_fixtures import wait_final
+from tests.services.celery_processes import ROOT, WorkerProcess
 from tests.services.receivers import Reply
-from tests.services.worker import ROOT, WorkerProcess
 
 OWN_REDIS_DB = 11  # this module's own Redis database index: FLUSHDB touches nobody else's
 

@@ -22,7 +22,7 @@ from tasks.refresh.refresher import PassReport
 from tests.batches import unique_prefix, wait_for_batch, wait_until
 from tests.helpers import download
 from tests.refresh_helpers import event_links
-from tests.services.worker import BeatProcess
+from tests.services.celery_processes import BeatProcess
 
 pytestmark = [pytest.mark.s3, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 

@@ -13,7 +13,7 @@ from tasks.schedules.models import ScheduleRun
 from tests.batches import unique_prefix, wait_until
 from tests.helpers import download
 from tests.schedules import make_schedule
-from tests.services.beat import BeatProcess
+from tests.services.celery_processes import BeatProcess
 
 pytestmark = [pytest.mark.s3, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 

@@ -21,7 +21,7 @@ from tasks.issuing import create_batch
 from tasks.models import Batch
 from tests.batches import unique_prefix, upload_many
 from tests.helpers import download
-from tests.services.worker import ROOT
+from tests.services.celery_processes import ROOT
 
 
 def run(*args: str) -> tuple[str, str]:
