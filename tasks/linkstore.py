@@ -15,10 +15,20 @@ from django.db import connection
 from django.utils import timezone
 
 from tasks.models import Batch, ShareLink, new_token
+from tasks.scratch import copy_to_scratch
 
 INSERT_BATCH = 1000
 SCRATCH = "incoming_share_links"
-VARYING = ("key", "filename", "url", "issued_at", "expires_at", "token", "refresh_at")
+SCRATCH_COLUMNS = {
+    "key": "text",
+    "filename": "text",
+    "url": "text",
+    "issued_at": "timestamptz",
+    "expires_at": "timestamptz",
+    "token": "text",
+    "refresh_at": "timestamptz",
+}
+VARYING = tuple(SCRATCH_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -62,14 +72,8 @@ def copy_links(batch: Batch, links: Sequence[NewLink]) -> None:
     now = timezone.now()
     columns = ", ".join(VARYING)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {SCRATCH} (key text, filename text, url text, "
-            "issued_at timestamptz, expires_at timestamptz, token text, refresh_at timestamptz) "
-            "ON COMMIT DELETE ROWS"
-        )
-        with cursor.cursor.copy(f"COPY {SCRATCH} ({columns}) FROM STDIN") as copy:
-            for link in links:
-                copy.write_row(tuple(getattr(link, name) for name in VARYING))
+        rows = (tuple(getattr(link, name) for name in VARYING) for link in links)
+        copy_to_scratch(cursor, SCRATCH, SCRATCH_COLUMNS, rows)
         cursor.execute(
             f"INSERT INTO {table} (batch_id, bucket, ttl, version, status, refresh_until, "  # noqa: S608 - names are constants
             f"created_at, updated_at, {columns}) "

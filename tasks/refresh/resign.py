@@ -1,4 +1,4 @@
-"""Re-signing claimed links (no I/O but the signer) and saving them in bulk, conditionally."""
+"""Re-signing taken links (no I/O but the signer) and saving them in bulk, conditionally."""
 
 from __future__ import annotations
 
@@ -13,10 +13,17 @@ from tasks.models import Batch, ShareLink
 from tasks.refresh.claims import held
 from tasks.refresh.policy import next_expiry
 from tasks.refresh.schedule import refresh_at_for
+from tasks.scratch import copy_to_scratch
 from tasks.signing.signer import Signer
 
 SCRATCH = "refreshed_share_links"
-COLUMNS = ("id", "url", "issued_at", "expires_at", "refresh_at")
+COLUMNS = {
+    "id": "bigint",
+    "url": "text",
+    "issued_at": "timestamptz",
+    "expires_at": "timestamptz",
+    "refresh_at": "timestamptz",
+}
 
 
 @dataclass(frozen=True)
@@ -45,14 +52,8 @@ def save(links: Sequence[Resigned], now: datetime) -> list[int]:
         return [link.id for link in links if save_one(link, now)]
     table = ShareLink._meta.db_table
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {SCRATCH} (id bigint, url text, "
-            "issued_at timestamptz, expires_at timestamptz, refresh_at timestamptz) "
-            "ON COMMIT DELETE ROWS"
-        )
-        with cursor.cursor.copy(f"COPY {SCRATCH} ({', '.join(COLUMNS)}) FROM STDIN") as copy:
-            for link in links:
-                copy.write_row(tuple(getattr(link, name) for name in COLUMNS))
+        rows = (tuple(getattr(link, name) for name in COLUMNS) for link in links)
+        copy_to_scratch(cursor, SCRATCH, COLUMNS, rows)
         cursor.execute(
             f"UPDATE {table} AS l SET url = r.url, issued_at = r.issued_at, "  # noqa: S608 - constants
             "expires_at = r.expires_at, refresh_at = r.refresh_at, version = l.version + 1, "
