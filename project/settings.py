@@ -172,7 +172,15 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,
 }
-SPECTACULAR_SETTINGS = {"TITLE": "linkdist API", "VERSION": "0.1.0"}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "linkdist API",
+    "VERSION": "0.1.0",
+    "ENUM_NAME_OVERRIDES": {
+        "BatchStatusEnum": "tasks.models.Batch.Status",
+        "ShareLinkStatusEnum": "tasks.models.ShareLink.Status",
+        "DeliveryStatusEnum": "notifications.models.Delivery.Status",
+    },
+}
 
 LOGGING = {
     "version": 1,

@@ -121,3 +121,18 @@ def test_worker_log_handlers_are_redacted():
         logger.removeHandler(handler)
     assert "X-Amz-Signature=ab12cd…" in stream.getvalue()
     assert "e" * 20 not in stream.getvalue()
+
+
+def test_openapi_schema_is_valid_without_warnings(tmp_path):
+    from django.core.management import call_command
+
+    out = tmp_path / "schema.yaml"
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(out))
+    schema = out.read_text()
+    for path in (
+        "/api/batches/",
+        "/api/deliveries/{id}/replay/",
+        "/api/links/{id}/revoke/",
+        "/api/schedules/",
+    ):
+        assert f"  {path}:" in schema

@@ -90,7 +90,7 @@ class SkippedKeySerializer(serializers.ModelSerializer):
         fields = ["key", "reason", "detail"]
 
 
-class RecipientSerializer(serializers.Serializer):
+class RecipientSummarySerializer(serializers.Serializer):
     id = serializers.IntegerField()
     kind = serializers.CharField()
     address = serializers.CharField()
@@ -136,7 +136,7 @@ class BatchSerializer(serializers.ModelSerializer):
         rows = batch.skipped_keys.order_by("key")[:REPORT_LIMIT]
         return SkippedKeySerializer(rows, many=True).data  # type: ignore[return-value]
 
-    @extend_schema_field(RecipientSerializer(many=True))
+    @extend_schema_field(RecipientSummarySerializer(many=True))
     def get_recipients(self, batch: Batch) -> list[dict[str, Any]]:
         secrets: dict[int, str] = self.context.get("secrets", {})
         shown = []

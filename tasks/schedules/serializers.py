@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from tasks.api.serializers import RecipientSerializer
+from tasks.api.serializers import RecipientSummarySerializer
 from tasks.batchspec import BatchInputError, check_prefix
 from tasks.schedules.models import Schedule, ScheduleRun
 from tasks.schedules.occurrences import parse_cron
@@ -148,7 +148,7 @@ class ScheduleSerializer(serializers.ModelSerializer):
         span = schedule.refresh_for
         return None if span is None else int(span.total_seconds())
 
-    @extend_schema_field(RecipientSerializer(many=True))
+    @extend_schema_field(RecipientSummarySerializer(many=True))
     def get_recipients(self, schedule: Schedule) -> list[dict[str, Any]]:
         secrets: dict[int, str] = self.context.get("secrets", {})
         shown = []
