@@ -1,12 +1,15 @@
 """Refresh: one million links in PostgreSQL, 1 % due — the due query's plan and the pass rate.
 
     python bench/bench_refresh.py [--links 1000000] [--due-percent 1] [--baseline-links 2000]
+                                  [--concurrency 2]
 
 Rows are loaded by COPY into a scratch database (linkdist_bench_refresh, created and
-dropped here) on PostgreSQL at 127.0.0.1. Prints EXPLAIN (ANALYZE) of the claim's due
-query, then times one refresh pass in-process (claim, re-sign through the signing entry
-point's signer, bulk save, in chunks of LINKS_REFRESH_CHUNK) against the obvious loop
-(`storage.url()` or `sign()`, then `save()`, per link) on a subset, in the same run.
+dropped here) on PostgreSQL at 127.0.0.1. Prints EXPLAIN (ANALYZE) of the pass's due
+query, then times one refresh pass in-process (take with SKIP LOCKED, re-sign through the
+signing entry point's signer, bulk save, in chunks of LINKS_REFRESH_CHUNK), then as many
+links again refreshed by the beat task on real worker processes (Redis broker), against
+the obvious loop (`storage.url()` or `sign()`, then `save()`, per link) on a subset, in
+the same run.
 The HEAD check is off: signing is local and the objects do not exist (with it on, a
 pass adds a HEAD per link, on 8 threads).
 """
@@ -116,6 +119,35 @@ def refresh_pass() -> tuple[int, float]:
     return report.refreshed, elapsed
 
 
+def through_workers(batch: object, count: int, concurrency: int) -> float:
+    """`count` more links made due, refreshed by the beat task on real worker processes."""
+    from django.conf import settings
+    from django.utils import timezone
+
+    from tasks import tasks
+    from tasks.models import ShareLink
+    from tests.services.celery_processes import WorkerProcess
+
+    ids = list(
+        ShareLink.objects.filter(batch=batch, version=1, refresh_at__gt=timezone.now())
+        .order_by("id")
+        .values_list("id", flat=True)[:count]
+    )
+    ShareLink.objects.filter(id__in=ids).update(refresh_at=timezone.now())
+    database_url = os.environ["TEST_DATABASE_URL"]
+    worker = WorkerProcess(database_url, settings.CELERY_TASK_DEFAULT_QUEUE, concurrency)
+    worker.start()
+    try:
+        started = time.perf_counter()
+        tasks.refresh_links.delay()
+        while ShareLink.objects.filter(id__in=ids, version=1).exists():
+            time.sleep(0.05)
+        elapsed = time.perf_counter() - started
+    finally:
+        worker.stop()
+    return len(ids) / elapsed
+
+
 def obvious_loop(batch: object, count: int, use_storage: bool) -> float:
     """A URL + save() per link, on links that were not due; links per second.
 
@@ -149,6 +181,7 @@ def main() -> None:
     parser.add_argument("--links", type=int, default=1_000_000)
     parser.add_argument("--due-percent", type=float, default=1.0)
     parser.add_argument("--baseline-links", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=2, help="worker processes")
     args = parser.parse_args()
     configure()
 
@@ -167,6 +200,7 @@ def main() -> None:
         print(f"due: {due:,} of {args.links:,}\n\nEXPLAIN (ANALYZE) of the claim's due query:")
         print(explain_due_query())
         refreshed, elapsed = refresh_pass()
+        parallel = through_workers(batch, refreshed, args.concurrency)
         baseline = obvious_loop(batch, args.baseline_links, use_storage=True)
         fast_loop = obvious_loop(batch, args.baseline_links, use_storage=False)
     finally:
@@ -174,11 +208,16 @@ def main() -> None:
     rate = refreshed / elapsed
     chunk = settings.LINKS_REFRESH_CHUNK
     n = f"{args.baseline_links:,} links"
-    print(f"\nrefresh pass (claim + re-sign + bulk save, chunks of {chunk:,}):")
+    print(f"\nrefresh pass in one process (take + re-sign + bulk save, chunks of {chunk:,}):")
     print(f"  {refreshed:,} links in {elapsed:.2f} s = {rate:,.0f} links/s")
+    print(
+        f"through Celery: the beat task on {args.concurrency} worker processes "
+        f"(LINKS_REFRESH_PARALLEL passes): {parallel:,.0f} links/s"
+    )
     print(f"obvious loop (storage.url + save per link, {n}): {baseline:,.0f} links/s")
     print(f"loop with the fast signer (sign + save per link, {n}): {fast_loop:,.0f} links/s")
     print(f"ratio: {rate / baseline:.1f}x the obvious loop, {rate / fast_loop:.1f}x the fast loop")
+    print(f"through Celery: {parallel / baseline:.1f}x the obvious loop")
 
 
 if __name__ == "__main__":

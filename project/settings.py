@@ -248,6 +248,8 @@ if LINKS_REFRESH_MARGIN_PERCENT >= 100:
 LINKS_REFRESH_FLOOR = env.seconds("LINKS_REFRESH_FLOOR", 300)
 LINKS_REFRESH_INTERVAL = env.seconds("LINKS_REFRESH_INTERVAL", 60)  # beat: one pass each
 LINKS_REFRESH_CHUNK = env.integer("LINKS_REFRESH_CHUNK", 1000, minimum=1)  # links per claim
+# Passes run at once (on as many worker processes) when that many chunks are due.
+LINKS_REFRESH_PARALLEL = env.integer("LINKS_REFRESH_PARALLEL", 2, minimum=1)
 LINKS_REFRESH_PASS_LIMIT = env.integer("LINKS_REFRESH_PASS_LIMIT", 50000, minimum=1)  # then requeue
 # Links this process cannot refresh now (in another bucket) are tried again after this.
 LINKS_REFRESH_RETRY_AFTER = env.seconds("LINKS_REFRESH_RETRY_AFTER", 120)

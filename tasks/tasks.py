@@ -112,10 +112,20 @@ def resume_stalled_batches() -> dict[str, int]:
 
 
 @shared_task(name="tasks.refresh_links")
-def refresh_links() -> dict[str, int | bool]:
-    """One bounded refresh pass (beat runs it); queues the next one at once when more are due."""
+def refresh_links(helper: bool = False) -> dict[str, int | bool]:
+    """One bounded refresh pass (beat runs it); queues the next one at once when more are due.
+
+    With many links due it also starts helper passes for other worker processes (up to
+    LINKS_REFRESH_PARALLEL passes in all); SKIP LOCKED keeps them on different links.
+    """
+    if not helper:
+        wanted = refresher.passes_wanted(
+            timezone.now(), settings.LINKS_REFRESH_PARALLEL, settings.LINKS_REFRESH_CHUNK
+        )
+        for _ in range(wanted - 1):
+            refresh_links.delay(helper=True)
     report = refresher.run_pass()
-    if report.more:
+    if report.more and not helper:
         refresh_links.delay()
     if report.due:
         log.info("refresh pass: %s", report)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
+import uuid
 from datetime import datetime
 
 import pytest
@@ -14,6 +16,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from standardwebhooks.webhooks import Webhook
 
+from tasks import tasks
 from tasks.batchspec import BatchRequest
 from tasks.issuing import create_batch
 from tasks.models import ShareLink
@@ -21,8 +24,8 @@ from tasks.refresh import refresher
 from tasks.refresh.refresher import PassReport
 from tests.batches import unique_prefix, wait_for_batch, wait_until
 from tests.helpers import download
-from tests.refresh_helpers import event_links
-from tests.services.celery_processes import BeatProcess
+from tests.refresh_helpers import event_links, issue_in_process
+from tests.services.celery_processes import BeatProcess, WorkerProcess
 
 pytestmark = [pytest.mark.s3, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -135,3 +138,31 @@ def test_revoke_over_the_api_tells_the_receiver_and_stops_the_permalink(
     assert again.json() == {"revoked": 0, "deliveries": 0}
     time.sleep(0.5)
     assert len(hook.requests) == 2
+
+
+def test_many_due_links_are_shared_by_parallel_passes_and_refreshed_once(test_database_url):
+    """A worker whose pass finds several chunks due starts a helper pass; each link once."""
+    queue = f"fan-{uuid.uuid4().hex[:8]}"
+    worker = WorkerProcess(
+        test_database_url,
+        queue,
+        extra_env={
+            "CELERY_TASK_DEFAULT_QUEUE": queue,
+            "LINKS_REFRESH_CHUNK": "5",
+            "LINKS_REFRESH_PARALLEL": "2",
+            "LINKS_REFRESH_CHECK_EXISTS": "false",
+        },
+    ).start()
+    try:
+        keys = [f"{unique_prefix('fan')}{n:03d}.txt" for n in range(60)]
+        batch = issue_in_process(keys, expires_in=600, refresh=True)
+        batch.links.update(refresh_at=timezone.now())
+        tasks.refresh_links.apply_async(queue=queue)
+
+        wait_until(lambda: not batch.links.filter(version=1).exists(), timeout=60)
+        log = worker.log()
+    finally:
+        worker.stop()
+    assert sorted(batch.links.values_list("version", flat=True)) == [2] * 60
+    passes = [int(due) for due in re.findall(r"refresh_links\[.*\] succeeded .*'due': (\d+)", log)]
+    assert len(passes) >= 2 and sum(passes) == 60  # the links were shared, none taken twice

@@ -11,7 +11,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -51,6 +51,12 @@ def run_pass(limit: int | None = None) -> PassReport:
             return report
     report.more = claims.due(timezone.now()).exists()
     return report
+
+
+def passes_wanted(now: datetime, parallel: int, chunk: int) -> int:
+    """How many passes to run at once: one per chunk of due links, up to `parallel`."""
+    due_now = claims.due(now)[: parallel * chunk].count()
+    return max(1, min(parallel, -(-due_now // chunk)))
 
 
 def refresh_chunk(report: PassReport, limit: int) -> int:
