@@ -53,6 +53,22 @@ def words(name: str, default: list[str]) -> list[str]:
     return default if raw is None else [w.strip() for w in raw.split(",") if w.strip()]
 
 
+def networks(name: str, default: list[str]) -> list[str]:
+    """Comma-separated CIDR networks, each checked (a typo must not silently allow nothing)."""
+    import ipaddress
+
+    from django.core.exceptions import ImproperlyConfigured
+
+    values = words(name, default)
+    for value in values:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            message = f"{name}: {value!r} is not a network (e.g. 10.0.0.0/8)"
+            raise ImproperlyConfigured(message) from None
+    return values
+
+
 def db_url(name: str, default: str) -> dict:
     return _env.db_url_config(text(name, default))
 

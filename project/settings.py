@@ -218,7 +218,7 @@ LINKS_PUBLIC_BASE_URL = env.text("LINKS_PUBLIC_BASE_URL")
 # Plain-http webhook URLs are refused unless allowed (the tests allow them).
 WEBHOOK_ALLOW_HTTP = env.boolean("WEBHOOK_ALLOW_HTTP", False)
 # Networks (CIDR) a webhook may reach although they are loopback/private/link-local.
-WEBHOOK_ALLOWED_NETWORKS = env.words("WEBHOOK_ALLOWED_NETWORKS", [])
+WEBHOOK_ALLOWED_NETWORKS = env.networks("WEBHOOK_ALLOWED_NETWORKS", [])
 WEBHOOK_MAX_BODY_BYTES = env.integer("WEBHOOK_MAX_BODY_BYTES", 262144, minimum=8192)
 WEBHOOK_CONNECT_TIMEOUT = env.seconds("WEBHOOK_CONNECT_TIMEOUT", 5)
 WEBHOOK_TIMEOUT = env.seconds("WEBHOOK_TIMEOUT", 15)  # the whole request

@@ -54,6 +54,12 @@ def test_s3_configured_without_media_bucket_is_refused(tmp_path):
             "DJANGO_AWS_QUERYSTRING_EXPIRE: '600x' is not a duration",
         ),
         ("LINKS_DEFAULT_EXPIRES_IN", "soon", "LINKS_DEFAULT_EXPIRES_IN: 'soon' is not a duration"),
+        (
+            "WEBHOOK_ALLOWED_NETWORKS",
+            "10.0.0.0/8,10.1",
+            "WEBHOOK_ALLOWED_NETWORKS: '10.1' is not a",
+        ),
+        ("LINKS_CHUNK_SIZE", "0", "LINKS_CHUNK_SIZE must be at least 1"),
     ],
 )
 def test_bad_values_name_their_variable(tmp_path, name, value, message):
