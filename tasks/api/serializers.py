@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from notifications.models import Recipient
 from tasks.batchspec import BatchRequest
 from tasks.models import Batch, ShareLink, SkippedKey
 
@@ -90,6 +92,20 @@ class SkippedKeySerializer(serializers.ModelSerializer):
         fields = ["key", "reason", "detail"]
 
 
+def recipient_summaries(
+    recipients: Iterable[Recipient], secrets: dict[int, str]
+) -> list[dict[str, Any]]:
+    """Recipients as a batch or schedule shows them; a generated secret only when given."""
+    shown = []
+    for recipient in recipients:
+        row: dict[str, Any] = {"id": recipient.id, "kind": recipient.kind}
+        row["address"] = recipient.address
+        if recipient.id in secrets:
+            row["secret"] = secrets[recipient.id]
+        shown.append(row)
+    return shown
+
+
 class RecipientSummarySerializer(serializers.Serializer):
     id = serializers.IntegerField()
     kind = serializers.CharField()
@@ -138,18 +154,7 @@ class BatchSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(RecipientSummarySerializer(many=True))
     def get_recipients(self, batch: Batch) -> list[dict[str, Any]]:
-        secrets: dict[int, str] = self.context.get("secrets", {})
-        shown = []
-        for recipient in batch.recipients.all():
-            row: dict[str, Any] = {
-                "id": recipient.id,
-                "kind": recipient.kind,
-                "address": recipient.email or recipient.url,
-            }
-            if recipient.id in secrets:
-                row["secret"] = secrets[recipient.id]
-            shown.append(row)
-        return shown
+        return recipient_summaries(batch.recipients.all(), self.context.get("secrets", {}))
 
 
 class LinkSerializer(serializers.ModelSerializer):

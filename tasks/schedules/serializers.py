@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from tasks.api.serializers import RecipientSummarySerializer
+from tasks.api.serializers import RecipientSummarySerializer, recipient_summaries
 from tasks.batchspec import BatchInputError, check_prefix
 from tasks.schedules.models import Schedule, ScheduleRun
 from tasks.schedules.occurrences import parse_cron
@@ -150,18 +150,7 @@ class ScheduleSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(RecipientSummarySerializer(many=True))
     def get_recipients(self, schedule: Schedule) -> list[dict[str, Any]]:
-        secrets: dict[int, str] = self.context.get("secrets", {})
-        shown = []
-        for recipient in schedule.recipients.all():
-            row: dict[str, Any] = {
-                "id": recipient.id,
-                "kind": recipient.kind,
-                "address": recipient.address,
-            }
-            if recipient.id in secrets:
-                row["secret"] = secrets[recipient.id]
-            shown.append(row)
-        return shown
+        return recipient_summaries(schedule.recipients.all(), self.context.get("secrets", {}))
 
     @extend_schema_field(ScheduleRunSerializer(many=True))
     def get_last_runs(self, schedule: Schedule) -> list[dict[str, Any]]:
