@@ -6,8 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from django.utils import timezone
-from django_celery_beat.models import CrontabSchedule
 
+from tasks.schedules.api import crontab_for
 from tasks.schedules.models import Schedule
 
 
@@ -19,15 +19,7 @@ def make_schedule(
     **fields: Any,
 ) -> Schedule:
     """A schedule whose occurrences after `since` (default now) are due."""
-    minute, hour, day_of_month, month_of_year, day_of_week = cron.split()
-    tab = CrontabSchedule.objects.create(
-        minute=minute,
-        hour=hour,
-        day_of_month=day_of_month,
-        month_of_year=month_of_year,
-        day_of_week=day_of_week,
-        timezone=zone,
-    )
+    tab = crontab_for(cron, zone)
     start = since or timezone.now()
     values = {"selection": "newest", "expires_in": 600, **fields}
     return Schedule.objects.create(

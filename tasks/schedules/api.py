@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from notifications.models import Recipient
 from notifications.recipients import RecipientError, recipient_from_spec
 from tasks.schedules.models import Schedule
+from tasks.schedules.occurrences import CRON_FIELDS
 from tasks.schedules.serializers import (
     ScheduleRunSerializer,
     ScheduleSerializer,
@@ -26,23 +27,10 @@ from tasks.schedules.serializers import (
 
 
 def crontab_for(expression: str, zone: str) -> CrontabSchedule:
-    minute, hour, day_of_month, month_of_year, day_of_week = expression.split()
-    tab = CrontabSchedule.objects.filter(
-        minute=minute,
-        hour=hour,
-        day_of_month=day_of_month,
-        month_of_year=month_of_year,
-        day_of_week=day_of_week,
-        timezone=zone,
-    ).first()
-    return tab or CrontabSchedule.objects.create(
-        minute=minute,
-        hour=hour,
-        day_of_month=day_of_month,
-        month_of_year=month_of_year,
-        day_of_week=day_of_week,
-        timezone=zone,
-    )
+    """The CrontabSchedule row for a checked 5-field expression in a time zone (made if new)."""
+    fields = {**dict(zip(CRON_FIELDS, expression.split(), strict=True)), "timezone": zone}
+    existing = CrontabSchedule.objects.filter(**fields).first()
+    return existing or CrontabSchedule.objects.create(**fields)
 
 
 def recipients_from(owner: Any, specs: list[dict[str, Any]]) -> tuple[list[Recipient], dict]:

@@ -16,6 +16,9 @@ from zoneinfo import ZoneInfo
 
 from celery.schedules import crontab
 
+# The five fields of a cron expression, in order (the names of CrontabSchedule's columns).
+CRON_FIELDS = ("minute", "hour", "day_of_month", "month_of_year", "day_of_week")
+
 
 @dataclass(frozen=True)
 class Cron:
@@ -42,8 +45,7 @@ def cron_from_fields(
         )
     except ValueError as error:
         raise ValueError(f"bad cron expression {' '.join(fields)!r}: {error}") from None
-    names = ("minute", "hour", "day_of_month", "month_of_year", "day_of_week")
-    return Cron(*(frozenset(getattr(parsed, name)) for name in names))
+    return Cron(*(frozenset(getattr(parsed, name)) for name in CRON_FIELDS))
 
 
 def parse_cron(expression: str) -> Cron:
