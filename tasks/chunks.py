@@ -14,7 +14,7 @@ from tasks.issuing import check_bucket
 from tasks.linkstore import NewLink, insert_links
 from tasks.listing import missing_keys
 from tasks.models import Batch, BatchChunk, SkippedKey
-from tasks.refresh.schedule import refresh_at_for
+from tasks.refresh.schedule import refresh_planner
 from tasks.signing.disposition import filename_from_key
 from tasks.signing.signer import Signer, SigningError
 
@@ -24,6 +24,7 @@ def sign_keys(
 ) -> tuple[list[NewLink], list[SkippedKey]]:
     """A link per key; a key that cannot be signed is reported, not fatal to the others."""
     links, skipped = [], []
+    plan_refresh = refresh_planner(batch)
     for key in keys:
         filename = filename_from_key(key) if batch.filename_from_key else None
         issued_at = datetime.now(UTC).replace(microsecond=0)  # as the signer counts
@@ -32,7 +33,7 @@ def sign_keys(
         except SigningError as error:
             skipped.append(invalid(batch, key, str(error)))
             continue
-        refresh_at = refresh_at_for(batch, issued_at, signed.expires_at)
+        refresh_at = plan_refresh(issued_at, signed.expires_at)
         links.append(
             NewLink(key, signed.url, issued_at, signed.expires_at, filename, refresh_at=refresh_at)
         )

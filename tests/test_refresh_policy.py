@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tasks.refresh.policy import RefreshPolicy, keeps_refreshing, next_expiry, planned_refresh
+from tasks.refresh.policy import RefreshPolicy, keeps_refreshing, next_ttl, planned_refresh
 
 T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -49,9 +49,10 @@ def test_refreshing_stops_at_refresh_until():
 
 def test_the_last_signature_does_not_outlive_refresh_until():
     until = T0 + timedelta(minutes=10)
-    assert next_expiry(T0, 3600, until) == (until, 600)
-    assert next_expiry(T0, 3600, None) == (T0 + timedelta(hours=1), 3600)
-    assert next_expiry(T0, 300, until) == (T0 + timedelta(minutes=5), 300)
+    assert next_ttl(T0, 3600, until) == 600  # ends at refresh_until
+    assert next_ttl(T0, 3600, None) == 3600
+    assert next_ttl(T0, 300, until) == 300
+    assert next_ttl(until - timedelta(milliseconds=300), 3600, until) == 1  # never 0
 
 
 def test_a_signature_reaching_refresh_until_is_the_last_one():

@@ -38,15 +38,11 @@ def keeps_refreshing(refresh: bool, refresh_until: datetime | None, now: datetim
     return refresh and (refresh_until is None or now < refresh_until)
 
 
-def next_expiry(
-    now: datetime, expires_in: int, refresh_until: datetime | None
-) -> tuple[datetime, int]:
+def next_ttl(now: datetime, expires_in: int, refresh_until: datetime | None) -> int:
     """A re-signed link's TTL: the full TTL, but not beyond refresh_until when that is sooner."""
-    expires_at = now + timedelta(seconds=expires_in)
-    if refresh_until is not None and refresh_until < expires_at:
-        remaining = int((refresh_until - now).total_seconds())
-        return now + timedelta(seconds=max(remaining, 1)), max(remaining, 1)
-    return expires_at, expires_in
+    if refresh_until is not None and refresh_until < now + timedelta(seconds=expires_in):
+        return max(int((refresh_until - now).total_seconds()), 1)
+    return expires_in
 
 
 def planned_refresh(

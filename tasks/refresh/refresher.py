@@ -24,6 +24,7 @@ from tasks.refresh import claims
 from tasks.refresh.announce import announce
 from tasks.refresh.policy import keeps_refreshing
 from tasks.refresh.resign import Resigned, resign, save
+from tasks.refresh.schedule import refresh_planner
 from tasks.signing.signer import SigningError
 
 log = logging.getLogger(__name__)
@@ -65,8 +66,10 @@ def refresh_chunk(report: PassReport, limit: int) -> int:
         links = claims.take(now, limit)
         if not links:
             return 0
-        past = [link for link in links if not keeps_refreshing(True, link.refresh_until, now)]
-        live = [link for link in links if keeps_refreshing(True, link.refresh_until, now)]
+        live: list[ShareLink] = []
+        past: list[ShareLink] = []
+        for link in links:
+            (live if keeps_refreshing(True, link.refresh_until, now) else past).append(link)
         foreign = [link for link in live if link.bucket != settings.AWS_STORAGE_BUCKET_NAME]
         if foreign:
             log.error(
@@ -107,11 +110,12 @@ def sign_all(links: Sequence[ShareLink]) -> tuple[list[Resigned], list[int]]:
     """New signatures, and the ids of links that cannot be signed any more."""
     signer = s3.get_signer()
     batches = Batch.objects.in_bulk({link.batch_id for link in links})
+    planners = {batch_id: refresh_planner(batch) for batch_id, batch in batches.items()}
     resigned, unsignable = [], []
     now = timezone.now()
     for link in links:
         try:
-            resigned.append(resign(link, batches[link.batch_id], signer, now))
+            resigned.append(resign(link, planners[link.batch_id], signer, now))
         except SigningError as error:
             log.error("link %s cannot be re-signed: %s", link.id, error)
             unsignable.append(link.id)

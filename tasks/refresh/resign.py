@@ -9,10 +9,10 @@ from datetime import datetime
 from django.db import connection
 from django.db.models import F
 
-from tasks.models import Batch, ShareLink
+from tasks.models import ShareLink
 from tasks.refresh.claims import held
-from tasks.refresh.policy import next_expiry
-from tasks.refresh.schedule import refresh_at_for
+from tasks.refresh.policy import next_ttl
+from tasks.refresh.schedule import RefreshPlanner
 from tasks.scratch import copy_to_scratch
 from tasks.signing.signer import Signer
 
@@ -35,12 +35,14 @@ class Resigned:
     refresh_at: datetime | None
 
 
-def resign(link: ShareLink, batch: Batch, signer: Signer, now: datetime) -> Resigned:
+def resign(
+    link: ShareLink, plan_refresh: RefreshPlanner, signer: Signer, now: datetime
+) -> Resigned:
     """A new signature: the full TTL (bounded by refresh_until and the credentials' expiry)."""
     issued_at = now.replace(microsecond=0)
-    _, ttl = next_expiry(issued_at, link.ttl, link.refresh_until)
+    ttl = next_ttl(issued_at, link.ttl, link.refresh_until)
     signed = signer.sign(link.key, ttl, filename=link.filename)
-    refresh_at = refresh_at_for(batch, issued_at, signed.expires_at)
+    refresh_at = plan_refresh(issued_at, signed.expires_at)
     return Resigned(link.id, signed.url, issued_at, signed.expires_at, refresh_at)
 
 

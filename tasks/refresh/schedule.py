@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -18,8 +19,15 @@ def policy_for(batch: Batch) -> RefreshPolicy:
     return RefreshPolicy(fraction=fraction, floor=timedelta(seconds=floor))
 
 
-def refresh_at_for(batch: Batch, issued_at: datetime, expires_at: datetime) -> datetime | None:
-    """When the refresher re-signs a link of this batch signed now; None: it will not."""
+RefreshPlanner = Callable[[datetime, datetime], datetime | None]
+
+
+def refresh_planner(batch: Batch) -> RefreshPlanner:
+    """(issued_at, expires_at) -> when the refresher re-signs a link of this batch; None: never.
+
+    Made once per batch (the policy reads the batch and the settings), then called per link.
+    """
     if not batch.refresh:
-        return None
-    return planned_refresh(policy_for(batch), issued_at, expires_at, batch.refresh_until)
+        return lambda issued_at, expires_at: None
+    policy, until = policy_for(batch), batch.refresh_until
+    return lambda issued_at, expires_at: planned_refresh(policy, issued_at, expires_at, until)
