@@ -13,18 +13,6 @@ PAGE_SIZE = 1000  # ListObjectsV2's maximum
 HEAD_THREADS = 8  # under botocore's default pool of 10 connections
 
 
-def list_pages(
-    client: Any, bucket: str, prefix: str, page_size: int = PAGE_SIZE
-) -> Iterator[list[str]]:
-    """The keys under a prefix, one ListObjectsV2 page at a time, however many pages."""
-    paginator = client.get_paginator("list_objects_v2")
-    pages = paginator.paginate(
-        Bucket=bucket, Prefix=prefix, PaginationConfig={"PageSize": page_size}
-    )
-    for page in pages:
-        yield [item["Key"] for item in page.get("Contents", [])]
-
-
 def list_entries(
     client: Any, bucket: str, prefix: str, page_size: int = PAGE_SIZE
 ) -> Iterator[list[tuple[str, datetime]]]:
@@ -35,6 +23,14 @@ def list_entries(
     )
     for page in pages:
         yield [(item["Key"], item["LastModified"]) for item in page.get("Contents", [])]
+
+
+def list_pages(
+    client: Any, bucket: str, prefix: str, page_size: int = PAGE_SIZE
+) -> Iterator[list[str]]:
+    """The keys under a prefix, one ListObjectsV2 page at a time, however many pages."""
+    for entries in list_entries(client, bucket, prefix, page_size):
+        yield [key for key, _ in entries]
 
 
 def has_objects(client: Any, bucket: str, prefix: str) -> bool:
