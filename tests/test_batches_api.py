@@ -7,17 +7,17 @@ import io
 
 import pytest
 from django.test import override_settings
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from tasks.models import Batch, BatchChunk, ShareLink
+from tests.auth import api_token
 from tests.batches import unique_prefix, wait_for_batch
 from tests.helpers import download
 
 
 def client_for(user) -> APIClient:
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(user)}")
     return client
 
 

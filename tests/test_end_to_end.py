@@ -9,11 +9,11 @@ import re
 
 import pytest
 from django.core.management import call_command
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from standardwebhooks.webhooks import Webhook
 
 from notifications.models import Delivery
+from tests.auth import api_token
 from tests.batches import unique_prefix, wait_for_batch
 from tests.delivery_fixtures import wait_final
 from tests.helpers import download, wait_until
@@ -47,7 +47,7 @@ def test_api_batch_is_delivered_by_webhook_and_email(
     hook = receiver()
     client = APIClient()
     user = django_user_model.objects.create_user("carol")
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(user)}")
 
     response = client.post(
         "/api/batches/",

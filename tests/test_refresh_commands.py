@@ -7,10 +7,10 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from tasks.models import Batch, ShareLink
+from tests.auth import api_token
 from tests.batches import unique_prefix
 from tests.refresh_helpers import event_links, issue_in_process
 
@@ -82,7 +82,7 @@ def test_batches_api_takes_the_lapse_and_margin_options(django_user_model, put_o
     key = put_object(f"{unique_prefix('api')}a", b"a")
     api = APIClient()
     user = django_user_model.objects.create_user("u")
-    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {api_token(user)}")
     body = {"keys": [key], "expires_in": 600, "refresh": True, "notify_lapsed": True}
 
     made = api.post(

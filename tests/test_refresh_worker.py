@@ -12,7 +12,6 @@ import pytest
 from django.db import connections
 from django.test import override_settings
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from standardwebhooks.webhooks import Webhook
 
@@ -22,6 +21,7 @@ from tasks.issuing import create_batch
 from tasks.models import ShareLink
 from tasks.refresh import refresher
 from tasks.refresh.refresher import PassReport
+from tests.auth import api_token
 from tests.batches import unique_prefix, wait_for_batch, wait_until
 from tests.helpers import download
 from tests.refresh_helpers import event_links, issue_in_process
@@ -107,7 +107,7 @@ def test_revoke_over_the_api_tells_the_receiver_and_stops_the_permalink(
     owner = django_user_model.objects.create_user("owner")
     other = django_user_model.objects.create_user("other")
     api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=owner).key}")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {api_token(owner)}")
     made = api.post(
         "/api/batches/",
         {"keys": [key], "expires_in": 600, "refresh": True, "recipients": [{"webhook": hook.url}]},
@@ -121,7 +121,7 @@ def test_revoke_over_the_api_tells_the_receiver_and_stops_the_permalink(
     assert client.get(f"/l/{link.token}").status_code == 302
 
     stranger = APIClient()
-    stranger.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=other).key}")
+    stranger.credentials(HTTP_AUTHORIZATION=f"Token {api_token(other)}")
     assert stranger.post(f"/api/links/{link.id}/revoke/").status_code == 404
     response = api.post(f"/api/links/{link.id}/revoke/")
 

@@ -6,12 +6,12 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from notifications.models import Recipient
 from tasks.schedules import runs
 from tasks.schedules.models import Schedule, ScheduleRun
+from tests.auth import api_token
 from tests.batches import unique_prefix
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +32,7 @@ GOOD = {
 
 def client_for(user) -> APIClient:
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(user)}")
     return client
 
 
