@@ -21,7 +21,7 @@ from tests.auth import api_client_for
 from tests.batches import wait_for_batch
 from tests.helpers import download
 
-DANGEROUS = ["=HYPERLINK(\"https://evil.example\",\"x\")", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)"]
+DANGEROUS = ['=HYPERLINK("https://evil.example","x")', "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)"]
 
 
 def formula_keys() -> list[str]:
@@ -46,7 +46,7 @@ def test_a_cell_that_starts_like_a_formula_gets_a_quote_before_it(start):
     [got] = read(text)
     assert got["key"] == f"'{start}1+1"
     assert got["status"] == f"'{start}x"
-    assert f"\"'{start}1+1\"" in text  # quoted, as OWASP recommends
+    assert f'"\'{start}1+1"' in text  # quoted, as OWASP recommends
 
 
 def test_other_cells_are_left_as_they_are_and_every_cell_is_quoted():

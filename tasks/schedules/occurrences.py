@@ -14,9 +14,9 @@ This module turns local wall times into instants:
 from __future__ import annotations
 
 from collections.abc import Iterator
-from itertools import islice, takewhile
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from itertools import islice, takewhile
 from zoneinfo import ZoneInfo
 
 from celery.schedules import crontab
@@ -59,8 +59,9 @@ def cron_from_fields(
         )
     except ValueError as error:
         raise ValueError(f"bad cron expression {' '.join(fields)!r}: {error}") from None
+    sets = {name: frozenset(getattr(parsed, name)) for name in CRON_FIELDS}
     either_day = restricted(day_of_month) and restricted(day_of_week)
-    return Cron(*(frozenset(getattr(parsed, name)) for name in CRON_FIELDS), either_day=either_day)
+    return Cron(**sets, either_day=either_day)
 
 
 def parse_cron(expression: str) -> Cron:
