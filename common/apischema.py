@@ -5,10 +5,13 @@ Every operation documents the error answers it can give, each with the one error
 
 - 400 when it reads a body (or validated query parameters: `validates_query`);
 - 401 and 403 when it needs a token (no token or a bad one; a token without the grant);
-- 404 when its path names an object (or it pages with a cursor: a bad cursor is a 404);
+- 404 when its path names an object, or it pages (a page or cursor that does not exist);
 - 415 when it reads a body (a body that is not JSON);
 - 429 when the view is throttled;
 - and what a view declares itself with `error_responses(409, 503)` in `extend_schema`.
+
+Request bodies of a `common.strict.StrictSerializer` refuse unknown fields
+(`additionalProperties: false`) and carry its `request_schema_rules`.
 
 The summary of an operation is the first line of its docstring, the description the rest.
 """
@@ -19,9 +22,9 @@ from typing import Any
 
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse
-from rest_framework.pagination import CursorPagination
 
 from common.apierrors import ErrorSerializer
+from common.strict import StrictSerializer
 
 ERROR_MEANINGS = {
     400: "Refused input: `errors` names each field and why. Nothing was written.",
@@ -64,13 +67,20 @@ class ApiSchema(AutoSchema):
             codes.append(400)
         if self.get_auth():
             codes += [401, 403]
-        if "{" in self.path or isinstance(self._get_paginator(), CursorPagination):
+        if "{" in self.path or self._get_paginator() is not None:
             codes.append(404)
         if reads_body:
             codes.append(415)
         if self.view.get_throttles():
             codes.append(429)
         return codes
+
+    def _map_basic_serializer(self, serializer: Any, direction: Any) -> dict[str, Any]:
+        schema = super()._map_basic_serializer(serializer, direction)
+        if direction == "request" and isinstance(serializer, StrictSerializer):
+            schema["additionalProperties"] = False
+            schema.update(serializer.request_schema_rules)
+        return schema
 
     def get_summary(self) -> str | None:
         return self._docstring()[0] or super().get_summary()
