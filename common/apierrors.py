@@ -19,8 +19,8 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.utils import inline_serializer
-from rest_framework import serializers
-from rest_framework.exceptions import ValidationError
+from rest_framework import serializers, status
+from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler
@@ -60,7 +60,8 @@ def error_body(exc: Exception, data: Any) -> dict[str, Any]:
             "errors": errors,
         }
     detail = data.get("detail", "") if isinstance(data, dict) else data
-    return {"code": str(getattr(detail, "code", "error")), "detail": str(detail), "errors": {}}
+    errors = getattr(exc, "field_errors", {})
+    return {"code": str(getattr(detail, "code", "error")), "detail": str(detail), "errors": errors}
 
 
 def field_messages(detail: Any, path: str = "") -> Messages:
@@ -83,3 +84,25 @@ def _child(path: str, name: Any) -> str:
     if not path:
         return str(name)
     return f"{path}[{name}]" if isinstance(name, int) or str(name).isdigit() else f"{path}.{name}"
+
+
+class FieldConflict(APIException):
+    """409: the value is well formed but clashes with what exists (a name already taken)."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field_errors = {field: [message]}
+
+
+class FieldNotFound(APIException):
+    """404: the value is well formed but names nothing (a prefix with no objects)."""
+
+    status_code = status.HTTP_404_NOT_FOUND
+    default_code = "not_found"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field_errors = {field: [message]}

@@ -46,6 +46,10 @@ class RecipientError(ValueError):
         self.field = field
 
 
+class RecipientConflict(RecipientError):
+    """Well formed, but clashes with the endpoint as it is (it has another secret)."""
+
+
 @dataclass(frozen=True)
 class NewRecipient:
     recipient: Recipient
@@ -129,7 +133,7 @@ def _webhook(owner: Any, spec: dict[str, Any]) -> NewRecipient:
     with transaction.atomic():
         recipient, created = _get_or_create(_owner(owner), Recipient.Kind.WEBHOOK, url=url)
         if not created and secret is not None and secret not in active_secrets(recipient):
-            raise RecipientError(
+            raise RecipientConflict(
                 "secret",
                 "this endpoint already has a different secret; rotate it instead "
                 "(POST /api/recipients/{id}/rotate-secret/)",

@@ -13,10 +13,21 @@ from django.db import transaction
 from django.utils import timezone
 
 from notifications.models import Recipient
-from notifications.recipients import NewRecipient, RecipientError, recipient_from_spec
+from notifications.recipients import (
+    NewRecipient,
+    RecipientConflict,
+    RecipientError,
+    recipient_from_spec,
+)
 from project.s3 import media_client
 from tasks import enqueue
-from tasks.batchspec import BatchInputError, BatchRequest, validate
+from tasks.batchspec import (
+    BatchInputError,
+    BatchRequest,
+    InputConflict,
+    NothingToShare,
+    validate,
+)
 from tasks.listing import has_objects, list_pages
 from tasks.models import Batch, BatchChunk
 from tasks.progress import fail_batch
@@ -80,14 +91,15 @@ def check_prefix_has_objects(bucket: str, prefix: str) -> None:
     except (BotoCoreError, ClientError) as error:
         raise StorageUnavailable(f"listing bucket {bucket!r} failed: {describe(error)}") from None
     if not found:
-        raise BatchInputError("prefix", f"no objects under the prefix {prefix!r} in {bucket!r}")
+        raise NothingToShare("prefix", f"no objects under the prefix {prefix!r} in {bucket!r}")
 
 
 def recipient_from(owner: Any, number: int, spec: dict[str, Any]) -> NewRecipient:
     try:
         return recipient_from_spec(owner, spec)
     except RecipientError as error:
-        raise BatchInputError(f"recipients[{number}].{error.field}", str(error)) from None
+        kind = InputConflict if isinstance(error, RecipientConflict) else BatchInputError
+        raise kind(f"recipients[{number}].{error.field}", str(error)) from None
 
 
 class ChunkWriter:

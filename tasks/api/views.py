@@ -22,7 +22,9 @@ from tasks.api.serializers import (
     LinkSerializer,
     RevokedSerializer,
 )
-from tasks.batchspec import BatchInputError
+from common.apierrors import FieldConflict, FieldNotFound
+from common.apischema import error_responses
+from tasks.batchspec import BatchInputError, InputConflict, NothingToShare
 from tasks.export import csv_pieces, export_rows
 from tasks.issuing import StorageUnavailable, create_batch
 from tasks.models import Batch, ShareLink
@@ -75,12 +77,39 @@ class BatchViewSet(
         owner = self.request.user.pk  # IsAuthenticated: never an anonymous user here
         return Batch.objects.filter(owner_id=owner).prefetch_related("recipients")
 
-    @extend_schema(request=BatchCreateSerializer, responses={201: BatchSerializer})
+    @extend_schema(
+        summary="List your batches",
+        description="Newest first, paged (`page`); each with its status and counts.",
+    )
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Read a batch",
+        description="Its status (`pending` → `signing` → `done` or `failed`), counts, error, "
+        "the first 1,000 skipped keys, and its recipients.",
+    )
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().retrieve(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Create a batch",
+        description="Signs a link for each key (or each object under `prefix`) on the "
+        "workers, then delivers them to the recipients. Answers at once with the batch, "
+        "`pending`; follow it with GET. A generated webhook secret appears once, here. "
+        "Refused input writes nothing.",
+        request=BatchCreateSerializer,
+        responses={201: BatchSerializer, **error_responses(404, 409, 503)},
+    )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         given = BatchCreateSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         try:
             created = create_batch(given.to_request(), owner=request.user)
+        except NothingToShare as error:
+            raise FieldNotFound(error.field, error.message) from None
+        except InputConflict as error:
+            raise FieldConflict(error.field, error.message) from None
         except BatchInputError as error:
             raise ValidationError({error.field: [error.message]}) from None
         except StorageUnavailable as error:
@@ -90,9 +119,17 @@ class BatchViewSet(
         return Response(body, status=status.HTTP_201_CREATED)
 
     @extend_schema(
+        summary="List a batch's links, or export them as CSV",
+        description="JSON: cursor-paginated links (`page_size` up to 1,000; follow `next`). "
+        "`?format=csv`: the whole batch streamed as CSV (`key,url,expires_at,permalink,"
+        "status`, keys without a link listed as missing/invalid); 409 until signing has "
+        "finished.",
         parameters=[
             OpenApiParameter(
-                "format", str, enum=["json", "csv"], description="csv: the whole batch, streamed"
+                "format",
+                str,
+                enum=["json", "csv"],
+                description="`csv`: the whole batch as one CSV file, streamed.",
             )
         ],
         responses={
@@ -100,6 +137,7 @@ class BatchViewSet(
             (200, "text/csv"): OpenApiResponse(
                 OpenApiTypes.STR, description="key,url,expires_at,permalink,status"
             ),
+            **error_responses(409),
         },
     )
     @action(
