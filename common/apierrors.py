@@ -106,3 +106,10 @@ class FieldNotFound(APIException):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field_errors = {field: [message]}
+
+
+class StateConflict(APIException):
+    """409: the object is not in a state that allows this (not sent yet, not a webhook)."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"

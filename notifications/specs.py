@@ -8,6 +8,7 @@ an endpoint that has one) stay in `notifications.recipients`.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from zoneinfo import available_timezones
 
@@ -17,15 +18,17 @@ from rest_framework import serializers
 
 from common.strict import StrictSerializer
 from notifications.addresses import MAX_HEADERS, MAX_URL_LENGTH
+from notifications.catalog import SUBSCRIBABLE
 
 MAX_RECIPIENTS = 100
 TIME_ZONES = sorted(available_timezones())
 
 # https (http where WEBHOOK_ALLOW_HTTP), a host name or IPv4 address, an optional port, then
 # printable ASCII: no user info, no spaces, no control characters.
-HOST = r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+HOST = rf"(?:{LABEL}\.)*{LABEL}"
 WEBHOOK_URL = rf"^https?://{HOST}(?::[1-9][0-9]{{0,3}})?(?:[/?#][!-~]*)?$"
-SECRET = r"^whsec_(?:[A-Za-z0-9+/]{4}){8,21}(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
+SECRET_FORMAT = r"^whsec_(?:[A-Za-z0-9+/]{4}){8,21}(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"  # noqa: S105 (a pattern, not a secret)
 HEADER_NAME = r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$"
 # One line of Latin-1 (what HTTP/1.1 can carry): tab, printable ASCII, 0x80..0xFF.
 HEADER_VALUE = r"^[\t\u0020-\u007e\u0080-\u00ff]*$"
@@ -38,6 +41,17 @@ EMAIL = (
 
 def time_zone_field(**extra: Any) -> serializers.ChoiceField:
     return serializers.ChoiceField(choices=TIME_ZONES, **extra)
+
+
+def event_types_field() -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.ChoiceField(choices=SUBSCRIBABLE),
+        min_length=1,
+        max_length=len(SUBSCRIBABLE),
+        required=False,
+        allow_null=True,
+        help_text="The event types this recipient receives; null or omitted: all of them.",
+    )
 
 
 @extend_schema_field(
@@ -65,7 +79,7 @@ class HeadersField(serializers.DictField):
         headers = super().to_internal_value(data)
         if len(headers) > MAX_HEADERS:
             raise serializers.ValidationError(f"at most {MAX_HEADERS} custom headers")
-        bad = [name for name in headers if not RegexValidator(HEADER_NAME).regex.match(name)]
+        bad = [name for name in headers if not re.match(HEADER_NAME, name)]
         if bad:
             raise serializers.ValidationError(f"{bad[0]!r} is not a valid header name")
         return headers
@@ -74,17 +88,20 @@ class HeadersField(serializers.DictField):
 class EmailRecipientSpecSerializer(StrictSerializer):
     email = serializers.CharField(
         max_length=254,
+        trim_whitespace=False,
         validators=[RegexValidator(EMAIL, "enter a valid email address")],
         help_text="The address links are sent to.",
     )
     timezone = time_zone_field(
         required=False, help_text="IANA time zone for the times shown in the email; default UTC."
     )
+    event_types = event_types_field()
 
 
 class WebhookRecipientSpecSerializer(StrictSerializer):
     webhook = serializers.CharField(
         max_length=MAX_URL_LENGTH,
+        trim_whitespace=False,
         validators=[RegexValidator(WEBHOOK_URL, "enter an https:// URL with a host")],
         help_text="The endpoint links are POSTed to: https (http only where "
         "WEBHOOK_ALLOW_HTTP), no user name or password. Private, loopback, link-local "
@@ -92,7 +109,8 @@ class WebhookRecipientSpecSerializer(StrictSerializer):
     )
     secret = serializers.CharField(
         required=False,
-        validators=[RegexValidator(SECRET, "'whsec_' followed by base64 of 24 to 64 bytes")],
+        trim_whitespace=False,
+        validators=[RegexValidator(SECRET_FORMAT, "'whsec_' followed by base64 of 24 to 64 bytes")],
         help_text="The signing secret, `whsec_` + base64 of 24..64 random bytes; omitted: one "
         "is generated and shown once, in the response.",
     )
@@ -100,6 +118,7 @@ class WebhookRecipientSpecSerializer(StrictSerializer):
         required=False, help_text="Extra request headers sent with every delivery."
     )
     timezone = time_zone_field(required=False, help_text="IANA time zone; default UTC.")
+    event_types = event_types_field()
 
 
 RecipientSpecSerializer = PolymorphicProxySerializer(

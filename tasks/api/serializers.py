@@ -129,7 +129,7 @@ class BatchCreateSerializer(StrictSerializer):
         for number, key in enumerate(keys):
             if len(key.encode("utf-8")) > MAX_KEY_BYTES:
                 raise serializers.ValidationError(
-                    {number: [f"an object key is at most {MAX_KEY_BYTES} bytes of UTF-8"]}
+                    {str(number): [f"an object key is at most {MAX_KEY_BYTES} bytes of UTF-8"]}
                 )
         return keys
 

@@ -16,14 +16,14 @@ from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRen
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from common.apierrors import FieldConflict, FieldNotFound
+from common.apischema import error_responses
 from tasks.api.serializers import (
     BatchCreateSerializer,
     BatchSerializer,
     LinkSerializer,
     RevokedSerializer,
 )
-from common.apierrors import FieldConflict, FieldNotFound
-from common.apischema import error_responses
 from tasks.batchspec import BatchInputError, InputConflict, NothingToShare
 from tasks.export import csv_pieces, export_rows
 from tasks.issuing import StorageUnavailable, create_batch

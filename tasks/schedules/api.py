@@ -8,15 +8,17 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from common.apierrors import FieldConflict
+from common.apischema import error_responses
 from notifications.models import Recipient
-from notifications.recipients import RecipientError, recipient_from_spec
+from notifications.recipients import RecipientConflict, RecipientError, recipient_from_spec
 from tasks.schedules.models import Schedule
 from tasks.schedules.occurrences import CRON_FIELDS
 from tasks.schedules.serializers import (
@@ -39,6 +41,8 @@ def recipients_from(owner: Any, specs: list[dict[str, Any]]) -> tuple[list[Recip
     for number, spec in enumerate(specs):
         try:
             new = recipient_from_spec(owner, spec)
+        except RecipientConflict as error:
+            raise FieldConflict(f"recipients[{number}].{error.field}", str(error)) from None
         except RecipientError as error:
             raise ValidationError({f"recipients[{number}].{error.field}": [str(error)]}) from None
         made.append(new.recipient)
@@ -47,6 +51,44 @@ def recipients_from(owner: Any, specs: list[dict[str, Any]]) -> tuple[list[Recip
     return made, secrets
 
 
+WRITE_ERRORS = error_responses(409)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List your schedules", description="Paged (`page`), with their latest runs."
+    ),
+    retrieve=extend_schema(
+        summary="Read a schedule",
+        description="Its calendar, selection rule, recipients and latest runs.",
+    ),
+    create=extend_schema(
+        summary="Create a schedule",
+        description="A batch made on a calendar: every time the cron expression matches (in "
+        "its time zone), the selection rule picks objects under the prefix and their links "
+        "go to the recipients. A generated webhook secret appears once, here. A name you "
+        "already use is a 409.",
+        request=ScheduleWriteSerializer,
+        responses={201: ScheduleSerializer, **WRITE_ERRORS},
+    ),
+    update=extend_schema(
+        summary="Replace a schedule",
+        description="All required fields again; a new calendar counts from now.",
+        request=ScheduleWriteSerializer,
+        responses={200: ScheduleSerializer, **WRITE_ERRORS},
+    ),
+    partial_update=extend_schema(
+        summary="Change a schedule",
+        description="Only the fields given; a new calendar (cron or time zone) or switching "
+        "it back on counts from now. `recipients`, when given, replaces the list.",
+        request=ScheduleWriteSerializer,
+        responses={200: ScheduleSerializer, **WRITE_ERRORS},
+    ),
+    destroy=extend_schema(
+        summary="Delete a schedule",
+        description="No more runs; batches it made and their links stay.",
+    ),
+)
 class ScheduleViewSet(viewsets.ModelViewSet):
     serializer_class = ScheduleSerializer
 
@@ -57,7 +99,6 @@ class ScheduleViewSet(viewsets.ModelViewSet):
             .prefetch_related("recipients")
         )
 
-    @extend_schema(request=ScheduleWriteSerializer, responses={201: ScheduleSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         given = ScheduleWriteSerializer(data=request.data)
         given.is_valid(raise_exception=True)
@@ -65,7 +106,6 @@ class ScheduleViewSet(viewsets.ModelViewSet):
         secrets = self.save(schedule, dict(given.validated_data))
         return Response(self.shown(schedule, secrets), status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=ScheduleWriteSerializer, responses={200: ScheduleSerializer})
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         schedule = self.get_object()
         partial = kwargs.get("partial", False)
@@ -103,6 +143,11 @@ class ScheduleViewSet(viewsets.ModelViewSet):
     @extend_schema(responses={200: ScheduleRunSerializer(many=True)})
     @action(detail=True)
     def runs(self, request: Request, pk: str | None = None) -> Response:
+        """List a schedule's runs
+
+        Newest first, paged (`page`): when each ran, why (beat or by hand), what it selected,
+        the batch it made, or why it made none.
+        """
         schedule = self.get_object()
         page = self.paginate_queryset(schedule.runs.select_related("batch").all())
         return self.get_paginated_response(ScheduleRunSerializer(page, many=True).data)

@@ -4,51 +4,115 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from tasks.api.serializers import RecipientSummarySerializer, recipient_summaries
+from common.apierrors import FieldConflict
+from common.strict import StrictSerializer
+from notifications.specs import MAX_RECIPIENTS, RecipientSpecField, time_zone_field
+from tasks.api.serializers import (
+    RecipientSummarySerializer,
+    expires_in_field,
+    recipient_summaries,
+)
 from tasks.batchspec import BatchInputError, check_prefix
 from tasks.schedules.models import Schedule, ScheduleRun
 from tasks.schedules.occurrences import parse_cron
-from tasks.signing.signer import SigningError, check_expires_in
+from tasks.signing.signer import MAX_KEY_BYTES, SigningError, check_expires_in
 
 
-class ScheduleWriteSerializer(serializers.Serializer):
-    name = serializers.SlugField(max_length=100, required=False)
-    cron = serializers.CharField(
-        required=False, help_text="minute hour day-of-month month day-of-week: '0 8 * * 1'"
+def _cron_field(number: str, items: int) -> str:
+    item = rf"(?:\*(?:/{STEP})?|{number}(?:-{number}(?:/{STEP})?)?)"
+    return rf"{item}(?:,{item}){{0,{items - 1}}}"
+
+
+STEP = "[1-9][0-9]?"
+# Numbers, ranges (wrapping: 22-2), steps and lists per field, as crontab(5) writes them; the
+# item counts keep each field within what the crontab table stores.
+CRON = (
+    "^"
+    + " ".join(
+        (
+            _cron_field("[0-5]?[0-9]", 20),
+            _cron_field("(?:[01]?[0-9]|2[0-3])", 10),
+            _cron_field("(?:0?[1-9]|[12][0-9]|3[01])", 13),
+            _cron_field("(?:0?[1-9]|1[0-2])", 7),
+            _cron_field("[0-6]", 9),
+        )
     )
-    timezone = serializers.CharField(required=False, help_text="IANA name, e.g. Europe/Paris")
-    prefix = serializers.CharField(required=False, trim_whitespace=False, allow_blank=True)
-    selection = serializers.ChoiceField(choices=Schedule.Selection.choices, required=False)
-    newest_count = serializers.IntegerField(min_value=1, required=False)
-    expires_in = serializers.IntegerField(required=False, help_text="Seconds, 1..604800.")
-    filename_from_key = serializers.BooleanField(required=False)
-    refresh = serializers.BooleanField(required=False)
+    + "$"
+)
+MAX_NEWEST = 1_000_000
+MAX_REFRESH_FOR = 10 * 366 * 86400  # ten years
+
+
+class ScheduleWriteSerializer(StrictSerializer):
+    """A schedule as a caller writes it (POST and PUT: all required fields; PATCH: any)."""
+
+    name = serializers.SlugField(
+        max_length=100,
+        help_text="Your name for it, unique among your schedules (letters, digits, - and _).",
+    )
+    cron = serializers.CharField(
+        max_length=512,
+        trim_whitespace=False,
+        validators=[RegexValidator(CRON, "a cron expression: minute hour day month weekday")],
+        help_text="When it runs, as in crontab(5): 'minute hour day-of-month month "
+        "day-of-week', numbers, `*`, ranges `a-b`, steps `/n` and lists; Sunday is 0. "
+        "When both day fields are restricted, a day matching either runs.",
+    )
+    timezone = time_zone_field(
+        required=False, help_text="IANA time zone the cron expression is read in; default UTC."
+    )
+    prefix = serializers.CharField(
+        trim_whitespace=False,
+        max_length=MAX_KEY_BYTES,
+        help_text="The objects a run chooses from: keys starting with this.",
+    )
+    selection = serializers.ChoiceField(
+        choices=Schedule.Selection.choices,
+        help_text="`newest`: the `newest_count` newest objects; `new_since_last_run`: those "
+        "newer than the last run's; `all`: every object under the prefix.",
+    )
+    newest_count = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_NEWEST,
+        required=False,
+        help_text="How many objects `newest` shares; default 10.",
+    )
+    expires_in = expires_in_field(help_text="Seconds each link lives, 1..604800 (7 days).")
+    filename_from_key = serializers.BooleanField(
+        required=False, help_text="Downloads are named after the last part of the key."
+    )
+    refresh = serializers.BooleanField(
+        required=False, help_text="Keep each run's links alive (re-signed before they lapse)."
+    )
     refresh_for = serializers.IntegerField(
         min_value=1,
+        max_value=MAX_REFRESH_FOR,
         required=False,
         allow_null=True,
-        help_text="Seconds after a run until which its links are refreshed; null: no end.",
+        help_text="Seconds after a run until which its links are refreshed (at most ten "
+        "years); null: no end.",
     )
     recipients = serializers.ListField(
-        child=serializers.DictField(),
+        child=RecipientSpecField(),
         required=False,
-        help_text='[{"email": "..."}, {"webhook": "https://...", "secret": "whsec_..."}]',
+        max_length=MAX_RECIPIENTS,
+        help_text="Where each run's links are delivered.",
     )
-    enabled = serializers.BooleanField(required=False)
-
-    REQUIRED = ("name", "cron", "prefix", "selection", "expires_in")
+    enabled = serializers.BooleanField(
+        required=False, help_text="Runs on its calendar when on; default on."
+    )
 
     def validate_name(self, name: str) -> str:
         taken = Schedule.objects.filter(name=name)
         if self.instance is not None:
             taken = taken.exclude(id=self.instance.id)
         if taken.exists():
-            raise serializers.ValidationError(f"a schedule named {name!r} exists already")
+            raise FieldConflict("name", f"a schedule named {name!r} exists already")
         return name
 
     def validate_cron(self, expression: str) -> str:
@@ -57,13 +121,6 @@ class ScheduleWriteSerializer(serializers.Serializer):
         except ValueError as error:
             raise serializers.ValidationError(str(error)) from None
         return " ".join(expression.split())
-
-    def validate_timezone(self, name: str) -> str:
-        try:
-            ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise serializers.ValidationError(f"unknown time zone {name!r}") from None
-        return name
 
     def validate_prefix(self, prefix: str) -> str:
         try:
@@ -78,18 +135,7 @@ class ScheduleWriteSerializer(serializers.Serializer):
             raise serializers.ValidationError(str(error)) from None
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        unknown = sorted(set(self.initial_data) - set(self.fields))
-        if unknown:
-            expected = ", ".join(self.fields)
-            raise serializers.ValidationError(
-                {name: [f"unknown field; expected one of: {expected}"] for name in unknown}
-            )
-        if self.instance is None:
-            missing = [name for name in self.REQUIRED if name not in attrs]
-            if missing:
-                raise serializers.ValidationError(
-                    {name: ["This field is required."] for name in missing}
-                )
+        attrs = super().validate(attrs)
         if attrs.get("refresh_for") is not None:
             attrs["refresh_for"] = timedelta(seconds=attrs["refresh_for"])
         return attrs
