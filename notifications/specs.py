@@ -40,7 +40,8 @@ EMAIL = (
 
 
 def time_zone_field(**extra: Any) -> serializers.ChoiceField:
-    return serializers.ChoiceField(choices=TIME_ZONES, **extra)
+    unknown = {"invalid_choice": 'unknown time zone "{input}"'}
+    return serializers.ChoiceField(choices=TIME_ZONES, error_messages=unknown, **extra)
 
 
 def event_types_field() -> serializers.ListField:
@@ -89,7 +90,7 @@ class EmailRecipientSpecSerializer(StrictSerializer):
     email = serializers.CharField(
         max_length=254,
         trim_whitespace=False,
-        validators=[RegexValidator(EMAIL, "enter a valid email address")],
+        validators=[RegexValidator(EMAIL, "%(value)r is not a valid email address")],
         help_text="The address links are sent to.",
     )
     timezone = time_zone_field(

@@ -16,6 +16,7 @@ from tasks.batchspec import BatchRequest
 from tasks.models import Batch, ShareLink, SkippedKey
 from tasks.signing.signer import MAX_EXPIRES_IN, MAX_KEY_BYTES
 
+EMPTY_PREFIX = "the prefix is empty: give the start of the keys to share, e.g. 'reports/'"
 REPORT_LIMIT = 1000  # skipped keys shown on a batch; the CSV export lists them all
 
 
@@ -58,9 +59,14 @@ class BatchCreateSerializer(StrictSerializer):
         child=serializers.CharField(
             trim_whitespace=False,
             max_length=MAX_KEY_BYTES,
+            error_messages={
+                "blank": "an object key must be a non-empty string",
+                "max_length": f"an object key is at most {MAX_KEY_BYTES} bytes of UTF-8",
+            },
             help_text=f"An object key: 1..{MAX_KEY_BYTES} bytes of UTF-8.",
         ),
         min_length=1,
+        error_messages={"min_length": "no keys given: list at least one object key"},
         required=False,
         help_text="Object keys to share (duplicates are signed once; at most "
         "LINKS_MAX_BATCH_SIZE distinct keys). Give `keys` or `prefix`, not both.",
@@ -69,6 +75,7 @@ class BatchCreateSerializer(StrictSerializer):
         required=False,
         trim_whitespace=False,
         max_length=MAX_KEY_BYTES,
+        error_messages={"blank": EMPTY_PREFIX},
         help_text="Share every object whose key starts with this (listed from the bucket; "
         "404 when there is none). Give `keys` or `prefix`, not both.",
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -13,6 +14,7 @@ from common.apierrors import FieldConflict
 from common.strict import StrictSerializer
 from notifications.specs import MAX_RECIPIENTS, RecipientSpecField, time_zone_field
 from tasks.api.serializers import (
+    EMPTY_PREFIX,
     RecipientSummarySerializer,
     expires_in_field,
     recipient_summaries,
@@ -48,6 +50,17 @@ MAX_NEWEST = 1_000_000
 MAX_REFRESH_FOR = 10 * 366 * 86400  # ten years
 
 
+class CronValidator(RegexValidator):
+    """crontab(5)'s own message first (5 fields, values in range), then the documented form."""
+
+    def __call__(self, value: Any) -> None:
+        try:
+            parse_cron(str(value))
+        except ValueError as error:
+            raise DjangoValidationError(str(error)) from None
+        super().__call__(value)
+
+
 class ScheduleWriteSerializer(StrictSerializer):
     """A schedule as a caller writes it (POST and PUT: all required fields; PATCH: any)."""
 
@@ -58,7 +71,7 @@ class ScheduleWriteSerializer(StrictSerializer):
     cron = serializers.CharField(
         max_length=512,
         trim_whitespace=False,
-        validators=[RegexValidator(CRON, "a cron expression: minute hour day month weekday")],
+        validators=[CronValidator(CRON, "use numbers, *, a-b, /n and lists in each field")],
         help_text="When it runs, as in crontab(5): 'minute hour day-of-month month "
         "day-of-week', numbers, `*`, ranges `a-b`, steps `/n` and lists; Sunday is 0. "
         "When both day fields are restricted, a day matching either runs.",
@@ -69,6 +82,7 @@ class ScheduleWriteSerializer(StrictSerializer):
     prefix = serializers.CharField(
         trim_whitespace=False,
         max_length=MAX_KEY_BYTES,
+        error_messages={"blank": EMPTY_PREFIX},
         help_text="The objects a run chooses from: keys starting with this.",
     )
     selection = serializers.ChoiceField(
