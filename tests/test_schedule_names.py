@@ -5,11 +5,11 @@ the admin follow crontab(5)'s day rule."""
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import IntegrityError, transaction
-from zoneinfo import ZoneInfo
 
 from tasks.schedules.models import Schedule
 from tests.auth import api_client_for

@@ -4,7 +4,6 @@ signed, recorded as a delivery with its attempts, whatever the endpoint subscrib
 from __future__ import annotations
 
 import pytest
-from standardwebhooks.webhooks import Webhook
 
 from notifications.models import Delivery
 from notifications.outbox import PublishError, publish_test
