@@ -24,6 +24,16 @@ from tasks.schedules.models import Schedule, ScheduleRun
 from tasks.schedules.occurrences import parse_cron
 from tasks.signing.signer import MAX_KEY_BYTES, SigningError, check_expires_in
 
+CRON_HELP = (
+    "minute hour day-of-month month day-of-week, e.g. '0 8 * * 1', read as in crontab(5): when "
+    "both day fields are restricted (neither starts with '*'), a day runs when either matches "
+    "('0 8 1 * 1': the 1st and every Monday)."
+)
+
+
+def name_taken(name: str) -> str:
+    return f"a schedule of yours named {name!r} exists already"
+
 
 def _cron_field(number: str, items: int) -> str:
     item = rf"(?:\*(?:/{STEP})?|{number}(?:-{number}(?:/{STEP})?)?)"
@@ -72,9 +82,8 @@ class ScheduleWriteSerializer(StrictSerializer):
         max_length=512,
         trim_whitespace=False,
         validators=[CronValidator(CRON, "use numbers, *, a-b, /n and lists in each field")],
-        help_text="When it runs, as in crontab(5): 'minute hour day-of-month month "
-        "day-of-week', numbers, `*`, ranges `a-b`, steps `/n` and lists; Sunday is 0. "
-        "When both day fields are restricted, a day matching either runs.",
+        help_text=CRON_HELP + " Each field: numbers, `*`, ranges `a-b`, steps `/n`, lists; "
+        "Sunday is 0.",
     )
     timezone = time_zone_field(
         required=False, help_text="IANA time zone the cron expression is read in; default UTC."
@@ -122,11 +131,13 @@ class ScheduleWriteSerializer(StrictSerializer):
     )
 
     def validate_name(self, name: str) -> str:
-        taken = Schedule.objects.filter(name=name)
+        """Unique among the owner's schedules (others' names are neither checked nor told)."""
+        owner_id = self.instance.owner_id if self.instance else self.context.get("owner_id")
+        taken = Schedule.objects.filter(owner_id=owner_id, name=name)
         if self.instance is not None:
             taken = taken.exclude(id=self.instance.id)
         if taken.exists():
-            raise FieldConflict("name", f"a schedule named {name!r} exists already")
+            raise FieldConflict("name", name_taken(name))
         return name
 
     def validate_cron(self, expression: str) -> str:
@@ -172,11 +183,16 @@ class ScheduleRunSerializer(serializers.ModelSerializer):
 
 
 class ScheduleSerializer(serializers.ModelSerializer):
-    cron = serializers.CharField(source="cron_expression")
+    cron = serializers.CharField(source="cron_expression", help_text=CRON_HELP)
     timezone = serializers.SerializerMethodField()
     refresh_for = serializers.SerializerMethodField()
     recipients = serializers.SerializerMethodField()
     last_runs = serializers.SerializerMethodField()
+    next_runs = serializers.ListField(
+        child=serializers.DateTimeField(),
+        read_only=True,
+        help_text="The next five run times, by the cron rule above; empty while disabled.",
+    )
 
     class Meta:
         model = Schedule
@@ -198,6 +214,7 @@ class ScheduleSerializer(serializers.ModelSerializer):
             "last_batch",
             "created_at",
             "last_runs",
+            "next_runs",
         ]
         read_only_fields = fields
 
