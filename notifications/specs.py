@@ -40,7 +40,7 @@ EMAIL = (
 
 
 def time_zone_field(**extra: Any) -> serializers.ChoiceField:
-    unknown = {"invalid_choice": 'unknown time zone "{input}"'}
+    unknown: dict[str, Any] = {"invalid_choice": 'unknown time zone "{input}"'}
     return serializers.ChoiceField(choices=TIME_ZONES, error_messages=unknown, **extra)
 
 
