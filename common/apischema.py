@@ -10,6 +10,8 @@ Every operation documents the error answers it can give, each with the one error
 - 429 when the view is throttled;
 - and what a view declares itself with `error_responses(409, 503)` in `extend_schema`.
 
+A serializer's `field_help` ({field: description}) describes the fields its model does not.
+
 Request bodies of a `common.strict.StrictSerializer` refuse unknown fields
 (`additionalProperties: false`) and carry its `request_schema_rules`.
 
@@ -77,6 +79,10 @@ class ApiSchema(AutoSchema):
 
     def _map_basic_serializer(self, serializer: Any, direction: Any) -> dict[str, Any]:
         schema = super()._map_basic_serializer(serializer, direction)
+        described = getattr(serializer, "field_help", {})
+        for name, prop in schema.get("properties", {}).items():
+            if name in described and "description" not in prop:
+                prop["description"] = described[name]
         if direction == "request" and isinstance(serializer, StrictSerializer):
             schema["additionalProperties"] = False
             schema.update(serializer.request_schema_rules)

@@ -7,7 +7,7 @@ Secrets are shown once, in the response that creates them, and masked everywhere
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from django.core.validators import RegexValidator
 from django.db.models import QuerySet
@@ -36,6 +36,16 @@ class SecretSerializer(serializers.ModelSerializer):
 
 
 class RecipientSerializer(serializers.ModelSerializer):
+    field_help: ClassVar[dict[str, str]] = {
+        "id": "The recipient's id.",
+        "address": "The email address or the webhook URL.",
+        "header_names": "Names of the extra headers sent (values are not shown).",
+        "secrets": "The webhook's valid signing secrets, masked.",
+        "created_at": "When it was added.",
+        "last_success_at": "The last delivery it accepted.",
+        "disabled_at": "When it was disabled; null while enabled.",
+        "disabled_reason": "Why it was disabled.",
+    }
     address = serializers.CharField(read_only=True)
     header_names = serializers.SerializerMethodField()
     secrets = serializers.SerializerMethodField()
@@ -103,6 +113,12 @@ class DeliveryFilterSerializer(serializers.Serializer):
 
 
 class AttemptSerializer(serializers.ModelSerializer):
+    field_help: ClassVar[dict[str, str]] = {
+        "number": "1 for the first try.",
+        "started_at": "When the try started.",
+        "latency_ms": "How long it took, in milliseconds.",
+        "error": "What failed (connection, timeout, refusal); empty on success.",
+    }
     class Meta:
         model = Attempt
         fields = [
@@ -117,6 +133,24 @@ class AttemptSerializer(serializers.ModelSerializer):
 
 
 class DeliverySerializer(serializers.ModelSerializer):
+    field_help: ClassVar[dict[str, str]] = {
+        "id": "The delivery's id.",
+        "webhook_id": "The `webhook-id` header: the same on every retry and replay.",
+        "recipient": "The recipient's id.",
+        "recipient_kind": "`email` or `webhook`.",
+        "recipient_address": "The email address or webhook URL.",
+        "event_type": "`links.issued`, `links.refreshed`, `links.revoked`, `links.lapsed` "
+        "or `test`.",
+        "part": "Which part of the event this is (big events are split), from 1.",
+        "parts": "How many parts the event has.",
+        "link_count": "Links in this part.",
+        "created_at": "When it was queued.",
+        "next_attempt_at": "When it will be tried next; null when done.",
+        "delivered_at": "When it was accepted; null until then.",
+        "attempt_count": "Tries so far.",
+        "last_error": "What failed last; empty when none did.",
+        "attempts": "Every try, first to last.",
+    }
     webhook_id = serializers.CharField(source="message_id", read_only=True)
     recipient_kind = serializers.CharField(source="recipient.kind", read_only=True)
     recipient_address = serializers.CharField(source="recipient.address", read_only=True)

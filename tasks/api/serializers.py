@@ -158,6 +158,11 @@ class BatchCreateSerializer(StrictSerializer):
 
 
 class SkippedKeySerializer(serializers.ModelSerializer):
+    field_help: ClassVar[dict[str, str]] = {
+        "key": "The key that got no link.",
+        "detail": "What happened, in words.",
+    }
+
     class Meta:
         model = SkippedKey
         fields = ["key", "reason", "detail"]
@@ -178,15 +183,30 @@ def recipient_summaries(
 
 
 class RecipientSummarySerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    kind = serializers.CharField()
-    address = serializers.CharField()
+    id = serializers.IntegerField(help_text="The recipient's id (see /api/recipients/).")
+    kind = serializers.CharField(help_text="`email` or `webhook`.")
+    address = serializers.CharField(help_text="The email address or the webhook URL.")
     secret = serializers.CharField(
         required=False, help_text="The generated webhook secret: in the create response only."
     )
 
 
 class BatchSerializer(serializers.ModelSerializer):
+    field_help: ClassVar[dict[str, str]] = {
+        "id": "The batch's id (a UUID).",
+        "prefix": "The prefix it was made from; empty for a key list.",
+        "bucket": "The bucket the objects are in.",
+        "filename_from_key": "Downloads are named after the last part of the key.",
+        "check_existence": "Keys with no object are reported instead of signed.",
+        "refresh": "Links are re-signed and re-delivered before they lapse.",
+        "refresh_until": "When refreshing stops; null: until revoked.",
+        "signed": "Links made so far.",
+        "error": "Why the batch failed; empty otherwise.",
+        "created_at": "When it was created (RFC 3339, UTC).",
+        "finished_at": "When signing ended; null until then.",
+        "skipped_keys": "The first 1,000 keys that got no link, and why.",
+        "recipients": "Where its links are delivered.",
+    }
     skipped_keys = serializers.SerializerMethodField()
     recipients = serializers.SerializerMethodField()
 
@@ -229,6 +249,19 @@ class BatchSerializer(serializers.ModelSerializer):
 
 
 class LinkSerializer(serializers.ModelSerializer):
+    field_help: ClassVar[dict[str, str]] = {
+        "id": "The link's id.",
+        "key": "The object's key.",
+        "url": "The pre-signed URL; it works until `expires_at`, even after a revocation.",
+        "filename": "The download name, when the batch named files after their keys.",
+        "issued_at": "When this URL was signed.",
+        "expires_at": "When this URL stops working.",
+        "refresh_until": "When refreshing stops; null: until revoked.",
+        "refresh_at": "When it will be re-signed next; null when it is not refreshed.",
+        "revoked_at": "When it was revoked; null if it was not.",
+        "permalink": "A stable address that redirects to a fresh URL while the link is "
+        "active; null without LINKS_PUBLIC_BASE_URL.",
+    }
     permalink = serializers.SerializerMethodField()
 
     class Meta:

@@ -11,13 +11,13 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, ValidationError
-from rest_framework.pagination import CursorPagination
 from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from common.apierrors import FieldConflict, FieldNotFound
 from common.apischema import error_responses
+from common.pagination import Cursor
 from tasks.api.serializers import (
     BatchCreateSerializer,
     BatchSerializer,
@@ -47,7 +47,7 @@ class CSVRenderer(BaseRenderer):
         return str(data)
 
 
-class LinkPagination(CursorPagination):
+class LinkPagination(Cursor):
     ordering = "id"
     page_size = 100
     page_size_query_param = "page_size"
@@ -156,7 +156,12 @@ class BatchViewSet(
     @extend_schema(request=None, responses={200: RevokedSerializer})
     @action(detail=True, methods=["post"])
     def revoke(self, request: Request, pk: str | None = None) -> Response:
-        """Revoke every active link of the batch (URLs already handed out stay valid)."""
+        """Revoke a batch's links
+
+        Every active link stops being refreshed, its permalink answers 410, and recipients
+        get `links.revoked`. S3 cannot take back a URL already handed out: it works until it
+        expires.
+        """
         done = revoke(self.get_object().links.all())
         return Response({"revoked": done.links, "deliveries": done.deliveries})
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import RegexValidator
@@ -167,6 +167,13 @@ class ScheduleWriteSerializer(StrictSerializer):
 
 
 class ScheduleRunSerializer(serializers.ModelSerializer):
+    field_help: ClassVar[dict[str, str]] = {
+        "id": "The run's id.",
+        "scheduled_for": "The calendar time it ran for.",
+        "started_at": "When it actually started.",
+        "batch": "The batch it made; null when it made none.",
+        "message": "Why it made no batch, or what went wrong.",
+    }
     class Meta:
         model = ScheduleRun
         fields = [
@@ -183,6 +190,18 @@ class ScheduleRunSerializer(serializers.ModelSerializer):
 
 
 class ScheduleSerializer(serializers.ModelSerializer):
+    field_help: ClassVar[dict[str, str]] = {
+        "id": "The schedule's id.",
+        "timezone": "The IANA time zone the cron expression is read in.",
+        "prefix": "The objects a run chooses from: keys starting with this.",
+        "filename_from_key": "Downloads are named after the last part of the key.",
+        "refresh_for": "Seconds after a run until which its links are refreshed; null: no end.",
+        "recipients": "Where each run's links are delivered.",
+        "enabled": "Runs on its calendar when on.",
+        "last_run_at": "When it last ran; null if never.",
+        "last_batch": "The batch its last run made.",
+        "created_at": "When it was created.",
+    }
     cron = serializers.CharField(source="cron_expression", help_text=CRON_HELP)
     timezone = serializers.SerializerMethodField()
     refresh_for = serializers.SerializerMethodField()
