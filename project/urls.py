@@ -10,6 +10,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/", include("access.api.urls")),
     path("api/", include("notifications.urls")),
     path("api/", include("tasks.urls")),
     path("api/", include("tasks.schedules.urls")),

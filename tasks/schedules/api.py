@@ -11,12 +11,14 @@ from django_celery_beat.models import CrontabSchedule
 from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from access.grants import scope_of_request
 from notifications.models import Recipient
 from notifications.recipients import RecipientError, recipient_from_spec
+from tasks import keyscope
 from tasks.schedules.models import Schedule
 from tasks.schedules.occurrences import CRON_FIELDS
 from tasks.schedules.serializers import (
@@ -45,6 +47,14 @@ def recipients_from(owner: Any, specs: list[dict[str, Any]]) -> tuple[list[Recip
         if new.secret:
             secrets[new.recipient.id] = new.secret
     return made, secrets
+
+
+def in_scope(request: Request, prefix: str) -> None:
+    """A schedule shares only a prefix inside the caller's scope (403 naming it)."""
+    try:
+        keyscope.check_prefix(scope_of_request(request), prefix)
+    except keyscope.OutOfScope as error:
+        raise PermissionDenied(error.message) from None
 
 
 class ScheduleViewSet(viewsets.ModelViewSet):
@@ -76,6 +86,8 @@ class ScheduleViewSet(viewsets.ModelViewSet):
 
     @transaction.atomic
     def save(self, schedule: Schedule, data: dict[str, Any]) -> dict[int, str]:
+        if "prefix" in data:
+            in_scope(self.request, data["prefix"])
         cron = data.pop("cron", None)
         zone = data.pop("timezone", None)
         specs = data.pop("recipients", None)
