@@ -55,5 +55,7 @@ class EncryptedJSONField(EncryptedTextField):
     def value_to_string(self, obj: Any) -> str:
         return self.dump(self.value_from_object(obj))
 
-    def formfield(self, form_class: Any = None, choices_form_class: Any = None, **kwargs: Any) -> Any:
+    def formfield(
+        self, form_class: Any = None, choices_form_class: Any = None, **kwargs: Any
+    ) -> Any:
         return forms.JSONField(**{"required": not self.blank, **kwargs})
