@@ -131,8 +131,8 @@ def choose(schedule: Schedule) -> Selection:
         keyscope.check_prefix(scope, schedule.prefix)
     except BatchInputError as error:
         raise RunFailed(error.message) from None
-    entries = list_entries(media_client(), bucket, schedule.prefix)
     try:
+        entries = list_entries(media_client(), bucket, schedule.prefix)
         return select(
             schedule.selection,
             ([e for e in page if scope.listing_filter(e[0])] for page in entries),
