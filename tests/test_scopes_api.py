@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -172,3 +173,24 @@ def test_a_listing_under_a_broad_prefix_never_takes_the_manifests(put_object):
     assert f"_l{tag}/own.txt" in keys
     assert not [key for key in keys if key.startswith("_linkdist/")]
     assert not batch.skipped_keys.filter(key__startswith="_linkdist/").exists()
+
+
+@pytest.mark.django_db
+def test_the_staff_page_does_not_sign_the_reserved_prefix(admin_client):
+    response = admin_client.get("/staff/object-links/", {"key": "_linkdist/manifests/b/1.csv"})
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "reserved for the project" in page
+    assert "X-Amz-Signature" not in page
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("key", "why"), [("alice/a\x00b", "Null"), ("alice/\ud800", "Surrogate")])
+def test_keys_that_cannot_even_be_stored_are_a_400(alice, key, why):
+    body = json.dumps({"keys": ["alice/ok.txt", key], "expires_in": 60})  # ASCII escapes
+    response = api_client_for(alice).post("/api/batches/", body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert why in str(response.json()["keys"])
+    assert not Batch.objects.exists()

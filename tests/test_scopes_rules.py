@@ -112,3 +112,15 @@ def test_no_grant_means_nothing() -> None:
     scope = KeyScope(granted=())
     refusal = scope.refusal("anything")
     assert refusal is not None and "none" in refusal
+
+
+@pytest.mark.parametrize(("key", "why"), [("a\x00b", "NUL"), ("a\ud800", "surrogate")])
+def test_keys_no_database_can_store_are_refused_as_bad_input(key: str, why: str) -> None:
+    from datetime import UTC, datetime
+
+    from tasks.batchspec import BatchInputError, BatchRequest, validate
+
+    with pytest.raises(BatchInputError, match=why):
+        validate(BatchRequest(keys=["ok", key], expires_in=60), max_size=10, now=datetime.now(UTC))
+    with pytest.raises(BatchInputError, match=why):
+        validate(BatchRequest(prefix=key, expires_in=60), max_size=10, now=datetime.now(UTC))
