@@ -79,7 +79,7 @@ def test_the_migration_encrypts_rows_stored_in_clear():
             "UPDATE notifications_recipient SET headers = %s WHERE id = %s",
             ['{"X-Key": "clear"}', recipient.id],
         )
-    migration = importlib.import_module("notifications.migrations.0003_encrypt_secrets")
+    migration = importlib.import_module("notifications.migrations.0004_encrypt_secrets")
 
     with connection.schema_editor() as editor:
         migration.encrypt_rows(apps, editor)

@@ -61,7 +61,7 @@ def decrypt_rows(apps: Any, schema_editor: Any) -> None:
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("notifications", "0002_outbox"),
+        ("notifications", "0003_recipient_event_types"),
     ]
 
     operations = [
