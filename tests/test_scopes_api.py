@@ -192,5 +192,5 @@ def test_keys_that_cannot_even_be_stored_are_a_400(alice, key, why):
     response = api_client_for(alice).post("/api/batches/", body, content_type="application/json")
 
     assert response.status_code == 400
-    assert why in str(response.json()["keys"])
+    assert why in str(response.json()["errors"])
     assert not Batch.objects.exists()
