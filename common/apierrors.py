@@ -113,3 +113,14 @@ class StateConflict(APIException):
 
     status_code = status.HTTP_409_CONFLICT
     default_code = "conflict"
+
+
+class FieldForbidden(APIException):
+    """403: the value is well formed but not the caller's to use (keys outside their scope)."""
+
+    status_code = status.HTTP_403_FORBIDDEN
+    default_code = "permission_denied"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field_errors = {field: [message]}

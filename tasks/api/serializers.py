@@ -10,8 +10,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from common.strict import StrictSerializer
+from notifications.api.specs import MAX_RECIPIENTS, RecipientSpecField
 from notifications.models import Recipient
-from notifications.specs import MAX_RECIPIENTS, RecipientSpecField
 from tasks.batchspec import BatchRequest
 from tasks.models import Batch, ShareLink, SkippedKey
 from tasks.signing.signer import MAX_EXPIRES_IN, MAX_KEY_BYTES

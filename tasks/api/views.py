@@ -15,7 +15,8 @@ from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRen
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from common.apierrors import FieldConflict, FieldNotFound
+from access.grants import scope_of_request
+from common.apierrors import FieldConflict, FieldForbidden, FieldNotFound
 from common.apischema import error_responses
 from common.pagination import Cursor
 from tasks.api.serializers import (
@@ -27,6 +28,7 @@ from tasks.api.serializers import (
 from tasks.batchspec import BatchInputError, InputConflict, NothingToShare
 from tasks.export import csv_pieces, export_rows
 from tasks.issuing import StorageUnavailable, create_batch
+from tasks.keyscope import OutOfScope
 from tasks.models import Batch, ShareLink
 from tasks.permalinks import permalink_maker
 from tasks.refresh.revocation import revoke
@@ -105,7 +107,11 @@ class BatchViewSet(
         given = BatchCreateSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         try:
-            created = create_batch(given.to_request(), owner=request.user)
+            created = create_batch(
+                given.to_request(), owner=request.user, scope=scope_of_request(request)
+            )
+        except OutOfScope as error:
+            raise FieldForbidden(error.field, error.message) from None
         except NothingToShare as error:
             raise FieldNotFound(error.field, error.message) from None
         except InputConflict as error:

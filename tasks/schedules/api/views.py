@@ -15,18 +15,20 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from common.apierrors import FieldConflict
+from access.grants import scope_of_request
+from common.apierrors import FieldConflict, FieldForbidden
 from common.apischema import error_responses
 from notifications.models import Recipient
 from notifications.recipients import RecipientConflict, RecipientError, recipient_from_spec
-from tasks.schedules.models import Schedule
-from tasks.schedules.occurrences import CRON_FIELDS
-from tasks.schedules.serializers import (
+from tasks import keyscope
+from tasks.schedules.api.serializers import (
     ScheduleRunSerializer,
     ScheduleSerializer,
     ScheduleWriteSerializer,
     name_taken,
 )
+from tasks.schedules.models import Schedule
+from tasks.schedules.occurrences import CRON_FIELDS
 
 
 def crontab_for(expression: str, zone: str) -> CrontabSchedule:
@@ -50,6 +52,14 @@ def recipients_from(owner: Any, specs: list[dict[str, Any]]) -> tuple[list[Recip
         if new.secret:
             secrets[new.recipient.id] = new.secret
     return made, secrets
+
+
+def in_scope(request: Request, prefix: str) -> None:
+    """A schedule shares only a prefix inside the caller's scope (403 naming it)."""
+    try:
+        keyscope.check_prefix(scope_of_request(request), prefix)
+    except keyscope.OutOfScope as error:
+        raise FieldForbidden(error.field, error.message) from None
 
 
 WRITE_ERRORS = error_responses(409)
@@ -116,6 +126,8 @@ class ScheduleViewSet(viewsets.ModelViewSet):
         return Response(self.shown(schedule, secrets))
 
     def save(self, schedule: Schedule, data: dict[str, Any]) -> dict[int, str]:
+        if "prefix" in data:
+            in_scope(self.request, data["prefix"])
         try:
             return self.write(schedule, data)
         except IntegrityError as error:  # the name, taken meanwhile by a concurrent request

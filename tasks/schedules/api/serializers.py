@@ -12,7 +12,7 @@ from rest_framework import serializers
 
 from common.apierrors import FieldConflict
 from common.strict import StrictSerializer
-from notifications.specs import MAX_RECIPIENTS, RecipientSpecField, time_zone_field
+from notifications.api.specs import MAX_RECIPIENTS, RecipientSpecField, time_zone_field
 from tasks.api.serializers import (
     EMPTY_PREFIX,
     RecipientSummarySerializer,
@@ -174,6 +174,7 @@ class ScheduleRunSerializer(serializers.ModelSerializer):
         "batch": "The batch it made; null when it made none.",
         "message": "Why it made no batch, or what went wrong.",
     }
+
     class Meta:
         model = ScheduleRun
         fields = [
