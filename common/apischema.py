@@ -3,7 +3,7 @@
 Every operation documents the error answers it can give, each with the one error body
 (`common.apierrors.ErrorSerializer`):
 
-- 400 when it reads a body (or validated query parameters: `validates_query`);
+- 400 when it reads a body, or for the actions in the view's `validates_query`;
 - 401 and 403 when it needs a token (no token or a bad one; a token without the grant);
 - 404 when its path names an object, or it pages (a page or cursor that does not exist);
 - 415 when it reads a body (a body that is not JSON);
@@ -65,11 +65,11 @@ class ApiSchema(AutoSchema):
     def error_codes(self) -> list[int]:
         codes = []
         reads_body = self.method in BODY_METHODS and self.get_request_serializer() is not None
-        if reads_body or getattr(self.view, "validates_query", False):
+        if reads_body or getattr(self.view, "action", None) in self.validates_query():
             codes.append(400)
         if self.get_auth():
             codes += [401, 403]
-        if "{" in self.path or self._get_paginator() is not None:
+        if "{" in self.path or (self._is_list_view() and self._get_paginator() is not None):
             codes.append(404)
         if reads_body:
             codes.append(415)
@@ -87,6 +87,10 @@ class ApiSchema(AutoSchema):
             schema["additionalProperties"] = False
             schema.update(serializer.request_schema_rules)
         return schema
+
+    def validates_query(self) -> tuple[str, ...]:
+        """The view's actions that answer 400 for bad query parameters."""
+        return tuple(getattr(self.view, "validates_query", ()))
 
     def get_summary(self) -> str | None:
         return self._docstring()[0] or super().get_summary()

@@ -197,9 +197,10 @@ class LinkViewSet(viewsets.GenericViewSet):
     @extend_schema(request=None, responses={200: LinkSerializer})
     @action(detail=True, methods=["post"])
     def revoke(self, request: Request, pk: str | None = None) -> Response:
-        """Revoke a link: no more refreshes, its permalink answers 410, recipients are told.
+        """Revoke a link
 
-        A URL already handed out stays valid until it expires (S3 cannot take it back).
+        No more refreshes, its permalink answers 410, recipients are told. A URL already
+        handed out stays valid until it expires (S3 cannot take it back).
         """
         link = self.get_object()
         revoke(ShareLink.objects.filter(id=link.id))

@@ -251,6 +251,6 @@ class ScheduleSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(ScheduleRunSerializer(many=True))
     def get_last_runs(self, schedule: Schedule) -> list[dict[str, Any]]:
-        """The five latest runs; all of them at runs/."""
+        """The five latest runs; all of them at runs/."""  # noqa: D401
         rows = schedule.runs.order_by("-scheduled_for")[:5]
         return ScheduleRunSerializer(rows, many=True).data  # type: ignore[return-value]
