@@ -202,6 +202,7 @@ class ScheduleSerializer(serializers.ModelSerializer):
         "last_run_at": "When it last ran; null if never.",
         "last_batch": "The batch its last run made.",
         "created_at": "When it was created.",
+        "last_runs": "The five latest runs, newest first; all of them at runs/.",
     }
     cron = serializers.CharField(source="cron_expression", help_text=CRON_HELP)
     timezone = serializers.SerializerMethodField()
@@ -251,6 +252,6 @@ class ScheduleSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(ScheduleRunSerializer(many=True))
     def get_last_runs(self, schedule: Schedule) -> list[dict[str, Any]]:
-        """The five latest runs; all of them at runs/."""  # noqa: D401
+        """The five latest runs; all of them at runs/."""
         rows = schedule.runs.order_by("-scheduled_for")[:5]
         return ScheduleRunSerializer(rows, many=True).data  # type: ignore[return-value]
