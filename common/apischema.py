@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer
 
 from common.apierrors import ErrorSerializer
 from common.strict import StrictSerializer
@@ -91,6 +91,13 @@ class ApiSchema(AutoSchema):
     def validates_query(self) -> tuple[str, ...]:
         """The view's actions that answer 400 for bad query parameters."""
         return tuple(getattr(self.view, "validates_query", ()))
+
+    def _get_request_for_media_type(self, serializer: Any, direction: Any = "request") -> Any:
+        schema, required = super()._get_request_for_media_type(serializer, direction)
+        one_of = isinstance(serializer, PolymorphicProxySerializer) or "oneOf" in getattr(
+            serializer, "request_schema_rules", {}
+        )
+        return schema, required or one_of  # "one of these fields": an empty body is refused
 
     def get_summary(self) -> str | None:
         return self._docstring()[0] or super().get_summary()

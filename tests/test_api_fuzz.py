@@ -2,8 +2,8 @@
 
 The Django app runs as a live HTTP server on PostgreSQL, signs through LocalStack's S3 and
 hands batches to a real Celery worker process; the fuzzer authenticates with a token from
-tests/auth.py. Every operation of the OpenAPI document is driven (examples, coverage of the
-schema's boundaries, then generated data, valid and invalid), and then sequences of calls
+tests/auth.py. Every operation of the OpenAPI document is driven (its examples, then
+generated data, valid and invalid), and then sequences of calls
 follow the document's links (create a batch, read it, list its links, revoke it...).
 
 Checks: no 5xx, every status code documented, every response body matching its schema,
@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC, datetime
 from typing import Any
 
 import hypothesis
 import pytest
 import schemathesis
 from hypothesis import HealthCheck
+from hypothesis import strategies as st
 
 from tests.auth import api_token
 
@@ -46,7 +48,9 @@ CONFIG = {
     },
     "phases": {
         "examples": {"enabled": True},
-        "coverage": {"enabled": True},
+        # Off: its enumeration of every boundary combination (600 time zones, cron fields)
+        # runs for many minutes before the first request; generated data reaches the limits.
+        "coverage": {"enabled": False},
         "fuzzing": {"enabled": True},
         "stateful": {"enabled": True},
     },
@@ -70,6 +74,15 @@ def openapi_document() -> dict[str, Any]:
     document = SchemaGenerator().get_schema(request=None, public=True)
     return json.loads(JSONRenderer().render(document))
 
+
+# The one rule JSON Schema cannot state: `refresh_until` lies in the future (the API refuses a
+# past time with a 400 naming it; tests/test_batches_api.py covers that).
+schemathesis.openapi.format(
+    "date-time",
+    st.datetimes(
+        min_value=datetime(2100, 1, 1), max_value=datetime(9000, 1, 1), timezones=st.just(UTC)
+    ).map(lambda moment: moment.isoformat().replace("+00:00", "Z")),
+)
 
 schema = schemathesis.openapi.from_dict(
     openapi_document(), config=schemathesis.Config.from_dict(CONFIG)
