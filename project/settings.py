@@ -29,10 +29,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "access",
     "notifications",
     "tasks",
     "tasks.schedules",
@@ -162,10 +162,13 @@ DEFAULT_FROM_EMAIL = env.text("DEFAULT_FROM_EMAIL", "links@localhost")
 LINKS_DEFAULT_EXPIRES_IN = env.seconds("LINKS_DEFAULT_EXPIRES_IN", 86400)
 LINKS_HEALTH_TIMEOUT = env.seconds("LINKS_HEALTH_TIMEOUT", 3)
 
+# --- Secrets at rest (webhook secrets, header values): Fernet keys, first one encrypts ----
+FIELD_ENCRYPTION_KEYS = env.words("FIELD_ENCRYPTION_KEYS", [])
+
 # --- API ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "access.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -205,7 +208,7 @@ SPECTACULAR_SETTINGS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "project.redact.RedactSecretsFilter"}},
+    "filters": {"redact": {"()": "common.redact.RedactSecretsFilter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": env.text("DJANGO_LOG_LEVEL", "INFO")},
 }
@@ -215,16 +218,7 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
 
-if S3_CONFIGURED:
-    import sys
-
-    from project.s3 import media_target
-    from tasks.signing.target import SigningConfigError
-
-    try:
-        media_target(sys.modules[__name__])
-    except SigningConfigError as error:
-        raise ImproperlyConfigured(str(error)) from None
+# The media bucket's signing settings are checked by tasks.checks (linkdist.E001).
 
 # --- Batches: bulk share links (tasks app) ----------------------------------------------
 LINKS_CHUNK_SIZE = env.integer("LINKS_CHUNK_SIZE", 1000, minimum=1)
