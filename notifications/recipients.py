@@ -28,7 +28,7 @@ from django.db import IntegrityError, transaction
 
 from notifications.addresses import AddressError, check_headers, check_webhook_url
 from notifications.models import Recipient
-from notifications.netguard import allowed_networks
+from notifications.netguard import allowed_networks, allowed_ports
 from notifications.webhook_secrets import (
     SecretFormatError,
     active_secrets,
@@ -111,7 +111,10 @@ def _webhook(owner: Any, spec: dict[str, Any]) -> NewRecipient:
     _unknown(spec, WEBHOOK_KEYS)
     try:
         url = check_webhook_url(
-            spec["webhook"], allow_http=settings.WEBHOOK_ALLOW_HTTP, allowed=allowed_networks()
+            spec["webhook"],
+            allow_http=settings.WEBHOOK_ALLOW_HTTP,
+            allowed=allowed_networks(),
+            ports=allowed_ports(),
         )
     except AddressError as error:
         raise RecipientError("webhook", str(error)) from None

@@ -45,3 +45,22 @@ def parse_duration(name: str, raw: str) -> int:
         return duration_seconds(raw)
     except ValueError as error:
         raise ImproperlyConfigured(f"{name}: {error}") from None
+
+
+PORT_RANGE_RE = re.compile(r"^\s*(\d{1,5})\s*(?:-\s*(\d{1,5})\s*)?$")
+
+
+def parse_port_ranges(name: str, raw: str) -> list[tuple[int, int]]:
+    """'80,443,8000-8999' -> [(80, 80), (443, 443), (8000, 8999)], each within 1..65535."""
+    ranges = []
+    for part in raw.split(","):
+        match = PORT_RANGE_RE.match(part)
+        low = int(match.group(1)) if match else 0
+        high = int(match.group(2) or low) if match else 0
+        if not 1 <= low <= high <= 65535:
+            raise ImproperlyConfigured(
+                f"{name}: {part.strip()!r} is not a port or a range of ports "
+                "(e.g. 443 or 8000-8999)"
+            )
+        ranges.append((low, high))
+    return ranges

@@ -219,6 +219,8 @@ LINKS_PUBLIC_BASE_URL = env.text("LINKS_PUBLIC_BASE_URL")
 WEBHOOK_ALLOW_HTTP = env.boolean("WEBHOOK_ALLOW_HTTP", False)
 # Networks (CIDR) a webhook may reach although they are loopback/private/link-local.
 WEBHOOK_ALLOWED_NETWORKS = env.networks("WEBHOOK_ALLOWED_NETWORKS", [])
+# Ports a webhook URL may name (cloud metadata addresses are refused whatever is allowed).
+WEBHOOK_ALLOWED_PORTS = env.ports("WEBHOOK_ALLOWED_PORTS", "80,443")
 WEBHOOK_MAX_BODY_BYTES = env.integer("WEBHOOK_MAX_BODY_BYTES", 262144, minimum=8192)
 WEBHOOK_CONNECT_TIMEOUT = env.seconds("WEBHOOK_CONNECT_TIMEOUT", 5)
 WEBHOOK_TIMEOUT = env.seconds("WEBHOOK_TIMEOUT", 15)  # the whole request

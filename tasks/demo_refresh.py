@@ -69,7 +69,11 @@ def run_refresh_demo(say: Callable[[str], None]) -> None:
 
     media_client().put_object(Bucket=bucket(), Key=KEY, Body=BODY)
     inbox = Inbox()
-    loopback = {"WEBHOOK_ALLOW_HTTP": True, "WEBHOOK_ALLOWED_NETWORKS": ["127.0.0.0/8"]}
+    loopback = {
+        "WEBHOOK_ALLOW_HTTP": True,
+        "WEBHOOK_ALLOWED_NETWORKS": ["127.0.0.0/8"],
+        "WEBHOOK_ALLOWED_PORTS": [(80, 80), (443, 443), (1024, 65535)],
+    }
     try:
         with (
             override_settings(**loopback),

@@ -27,6 +27,7 @@ os.environ.setdefault("CELERY_TASK_DEFAULT_QUEUE", f"test-{RUN_ID}")
 # worker started later knows it), short retry schedules and timeouts so tests stay quick.
 os.environ.setdefault("WEBHOOK_ALLOW_HTTP", "true")
 os.environ.setdefault("WEBHOOK_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
+os.environ.setdefault("WEBHOOK_ALLOWED_PORTS", "80,443,1024-65535")  # receivers on free ports
 os.environ.setdefault("WEBHOOK_CONNECT_TIMEOUT", "2")
 os.environ.setdefault("WEBHOOK_TIMEOUT", "2")
 os.environ.setdefault("DELIVERY_RETRY_SCHEDULE", "0,1s,1s,1s,1s,1s,1s,1s")

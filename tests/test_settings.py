@@ -60,6 +60,7 @@ def test_s3_configured_without_media_bucket_is_refused(tmp_path):
             "WEBHOOK_ALLOWED_NETWORKS: '10.1' is not a",
         ),
         ("LINKS_CHUNK_SIZE", "0", "LINKS_CHUNK_SIZE must be at least 1"),
+        ("WEBHOOK_ALLOWED_PORTS", "443,22x", "WEBHOOK_ALLOWED_PORTS: '22x' is not a port"),
     ],
 )
 def test_bad_values_name_their_variable(tmp_path, name, value, message):

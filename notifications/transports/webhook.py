@@ -15,7 +15,12 @@ from urllib3.exceptions import HTTPError, LocationValueError
 
 from notifications.addresses import AddressError, check_webhook_url
 from notifications.models import Delivery
-from notifications.netguard import BlockedAddressError, allowed_networks, guarded_pool_manager
+from notifications.netguard import (
+    BlockedAddressError,
+    allowed_networks,
+    allowed_ports,
+    guarded_pool_manager,
+)
 from notifications.policy import is_success, is_transient_http, parse_retry_after, truncate
 from notifications.transports.base import Sent, Transport, TransportError
 from notifications.webhook_secrets import active_secrets, active_secrets_of
@@ -89,7 +94,10 @@ class WebhookTransport(Transport):
     def _url(self, url: str) -> str:
         try:
             return check_webhook_url(
-                url, allow_http=settings.WEBHOOK_ALLOW_HTTP, allowed=allowed_networks()
+                url,
+                allow_http=settings.WEBHOOK_ALLOW_HTTP,
+                allowed=allowed_networks(),
+                ports=allowed_ports(),
             )
         except AddressError as error:
             raise TransportError(str(error), permanent=True) from None
