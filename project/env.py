@@ -74,6 +74,11 @@ def ports(name: str, default: str) -> list[tuple[int, int]]:
     return envparse.parse_port_ranges(name, text(name, default) or "")
 
 
+def rate(name: str, default: str) -> tuple[int, int] | None:
+    """Requests per period ('120/1m') as (count, seconds); None when 'off'."""
+    return envparse.parse_rate(name, text(name, default) or "")
+
+
 def db_url(name: str, default: str) -> dict:
     return _env.db_url_config(text(name, default))
 

@@ -64,3 +64,26 @@ def parse_port_ranges(name: str, raw: str) -> list[tuple[int, int]]:
             )
         ranges.append((low, high))
     return ranges
+
+
+OFF_WORDS = frozenset({"off", "none", "unlimited"})
+
+
+def parse_rate(name: str, raw: str) -> tuple[int, int] | None:
+    """'120/1m' -> (120, 60): requests per period; '10/m' means one minute; 'off' -> None."""
+    if raw.strip().lower() in OFF_WORDS:
+        return None
+    count, slash, period = raw.partition("/")
+    period = period.strip()
+    if period[:1].isalpha():
+        period = "1" + period
+    try:
+        rate = int(count.strip(), 10), duration_seconds(period)
+    except ValueError:
+        rate = 0, 0
+    if not slash or rate[0] < 1 or rate[1] < 1:
+        raise ImproperlyConfigured(
+            f"{name} must be a number of requests per period (e.g. 120/1m, 10/5m) or off, "
+            f"got {raw!r}"
+        )
+    return rate

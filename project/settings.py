@@ -259,6 +259,13 @@ LINKS_REFRESH_CHECK_EXISTS = env.boolean("LINKS_REFRESH_CHECK_EXISTS", True)  # 
 LINKS_LAPSE_INTERVAL = env.seconds("LINKS_LAPSE_INTERVAL", 60)
 LINKS_PERMALINK_TTL = env.seconds("LINKS_PERMALINK_TTL", 300)  # the URL a permalink redirects to
 
+# --- Rate limits per client address: permalinks and the admin login ----------------------
+# Requests per period ("120/1m", "10/5m") or "off"; over it, 429 with Retry-After.
+LINKS_PERMALINK_RATE = env.rate("LINKS_PERMALINK_RATE", "120/1m")
+ADMIN_LOGIN_RATE = env.rate("ADMIN_LOGIN_RATE", "10/5m")  # login form submissions
+# Reverse proxies in front that append to X-Forwarded-For (0: REMOTE_ADDR is the client).
+TRUSTED_PROXY_COUNT = env.integer("TRUSTED_PROXY_COUNT", 0, minimum=0)
+
 # --- Schedules (tasks.schedules): batches on a calendar --------------------------------
 SCHEDULES_TICK_INTERVAL = env.seconds("SCHEDULES_TICK_INTERVAL", 30)  # how often due ones run
 
