@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import os
 from typing import Any
 
@@ -11,8 +12,8 @@ import botocore.session
 from botocore.config import Config
 
 from tasks.signing.credentials import CredentialSource
+from tasks.signing.resolved import PROBE_CREDENTIALS, fast_presigner
 from tasks.signing.signer import Signer
-from tasks.signing.sigv4 import SigV4QueryPresigner
 from tasks.signing.strategies import (
     BotocoreStrategy,
     CloudFrontStrategy,
@@ -21,6 +22,8 @@ from tasks.signing.strategies import (
     Strategy,
 )
 from tasks.signing.target import BucketTarget, CustomDomainSigning, SigningConfigError
+
+log = logging.getLogger(__name__)
 
 
 def media_target(settings: Any) -> BucketTarget:
@@ -60,25 +63,49 @@ def boto_session(settings: Any) -> botocore.session.Session:
     return session
 
 
-def s3_client(session: botocore.session.Session, target: BucketTarget, **config: Any) -> Any:
-    return boto3.Session(botocore_session=session).client(
-        "s3",
-        region_name=target.region,
-        endpoint_url=target.endpoint_url,
-        config=Config(
+def client_args(target: BucketTarget, **config: Any) -> dict[str, Any]:
+    return {
+        "region_name": target.region,
+        "endpoint_url": target.endpoint_url,
+        "config": Config(
             signature_version="s3v4", s3={"addressing_style": target.addressing_style}, **config
         ),
+    }
+
+
+def s3_client(session: botocore.session.Session, target: BucketTarget, **config: Any) -> Any:
+    return boto3.Session(botocore_session=session).client("s3", **client_args(target, **config))
+
+
+def probe_client(session: botocore.session.Session, target: BucketTarget) -> Any:
+    """A client configured like s3_client, holding throw-away credentials (signs nothing real)."""
+    creds = PROBE_CREDENTIALS
+    return session.create_client(
+        "s3",
+        aws_access_key_id=creds.access_key,
+        aws_secret_access_key=creds.secret_key,
+        aws_session_token=creds.token,
+        **client_args(target),
     )
 
 
-def build_strategy(target: BucketTarget, client: Any, settings: Any) -> Strategy:
+def bucket_strategy(
+    target: BucketTarget, client: Any, session: botocore.session.Session
+) -> Strategy:
+    """The fast presigner when it signs what `client` would (as configured), else botocore."""
+    fallback = BotocoreStrategy(client, target.bucket)
+    presigner = fast_presigner(client, probe_client(session, target), target.bucket)
+    if isinstance(presigner, str):
+        log.info("links are signed by botocore, not the fast presigner: %s", presigner)
+        return fallback
+    return PresignerStrategy(presigner, fallback, target.bucket)
+
+
+def build_strategy(
+    target: BucketTarget, client: Any, settings: Any, session: botocore.session.Session
+) -> Strategy:
     if not target.custom_domain:
-        presigner = SigV4QueryPresigner(
-            region=target.region,
-            endpoint_url=target.endpoint_url,
-            addressing_style=target.addressing_style,
-        )
-        return PresignerStrategy(presigner, BotocoreStrategy(client, target.bucket), target.bucket)
+        return bucket_strategy(target, client, session)
     scheme = "https" if target.custom_domain_secure else "http"
     base_url = f"{scheme}://{target.custom_domain}"
     if target.custom_domain_signing is CustomDomainSigning.CLOUDFRONT:
@@ -90,7 +117,7 @@ def build_strategy(target: BucketTarget, client: Any, settings: Any) -> Strategy
 def build_signer(settings: Any, session: botocore.session.Session | None = None) -> Signer:
     target = media_target(settings)
     session = session or boto_session(settings)
-    strategy = build_strategy(target, s3_client(session, target), settings)
+    strategy = build_strategy(target, s3_client(session, target), settings, session)
     credentials = CredentialSource(session.get_credentials()) if strategy.uses_credentials else None
     return Signer(strategy, credentials)
 
