@@ -8,6 +8,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from project.redact import redact
+
 
 class Recipient(models.Model):
     class Kind(models.TextChoices):
@@ -56,7 +58,8 @@ class Recipient(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind}:{self.email or self.url}"
+        # shown in admin pages and logs: a URL may carry a token (?token=…)
+        return redact(f"{self.kind}:{self.email or self.url}")
 
     @property
     def address(self) -> str:
