@@ -61,6 +61,8 @@ def test_s3_configured_without_media_bucket_is_refused(tmp_path):
         ),
         ("LINKS_CHUNK_SIZE", "0", "LINKS_CHUNK_SIZE must be at least 1"),
         ("WEBHOOK_ALLOWED_PORTS", "443,22x", "WEBHOOK_ALLOWED_PORTS: '22x' is not a port"),
+        ("ADMIN_LOGIN_RATE", "10", "ADMIN_LOGIN_RATE must be a number of requests per period"),
+        ("TRUSTED_PROXY_COUNT", "-1", "TRUSTED_PROXY_COUNT must be at least 0"),
     ],
 )
 def test_bad_values_name_their_variable(tmp_path, name, value, message):
