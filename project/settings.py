@@ -29,10 +29,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "access",
     "notifications",
     "tasks",
     "tasks.schedules",
@@ -162,10 +162,13 @@ DEFAULT_FROM_EMAIL = env.text("DEFAULT_FROM_EMAIL", "links@localhost")
 LINKS_DEFAULT_EXPIRES_IN = env.seconds("LINKS_DEFAULT_EXPIRES_IN", 86400)
 LINKS_HEALTH_TIMEOUT = env.seconds("LINKS_HEALTH_TIMEOUT", 3)
 
+# --- Secrets at rest (webhook secrets, header values): Fernet keys, first one encrypts ----
+FIELD_ENCRYPTION_KEYS = env.words("FIELD_ENCRYPTION_KEYS", [])
+
 # --- API ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "access.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
