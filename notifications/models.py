@@ -9,7 +9,7 @@ from django.db import models
 from django.utils import timezone
 
 from common.fields import EncryptedJSONField, EncryptedTextField
-from project.redact import redact
+from common.redact import redact
 
 
 class Recipient(models.Model):

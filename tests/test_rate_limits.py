@@ -14,7 +14,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
-from project.envparse import parse_rate
+from common.envparse import parse_rate
 from tests.refresh_helpers import issue_in_process
 
 pytestmark = pytest.mark.django_db

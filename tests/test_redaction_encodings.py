@@ -19,11 +19,11 @@ from django.utils.html import escape
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from common.redact import RedactSecretsFilter, redact, remember_secret
 from notifications import dispatcher
 from notifications.models import Attempt, Recipient
 from notifications.outbox import publish
 from notifications.webhook_secrets import add_secret, generate_secret
-from project.redact import RedactSecretsFilter, redact, remember_secret
 from tests.services.receivers import Reply
 
 ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE"

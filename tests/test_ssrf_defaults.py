@@ -10,6 +10,7 @@ import socket
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
+from common.envparse import parse_port_ranges
 from notifications import dispatcher
 from notifications.addresses import AddressError, check_webhook_url
 from notifications.models import Recipient
@@ -17,7 +18,6 @@ from notifications.netguard import parse_networks, refusal
 from notifications.outbox import publish
 from notifications.recipients import RecipientError, recipient_from_spec
 from notifications.webhook_secrets import add_secret
-from project.envparse import parse_port_ranges
 
 WEB_PORTS = [(80, 80), (443, 443)]
 
