@@ -20,11 +20,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from common.redact import RedactSecretsFilter, redact, remember_secret
+from demo.receiver import Reply
 from notifications import dispatcher
 from notifications.models import Attempt, Recipient
 from notifications.outbox import publish
 from notifications.webhook_secrets import add_secret, generate_secret
-from tests.services.receivers import Reply
 
 ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE"
 SIGNATURE = "ab12cd" + "0123456789abcdef" * 3 + "fedcba9876543210"
