@@ -177,7 +177,7 @@ class DeliveryAdmin(admin.ModelAdmin):
     list_filter = ["status", "event_type", "recipient__kind"]
     search_fields = ["subject", "=id"]
     list_select_related = ["recipient"]
-    exclude = ["payload", "claim_token", "last_error"]  # last_error: shown redacted
+    exclude = ["body", "claim_token", "last_error"]  # last_error: shown redacted
     readonly_fields = [
         "webhook_id",
         "recipient",
@@ -199,9 +199,6 @@ class DeliveryAdmin(admin.ModelAdmin):
     ]
     inlines = [AttemptInline]
     actions = ["replay_deliveries"]
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Delivery]:
-        return super().get_queryset(request).defer("payload")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
