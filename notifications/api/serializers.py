@@ -8,7 +8,7 @@ from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 from common.strict import StrictSerializer
-from notifications.api.specs import SECRET_FORMAT
+from notifications.api.specs import SECRET_FORMAT, event_types_field
 from notifications.catalog import EVENT_TYPES
 from notifications.models import Attempt, Delivery, Recipient, WebhookSecret
 from notifications.webhook_secrets import active_secrets
@@ -34,6 +34,7 @@ class RecipientSerializer(serializers.ModelSerializer):
     address = serializers.CharField(read_only=True)
     header_names = serializers.SerializerMethodField()
     secrets = serializers.SerializerMethodField()
+    event_types = serializers.SerializerMethodField()
 
     class Meta:
         model = Recipient
@@ -42,6 +43,7 @@ class RecipientSerializer(serializers.ModelSerializer):
             "kind",
             "address",
             "timezone",
+            "event_types",
             "header_names",
             "secrets",
             "created_at",
@@ -51,6 +53,10 @@ class RecipientSerializer(serializers.ModelSerializer):
             "disabled_reason",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(event_types_field(read_only=True))
+    def get_event_types(self, recipient: Recipient) -> list[str] | None:
+        return list(recipient.event_types) or None
 
     def get_header_names(self, recipient: Recipient) -> list[str]:
         return sorted(recipient.headers)  # values may be credentials: names only
@@ -95,6 +101,10 @@ class DeliveryFilterSerializer(serializers.Serializer):
     recipient = serializers.IntegerField(
         required=False, min_value=1, max_value=2**31 - 1, help_text="Only to this recipient id."
     )
+
+
+class RecipientChangeSerializer(StrictSerializer):
+    event_types = event_types_field(required=True)
 
 
 class AttemptSerializer(serializers.ModelSerializer):

@@ -44,14 +44,20 @@ def time_zone_field(**extra: Any) -> serializers.ChoiceField:
     return serializers.ChoiceField(choices=TIME_ZONES, error_messages=unknown, **extra)
 
 
-def event_types_field() -> serializers.ListField:
+EVENT_TYPES_HELP = (
+    "The event types it receives (see the `webhooks` section); null: all of them, including "
+    "types added later. The `test` event is sent on request whatever this says."
+)
+
+
+def event_types_field(required: bool = False) -> serializers.ListField:
     return serializers.ListField(
         child=serializers.ChoiceField(choices=SUBSCRIBABLE),
         min_length=1,
         max_length=len(SUBSCRIBABLE),
-        required=False,
+        required=required,
         allow_null=True,
-        help_text="The event types this recipient receives; null or omitted: all of them.",
+        help_text=EVENT_TYPES_HELP,
     )
 
 
