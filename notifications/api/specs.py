@@ -50,7 +50,7 @@ EVENT_TYPES_HELP = (
 )
 
 
-def event_types_field(required: bool = False) -> serializers.ListField:
+def event_types_field(required: bool = False, **options: Any) -> serializers.ListField:
     return serializers.ListField(
         child=serializers.ChoiceField(choices=SUBSCRIBABLE),
         min_length=1,
@@ -58,6 +58,7 @@ def event_types_field(required: bool = False) -> serializers.ListField:
         required=required,
         allow_null=True,
         help_text=EVENT_TYPES_HELP,
+        **options,
     )
 
 
