@@ -48,6 +48,22 @@ def seconds(name: str, default: int) -> int:
     return default if raw is None else envparse.parse_duration(name, raw)
 
 
+def optional_seconds(name: str) -> int | None:
+    """A duration, or None when the variable is unset (the caller derives a value)."""
+    raw = text(name)
+    return None if raw is None else envparse.parse_duration(name, raw)
+
+
+def rate(name: str, default: str) -> str:
+    """A request rate as DRF reads it: '<count>/<s|m|h|d>' ('120/min', '5000/hour')."""
+    raw = text(name, default) or default
+    return envparse.parse_rate(name, raw)
+
+
+def cache_url(name: str, default: str) -> dict:
+    return _env.cache_url_config(text(name, default))
+
+
 def words(name: str, default: list[str]) -> list[str]:
     raw = text(name)
     return default if raw is None else [w.strip() for w in raw.split(",") if w.strip()]

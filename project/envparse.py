@@ -45,3 +45,16 @@ def parse_duration(name: str, raw: str) -> int:
         return duration_seconds(raw)
     except ValueError as error:
         raise ImproperlyConfigured(f"{name}: {error}") from None
+
+
+RATE_RE = re.compile(r"^\s*(\d+)\s*/\s*(s|sec|second|m|min|minute|h|hour|d|day)\s*$", re.IGNORECASE)
+
+
+def parse_rate(name: str, raw: str) -> str:
+    """'120/min' and the like, checked; returned as '<count>/<unit>' (DRF's rate format)."""
+    match = RATE_RE.match(raw)
+    if not match or int(match.group(1)) < 1:
+        raise ImproperlyConfigured(
+            f"{name} must be a rate such as 120/min, 5000/hour or 10/s, got {raw!r}"
+        )
+    return f"{int(match.group(1))}/{match.group(2).lower()}"

@@ -15,8 +15,9 @@ from django.utils import timezone
 from notifications.models import Recipient
 from notifications.recipients import NewRecipient, RecipientError, recipient_from_spec
 from project.s3 import media_client
-from tasks import enqueue
+from tasks import enqueue, quotas
 from tasks.batchspec import BatchInputError, BatchRequest, validate
+from tasks.limits import refresh_limits
 from tasks.listing import has_objects, list_pages
 from tasks.models import Batch, BatchChunk
 from tasks.progress import fail_batch
@@ -37,15 +38,20 @@ class CreatedBatch:
 def create_batch(request: BatchRequest, *, owner: Any = None) -> CreatedBatch:
     """Check the request, store the batch (and its keys, in chunks), queue it after commit.
 
-    Raises BatchInputError (nothing written) or StorageUnavailable.
+    Raises BatchInputError, QuotaExceeded (nothing written) or StorageUnavailable.
     """
-    request = validate(request, max_size=settings.LINKS_MAX_BATCH_SIZE, now=timezone.now())
+    now = timezone.now()
+    request = validate(
+        request, max_size=settings.LINKS_MAX_BATCH_SIZE, now=now, limits=refresh_limits(settings)
+    )
     bucket = settings.AWS_STORAGE_BUCKET_NAME
     if not bucket:
         raise StorageUnavailable("no media bucket is configured (DJANGO_AWS_STORAGE_BUCKET_NAME)")
     if request.prefix is not None:
         check_prefix_has_objects(bucket, request.prefix)
     with transaction.atomic():
+        if owner is not None:
+            quotas.check_new_batch(owner.pk, refreshing_keys(request), now)
         made = [
             recipient_from(owner, number, spec) for number, spec in enumerate(request.recipients)
         ]
@@ -72,6 +78,13 @@ def create_batch(request: BatchRequest, *, owner: Any = None) -> CreatedBatch:
         else:
             enqueue.expansion_on_commit(batch.id)
     return CreatedBatch(batch, [(new.recipient, new.secret) for new in made if new.secret])
+
+
+def refreshing_keys(request: BatchRequest) -> int | None:
+    """The links a checked request adds to its owner's refreshing ones (0: not listed yet)."""
+    if not request.refresh:
+        return None
+    return len(request.keys) if request.keys is not None else 0
 
 
 def check_prefix_has_objects(bucket: str, prefix: str) -> None:
@@ -161,4 +174,9 @@ def store_listing(batch: Batch) -> None:
             )
     if not writer.count:
         raise PermanentError(f"no objects under the prefix {batch.prefix!r} any more")
+    if batch.refresh and batch.owner_id is not None:
+        try:
+            quotas.check_refreshing_links(batch.owner_id, writer.count)
+        except quotas.QuotaExceeded as error:
+            raise PermanentError(f"{error}: no link was made") from None
     writer.start_signing()

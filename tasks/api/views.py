@@ -16,6 +16,7 @@ from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRen
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from common.throttling import LimitExceeded, LimitExceededSerializer
 from tasks.api.serializers import (
     BatchCreateSerializer,
     BatchSerializer,
@@ -27,6 +28,7 @@ from tasks.export import csv_pieces, export_rows
 from tasks.issuing import StorageUnavailable, create_batch
 from tasks.models import Batch, ShareLink
 from tasks.permalinks import permalink_maker
+from tasks.quotas import QuotaExceeded
 from tasks.refresh.revocation import revoke
 
 
@@ -62,6 +64,13 @@ class Unfinished(APIException):
     default_code = "unfinished"
 
 
+def quota_refusal(error: QuotaExceeded) -> LimitExceeded:
+    """429 with Retry-After when waiting lifts the quota; 403 when only the caller can."""
+    if error.retry_after is None:
+        return LimitExceeded(error.limit, error.message, status_code=status.HTTP_403_FORBIDDEN)
+    return LimitExceeded(error.limit, error.message, wait=error.retry_after)
+
+
 class BatchViewSet(
     mixins.CreateModelMixin,
     mixins.RetrieveModelMixin,
@@ -75,7 +84,16 @@ class BatchViewSet(
         owner = self.request.user.pk  # IsAuthenticated: never an anonymous user here
         return Batch.objects.filter(owner_id=owner).prefetch_related("recipients")
 
-    @extend_schema(request=BatchCreateSerializer, responses={201: BatchSerializer})
+    @extend_schema(
+        request=BatchCreateSerializer,
+        responses={
+            201: BatchSerializer,
+            403: OpenApiResponse(
+                LimitExceededSerializer,
+                description="Over the owner's refreshing links (LINKS_QUOTA_REFRESHING_LINKS).",
+            ),
+        },
+    )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         given = BatchCreateSerializer(data=request.data)
         given.is_valid(raise_exception=True)
@@ -83,6 +101,8 @@ class BatchViewSet(
             created = create_batch(given.to_request(), owner=request.user)
         except BatchInputError as error:
             raise ValidationError({error.field: [error.message]}) from None
+        except QuotaExceeded as error:
+            raise quota_refusal(error) from None
         except StorageUnavailable as error:
             raise ServiceUnavailable(str(error)) from None
         secrets = {recipient.id: secret for recipient, secret in created.secrets}

@@ -1,0 +1,135 @@
+"""API request rates per user, and the error every refused limit answers with.
+
+Two throttles run on every API view (REST_FRAMEWORK's DEFAULT_THROTTLE_CLASSES): one for
+all of a user's requests (API_THROTTLE_RATE), one for those that write (POST, PUT, PATCH,
+DELETE: API_THROTTLE_WRITE_RATE). The rates are read from the settings on each request.
+Counts live in the cache (CACHE_URL, Redis); when the cache does not answer, requests are let
+through and a warning is logged: a throttle must not take the API down with it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+from django.conf import settings
+from rest_framework import serializers, status
+from rest_framework.exceptions import APIException
+from rest_framework.request import Request
+from rest_framework.throttling import SimpleRateThrottle
+
+log = logging.getLogger(__name__)
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class LimitExceeded(APIException):
+    """A refusal that names its limit: {"detail": "...", "limit": "SETTING_NAME"}.
+
+    429 with Retry-After (DRF's handler sends `wait` as that header) unless another status
+    is given (a quota that waiting does not lift).
+    """
+
+    status_code: int = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "limit_exceeded"
+
+    def __init__(
+        self, limit: str, message: str, *, wait: float | None = None, status_code: int = 429
+    ) -> None:
+        super().__init__({"detail": message, "limit": limit})
+        self.status_code = status_code
+        self.wait = None if wait is None else max(1, math.ceil(wait))
+
+
+class UserThrottle(SimpleRateThrottle):
+    """Every request of an authenticated user; anonymous requests are refused before this."""
+
+    scope = "user"
+    setting = "API_THROTTLE_RATE"
+    what = "requests"
+
+    def __init__(self) -> None:  # the rate is read per request, not frozen at import
+        pass
+
+    def applies(self, request: Request) -> bool:
+        return bool(request.user and request.user.is_authenticated)
+
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        if not self.applies(request):
+            return None
+        return f"throttle:{self.scope}:{request.user.pk}"
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        self.rate = getattr(settings, self.setting)
+        self.num_requests, self.duration = self.parse_rate(self.rate)
+        try:
+            allowed = super().allow_request(request, view)
+        except Exception as error:  # the cache is down: let the request through
+            log.warning("throttle %s not applied: the cache failed: %s", self.scope, error)
+            return True
+        if not allowed:
+            raise LimitExceeded(
+                self.setting,
+                f"over {self.rate} {self.what} per user ({self.setting}); "
+                f"try again in {math.ceil(self.wait() or 1)} s",
+                wait=self.wait() or 1,
+            )
+        return True
+
+
+class UserWriteThrottle(UserThrottle):
+    """Requests that create or change something (POST, PUT, PATCH, DELETE)."""
+
+    scope = "user_write"
+    setting = "API_THROTTLE_WRITE_RATE"
+    what = "writes"
+
+    def applies(self, request: Request) -> bool:
+        return super().applies(request) and request.method not in SAFE_METHODS
+
+
+class LimitExceededSerializer(serializers.Serializer):
+    """The body of a refusal by a limit (schema component LimitExceeded)."""
+
+    detail = serializers.CharField(help_text="What was refused and why.")
+    limit = serializers.CharField(help_text="The setting that sets the limit.")
+
+
+LIMIT_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "detail": {"type": "string", "description": "What was refused and why."},
+        "limit": {"type": "string", "description": "The setting that sets the limit."},
+    },
+    "required": ["detail", "limit"],
+}
+RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}}
+
+
+def limit_response(description: str, *, retry_after: bool = True) -> dict[str, Any]:
+    """An OpenAPI response whose body is a LimitExceeded error."""
+    response: dict[str, Any] = {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/LimitExceeded"}}},
+    }
+    if retry_after:
+        response["headers"] = RETRY_AFTER
+    return response
+
+
+def add_throttle_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """drf-spectacular hook: every operation may answer 429 (the per-user throttles)."""
+    result.setdefault("components", {}).setdefault("schemas", {}).setdefault(
+        "LimitExceeded", LIMIT_SCHEMA
+    )
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            if isinstance(operation, dict) and "responses" in operation:
+                operation["responses"].setdefault(
+                    "429",
+                    limit_response(
+                        "Over a per-user rate (API_THROTTLE_RATE, or API_THROTTLE_WRITE_RATE "
+                        "for writes) or an hourly quota; the body names the limit."
+                    ),
+                )
+    return result
