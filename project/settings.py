@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "django_celery_beat",
+    "common.idempotency",
     "notifications",
     "tasks",
     "tasks.schedules",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import OperationalError, transaction
 from django.db.models import QuerySet
 from django.http import HttpResponseBase, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -16,20 +17,22 @@ from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRen
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from common.idempotency import keys as idempotency
 from common.throttling import LimitExceeded, LimitExceededSerializer
+from tasks import enqueue
 from tasks.api.serializers import (
     BatchCreateSerializer,
     BatchSerializer,
     LinkSerializer,
-    RevokedSerializer,
+    RevocationSerializer,
 )
 from tasks.batchspec import BatchInputError
 from tasks.export import csv_pieces, export_rows
 from tasks.issuing import StorageUnavailable, create_batch
-from tasks.models import Batch, ShareLink
+from tasks.models import Batch, Revocation, ShareLink
 from tasks.permalinks import permalink_maker
 from tasks.quotas import QuotaExceeded
-from tasks.refresh.revocation import revoke
+from tasks.refresh.revocation import revocation_for, revoke
 
 
 class CSVRenderer(BaseRenderer):
@@ -59,6 +62,16 @@ class ServiceUnavailable(APIException):
     default_code = "unavailable"
 
 
+class Busy(APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "busy"
+    default_detail = (
+        "the link is busy (a row lock held longer than LINKS_LOCK_TIMEOUT): its revocation "
+        "is completed in the background; check the link again shortly"
+    )
+    wait = 5
+
+
 class Unfinished(APIException):
     status_code = status.HTTP_409_CONFLICT
     default_code = "unfinished"
@@ -86,15 +99,22 @@ class BatchViewSet(
 
     @extend_schema(
         request=BatchCreateSerializer,
+        parameters=[idempotency.PARAMETER],
         responses={
             201: BatchSerializer,
             403: OpenApiResponse(
                 LimitExceededSerializer,
                 description="Over the owner's refreshing links (LINKS_QUOTA_REFRESHING_LINKS).",
             ),
+            **idempotency.RESPONSES,
         },
     )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Store a batch and queue its signing. The stored batch is the answer even when the
+        broker is down (the sweeper queues it once it is back)."""
+        return idempotency.idempotent(request, "batches", lambda: self.create_now(request))
+
+    def create_now(self, request: Request) -> Response:
         given = BatchCreateSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         try:
@@ -135,12 +155,18 @@ class BatchViewSet(
         context = {"permalink": permalink_maker()}
         return self.get_paginated_response(LinkSerializer(page, many=True, context=context).data)
 
-    @extend_schema(request=None, responses={200: RevokedSerializer})
+    @extend_schema(request=None, responses={202: RevocationSerializer})
     @action(detail=True, methods=["post"])
     def revoke(self, request: Request, pk: str | None = None) -> Response:
-        """Revoke every active link of the batch (URLs already handed out stay valid)."""
-        done = revoke(self.get_object().links.all())
-        return Response({"revoked": done.links, "deliveries": done.deliveries})
+        """Revoke every active link of the batch, as a task: 202 and a revocation to follow
+        at its `url` (the batch's unfinished one, when there is one). URLs already handed
+        out stay valid until they expire."""
+        with transaction.atomic():
+            revocation, new = revocation_for(self.get_object(), by=request.user)
+            if new:
+                enqueue.revocation_on_commit(revocation.id)
+        body = RevocationSerializer(revocation).data
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
 
     @staticmethod
     def export(batch: Batch) -> StreamingHttpResponse:
@@ -156,6 +182,16 @@ class BatchViewSet(
         return response
 
 
+class RevocationViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """A batch revocation's progress: pending, revoking, announcing, then done (or failed)."""
+
+    serializer_class = RevocationSerializer
+    lookup_value_regex = "[0-9a-fA-F-]{32,36}"
+
+    def get_queryset(self) -> QuerySet[Revocation]:
+        return Revocation.objects.filter(batch__owner_id=self.request.user.pk)
+
+
 class LinkViewSet(viewsets.GenericViewSet):
     """Links of the caller's batches; another user's link is a 404."""
 
@@ -165,7 +201,13 @@ class LinkViewSet(viewsets.GenericViewSet):
     def get_queryset(self) -> QuerySet[ShareLink]:
         return ShareLink.objects.filter(batch__owner_id=self.request.user.pk)
 
-    @extend_schema(request=None, responses={200: LinkSerializer})
+    @extend_schema(
+        request=None,
+        responses={
+            200: LinkSerializer,
+            503: OpenApiResponse(description="The link is busy; its revocation completes later."),
+        },
+    )
     @action(detail=True, methods=["post"])
     def revoke(self, request: Request, pk: str | None = None) -> Response:
         """Revoke a link: no more refreshes, its permalink answers 410, recipients are told.
@@ -173,7 +215,10 @@ class LinkViewSet(viewsets.GenericViewSet):
         A URL already handed out stays valid until it expires (S3 cannot take it back).
         """
         link = self.get_object()
-        revoke(ShareLink.objects.filter(id=link.id))
+        try:
+            revoke(ShareLink.objects.filter(id=link.id), by=request.user)
+        except OperationalError:  # a row lock held past LINKS_LOCK_TIMEOUT
+            raise Busy() from None
         link.refresh_from_db()
         context = {"permalink": permalink_maker()}
         return Response(LinkSerializer(link, context=context).data)
