@@ -14,7 +14,7 @@ import math
 from typing import Any
 
 from django.conf import settings
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
@@ -24,7 +24,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class LimitExceeded(APIException):
-    """A refusal that names its limit: {"detail": "...", "limit": "SETTING_NAME"}.
+    """A refusal that names its limit: code `limit_exceeded`, `limit` the setting's name.
 
     429 with Retry-After (DRF's handler sends `wait` as that header) unless another status
     is given (a quota that waiting does not lift).
@@ -86,50 +86,3 @@ class UserWriteThrottle(UserThrottle):
 
     def applies(self, request: Request) -> bool:
         return super().applies(request) and request.method not in SAFE_METHODS
-
-
-class LimitExceededSerializer(serializers.Serializer):
-    """The body of a refusal by a limit (schema component LimitExceeded)."""
-
-    detail = serializers.CharField(help_text="What was refused and why.")
-    limit = serializers.CharField(help_text="The setting that sets the limit.")
-
-
-LIMIT_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "detail": {"type": "string", "description": "What was refused and why."},
-        "limit": {"type": "string", "description": "The setting that sets the limit."},
-    },
-    "required": ["detail", "limit"],
-}
-RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}}
-
-
-def limit_response(description: str, *, retry_after: bool = True) -> dict[str, Any]:
-    """An OpenAPI response whose body is a LimitExceeded error."""
-    response: dict[str, Any] = {
-        "description": description,
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/LimitExceeded"}}},
-    }
-    if retry_after:
-        response["headers"] = RETRY_AFTER
-    return response
-
-
-def add_throttle_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-    """drf-spectacular hook: every operation may answer 429 (the per-user throttles)."""
-    result.setdefault("components", {}).setdefault("schemas", {}).setdefault(
-        "LimitExceeded", LIMIT_SCHEMA
-    )
-    for operations in result.get("paths", {}).values():
-        for operation in operations.values():
-            if isinstance(operation, dict) and "responses" in operation:
-                operation["responses"].setdefault(
-                    "429",
-                    limit_response(
-                        "Over a per-user rate (API_THROTTLE_RATE, or API_THROTTLE_WRITE_RATE "
-                        "for writes) or an hourly quota; the body names the limit."
-                    ),
-                )
-    return result

@@ -6,8 +6,8 @@
 - subject: an opaque id of what the event is about (a batch id), shown in payloads
   as data.batch
 - recipients: Recipient rows
-- items: the links, each {"id", "key", "url", "expires_at" (ISO 8601), "permalink"
-  (str or None), "filename" (str or None)}
+- items: the links, each {"id", "key", "url", "expires_at" (RFC 3339, UTC, `Z`: see
+  payloads.iso), "permalink" (str or None), "filename" (str or None)}
 - manifest: for emails over the link limit, a callable taking the items and returning
   a pre-signed URL of a CSV manifest of them
 Deliveries are created in the caller's transaction and dispatched after it commits.

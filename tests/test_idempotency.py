@@ -60,7 +60,7 @@ def test_the_same_key_with_another_body_is_a_422_naming_the_header(alice):
     reused = post(alice, "/api/batches/", {**BODY, "expires_in": 601}, "k-1")
 
     assert reused.status_code == 422
-    assert "different request body" in reused.json()["Idempotency-Key"][0]
+    assert "different request body" in reused.json()["errors"]["Idempotency-Key"][0]
     assert Batch.objects.count() == 1
 
 
@@ -115,7 +115,7 @@ def test_schedules_and_recipients_replay_too(alice):
 def test_a_malformed_key_is_a_400_naming_the_header(alice, bad):
     response = alice.post("/api/batches/", BODY, format="json", HTTP_IDEMPOTENCY_KEY=bad)
     assert response.status_code == 400
-    assert "Idempotency-Key" in response.json()
+    assert "Idempotency-Key" in response.json()["errors"]
     assert Batch.objects.count() == 0
 
 
@@ -147,7 +147,7 @@ def test_a_retry_while_the_first_request_runs_waits_then_is_a_409(alice, alice_u
 
     assert retry.status_code == 409
     assert retry["Retry-After"] == "1"
-    assert "still being processed" in retry.json()["Idempotency-Key"][0]
+    assert "still being processed" in retry.json()["errors"]["Idempotency-Key"][0]
     assert Batch.objects.count() == 0
 
 

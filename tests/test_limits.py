@@ -70,7 +70,7 @@ def test_a_refreshing_batch_under_the_minimum_ttl_is_a_400_naming_it(alice):
     response = post_batch(alice.api, expires_in=1, refresh=True)
 
     assert response.status_code == 400, response.content
-    message = response.json()["expires_in"][0]
+    message = response.json()["errors"]["expires_in"][0]
     assert f"at least {DERIVED_MIN} s" in message and "LINKS_REFRESH_MIN_TTL" in message
     assert Batch.objects.count() == 0
     assert post_batch(alice.api, expires_in=1).status_code == 201  # no refresh: no minimum
@@ -101,11 +101,11 @@ def test_a_refreshing_schedule_under_the_minimum_is_refused_when_saved(alice):
     response = alice.api.post("/api/schedules/", body, format="json")
 
     assert response.status_code == 400, response.content
-    assert "at least 600 s" in response.json()["expires_in"][0]
+    assert "at least 600 s" in response.json()["errors"]["expires_in"][0]
     assert alice.api.post("/api/schedules/", {**body, "refresh": False}, "json").status_code == 201
     schedule_id = alice.api.get("/api/schedules/").json()["results"][0]["id"]
     patched = alice.api.patch(f"/api/schedules/{schedule_id}/", {"refresh": True}, "json")
-    assert patched.status_code == 400 and "expires_in" in patched.json()
+    assert patched.status_code == 400 and "expires_in" in patched.json()["errors"]
 
 
 # --- the default refresh life -----------------------------------------------------------
@@ -138,6 +138,7 @@ def test_batches_per_hour_over_the_quota_is_a_429_with_retry_after(alice, bob):
 
     assert refused.status_code == 429
     assert refused.json()["limit"] == "LINKS_QUOTA_BATCHES_PER_HOUR"
+    assert refused.json()["code"] == "limit_exceeded"
     assert "2 batches in the last hour" in refused.json()["detail"]
     assert 3500 <= int(refused["Retry-After"]) <= 3601
     assert Batch.objects.filter(owner=alice.user).count() == 2
@@ -226,10 +227,12 @@ def test_with_the_cache_down_requests_are_let_through(alice):
 
 @pytest.mark.django_db
 def test_the_schema_documents_the_refusals(alice):
-    paths = alice.api.get("/api/schema/", {"format": "json"}).json()["paths"]
+    schema = alice.api.get("/api/schema/", {"format": "json"}).json()
+    paths = schema["paths"]
 
     create = paths["/api/batches/"]["post"]["responses"]
     assert {"201", "403", "429"} <= set(create)
-    assert "Retry-After" in create["429"]["headers"]
-    assert create["403"]["content"]["application/json"]["schema"]["$ref"].endswith("/LimitExceeded")
+    assert "LINKS_QUOTA_BATCHES_PER_HOUR" in create["429"]["description"]
+    assert "LINKS_QUOTA_REFRESHING_LINKS" in create["403"]["description"]
+    assert "limit" in schema["components"]["schemas"]["Error"]["properties"]
     assert all("429" in op["responses"] for ops in paths.values() for op in ops.values())

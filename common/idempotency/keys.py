@@ -25,12 +25,13 @@ from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
-from rest_framework import serializers, status
-from rest_framework.exceptions import APIException, ValidationError
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from rest_framework import status
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from common.apierrors import ErrorSerializer
 from common.idempotency.models import IdempotencyKey
 
 HEADER = "Idempotency-Key"
@@ -39,7 +40,7 @@ WAIT_SECONDS = 5  # a retry waits this long for the first request to finish
 PURGE_BATCH = 100
 
 
-class StillRunning(APIException):
+class StillRunning(ValidationError):  # the one error body: `errors` names the header
     status_code = status.HTTP_409_CONFLICT
     default_code = "idempotency_key_in_use"
 
@@ -50,7 +51,7 @@ class StillRunning(APIException):
         self.wait = WAIT_SECONDS
 
 
-class KeyReused(APIException):
+class KeyReused(ValidationError):
     status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
     default_code = "idempotency_key_reused"
 
@@ -173,15 +174,12 @@ PARAMETER = OpenApiParameter(
 )
 
 
-KEY_ERROR = inline_serializer(
-    "IdempotencyKeyError", {HEADER: serializers.ListField(child=serializers.CharField())}
-)
 RESPONSES = {
     409: OpenApiResponse(
-        KEY_ERROR,
+        ErrorSerializer,
         description=f"A request with this {HEADER} is still being processed (Retry-After).",
     ),
     422: OpenApiResponse(
-        KEY_ERROR, description=f"This {HEADER} was used with another request body."
+        ErrorSerializer, description=f"This {HEADER} was used with another request body."
     ),
 }

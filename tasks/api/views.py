@@ -17,8 +17,10 @@ from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRen
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from common.apierrors import ErrorSerializer
+from common.apischema import error_responses
 from common.idempotency import keys as idempotency
-from common.throttling import LimitExceeded, LimitExceededSerializer
+from common.throttling import LimitExceeded
 from tasks import enqueue
 from tasks.api.serializers import (
     BatchCreateSerializer,
@@ -103,15 +105,25 @@ class BatchViewSet(
         responses={
             201: BatchSerializer,
             403: OpenApiResponse(
-                LimitExceededSerializer,
-                description="Over the owner's refreshing links (LINKS_QUOTA_REFRESHING_LINKS).",
+                ErrorSerializer,
+                description="The token may not do this, or the owner is at their refreshing "
+                "links quota (code `limit_exceeded`, limit LINKS_QUOTA_REFRESHING_LINKS).",
+            ),
+            429: OpenApiResponse(
+                ErrorSerializer,
+                description="Over a per-user rate (API_THROTTLE_RATE, API_THROTTLE_WRITE_RATE) "
+                "or the owner's batches per hour (LINKS_QUOTA_BATCHES_PER_HOUR): `limit` names "
+                "it; try again after `Retry-After` seconds.",
             ),
             **idempotency.RESPONSES,
         },
     )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        """Store a batch and queue its signing. The stored batch is the answer even when the
-        broker is down (the sweeper queues it once it is back)."""
+        """Create a batch: store it and queue its signing.
+
+        The stored batch is the answer even when the broker is down (the sweeper queues it
+        once the broker is back). With an Idempotency-Key, a retry gets the first answer.
+        """
         return idempotency.idempotent(request, "batches", lambda: self.create_now(request))
 
     def create_now(self, request: Request) -> Response:
@@ -158,9 +170,12 @@ class BatchViewSet(
     @extend_schema(request=None, responses={202: RevocationSerializer})
     @action(detail=True, methods=["post"])
     def revoke(self, request: Request, pk: str | None = None) -> Response:
-        """Revoke every active link of the batch, as a task: 202 and a revocation to follow
-        at its `url` (the batch's unfinished one, when there is one). URLs already handed
-        out stay valid until they expire."""
+        """Revoke every active link of the batch, as a task.
+
+        Answers 202 and a revocation to follow at its `url` (also the `Location` header); the
+        batch's unfinished revocation when there is one. URLs already handed out stay valid
+        until they expire.
+        """
         with transaction.atomic():
             revocation, new = revocation_for(self.get_object(), by=request.user)
             if new:
@@ -205,7 +220,7 @@ class LinkViewSet(viewsets.GenericViewSet):
         request=None,
         responses={
             200: LinkSerializer,
-            503: OpenApiResponse(description="The link is busy; its revocation completes later."),
+            **error_responses(503),
         },
     )
     @action(detail=True, methods=["post"])
