@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -122,8 +123,7 @@ def claim(owner_id: Any, scope: str, key: str, digest: str) -> IdempotencyKey | 
     mine = IdempotencyKey.objects.filter(owner_id=owner_id, scope=scope, key=key)
     purge(owner_id, now)
     try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(f"SET LOCAL lock_timeout = '{WAIT_SECONDS}s'")
+        with transaction.atomic(), bounded_wait(WAIT_SECONDS):
             IdempotencyKey.objects.create(
                 owner_id=owner_id,
                 scope=scope,
@@ -133,12 +133,23 @@ def claim(owner_id: Any, scope: str, key: str, digest: str) -> IdempotencyKey | 
                 body={},
                 expires_at=now + timedelta(seconds=settings.IDEMPOTENCY_KEY_TTL),
             )
-            cursor.execute("SET LOCAL lock_timeout = DEFAULT")
     except IntegrityError:
         return mine.get()  # committed by the first request: its answer
     except OperationalError:
         raise StillRunning() from None  # the first request holds it past the wait
     return None
+
+
+@contextmanager
+def bounded_wait(seconds: int) -> Iterator[None]:
+    """Inside a transaction: lock waits end after `seconds` (PostgreSQL; SQLite never waits)."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{seconds}s"])
+        yield
+        cursor.execute("SET LOCAL lock_timeout = DEFAULT")
 
 
 def purge(owner_id: Any, now: Any) -> None:
