@@ -29,11 +29,11 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "common.idempotency",
+    "access",
     "notifications",
     "tasks",
     "tasks.schedules",
@@ -172,6 +172,9 @@ if "redis" in CACHES["default"]["BACKEND"].lower():
     CACHES["default"]["OPTIONS"].setdefault("socket_timeout", CACHE_TIMEOUT)
 CACHES["default"].setdefault("KEY_PREFIX", env.text("CACHE_KEY_PREFIX", "linkdist") or "")
 
+# --- Secrets at rest (webhook secrets, header values): Fernet keys, first one encrypts ----
+FIELD_ENCRYPTION_KEYS = env.words("FIELD_ENCRYPTION_KEYS", [])
+
 # --- API ------------------------------------------------------------------------------
 # Per user: every request, and the requests that create or change something.
 API_THROTTLE_RATE = env.rate("API_THROTTLE_RATE", "1200/min")
@@ -180,7 +183,7 @@ API_THROTTLE_WRITE_RATE = env.rate("API_THROTTLE_WRITE_RATE", "120/min")
 IDEMPOTENCY_KEY_TTL = env.seconds("IDEMPOTENCY_KEY_TTL", 86400)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "access.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -10,7 +10,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("tasks", "0004_token_without_like_index"),
+        ("tasks", "0005_refused_keys"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
