@@ -176,9 +176,9 @@ def test_a_schedule_run_over_the_owners_quota_fails_naming_it(alice, put_object)
     prefix = unique_prefix("sched-quota")
     put_object(f"{prefix}r.csv", b"r")
     assert post_batch(alice.api).status_code == 201
-    make_schedule("over", prefix=prefix, owner=alice.user)
+    schedule = make_schedule("over", prefix=prefix, owner=alice.user)
 
-    run = runs.run_now("over", timezone.now()).run
+    run = runs.run_now(schedule.id, timezone.now()).run
 
     assert run.outcome == "failed" and run.batch is None
     assert "LINKS_QUOTA_BATCHES_PER_HOUR" in run.message
