@@ -14,12 +14,12 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 from kombu.exceptions import KombuError, OperationalError
 
-from project.celery import app
 from tasks.retrying import describe
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ def send_or_leave(model: type[models.Model], ids: Sequence[Any], task: Any) -> N
     """task(id) for each id over one producer connection; what is not sent goes to the sweeper."""
     sent = 0
     try:
-        with app.producer_or_acquire() as producer:  # one connection for all the messages
+        with current_app.producer_or_acquire() as producer:  # one connection for all the messages
             for pk in ids:
                 task.apply_async((pk,), producer=producer)
                 sent += 1

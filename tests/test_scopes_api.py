@@ -194,3 +194,15 @@ def test_keys_that_cannot_even_be_stored_are_a_400(alice, key, why):
     assert response.status_code == 400
     assert why in str(response.json()["errors"])
     assert not Batch.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_superuser_shares_like_the_operator_and_a_token_still_narrows(django_user_model):
+    root = django_user_model.objects.create_superuser("root", "root@example.com", "pw")
+
+    client = api_client_for(root, granted=False)
+    assert client.get("/api/me/").json()["grants"] == [""]
+    assert batch_keys(client, ["anything/x.txt"]).status_code == 201
+    assert batch_keys(client, ["_linkdist/manifests/b/1.csv"]).status_code == 403
+    narrow = api_client_for(root, granted=False, prefixes=["reports/"])
+    assert batch_keys(narrow, ["anything/x.txt"]).status_code == 403

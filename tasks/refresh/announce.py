@@ -19,7 +19,7 @@ from notifications import outbox
 from notifications.models import Recipient
 from tasks.handover import manifest_writer
 from tasks.models import Batch, ShareLink
-from tasks.payloads import LINK_FIELDS, link_item
+from tasks.payloads import LINK_ITEM_COLUMNS, link_item
 from tasks.permalinks import permalink_maker
 
 Items = Sequence[dict[str, Any]]
@@ -49,7 +49,7 @@ def group(links: Iterable[tuple[Any, int]]) -> dict[Any, list[int]]:
 
 def batch_items(batch: Batch, link_ids: Sequence[int], permalink: Callable) -> list[dict]:
     rows = ShareLink.objects.filter(id__in=list(link_ids)).order_by("key")
-    return [link_item(row, permalink) for row in rows.only(*LINK_FIELDS).iterator()]
+    return [link_item(row, permalink) for row in rows.only(*LINK_ITEM_COLUMNS).iterator()]
 
 
 def emails_to(batch: Batch) -> bool:
