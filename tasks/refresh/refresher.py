@@ -33,7 +33,6 @@ from tasks.refresh.planner import refresh_planner
 from tasks.refresh.policy import keeps_refreshing
 from tasks.refresh.resign import Resigned, resign, save
 from tasks.signing import factory
-from tasks.signing import factory
 from tasks.signing.signer import SigningError
 
 log = logging.getLogger(__name__)
