@@ -2,22 +2,26 @@
 
 Two throttles run on every API view (REST_FRAMEWORK's DEFAULT_THROTTLE_CLASSES): one for
 all of a user's requests (API_THROTTLE_RATE), one for those that write (POST, PUT, PATCH,
-DELETE: API_THROTTLE_WRITE_RATE). The rates are read from the settings on each request.
-Counts live in the cache (CACHE_URL, Redis); when the cache does not answer, requests are let
-through and a warning is logged: a throttle must not take the API down with it.
+DELETE: API_THROTTLE_WRITE_RATE). Rates are read from the settings on each request, in the
+project's one rate format ('120/1m', or 'off'), and counted like the per-address limits
+(common.ratelimit: a fixed window in the cache, CACHE_URL). When the cache does not answer,
+requests are let through and a warning is logged: a throttle must not take the API down.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import time
 from typing import Any
 
 from django.conf import settings
 from rest_framework import status
 from rest_framework.exceptions import APIException
 from rest_framework.request import Request
-from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.throttling import BaseThrottle
+
+from common.ratelimit import Rate, hit
 
 log = logging.getLogger(__name__)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -41,46 +45,40 @@ class LimitExceeded(APIException):
         self.wait = None if wait is None else max(1, math.ceil(wait))
 
 
-class UserThrottle(SimpleRateThrottle):
+class UserThrottle(BaseThrottle):
     """Every request of an authenticated user; anonymous requests are refused before this."""
 
-    scope = "user"
+    scope = "api-user"
     setting = "API_THROTTLE_RATE"
     what = "requests"
-
-    def __init__(self) -> None:  # the rate is read per request, not frozen at import
-        pass
 
     def applies(self, request: Request) -> bool:
         return bool(request.user and request.user.is_authenticated)
 
-    def get_cache_key(self, request: Request, view: Any) -> str | None:
-        if not self.applies(request):
-            return None
-        return f"throttle:{self.scope}:{request.user.pk}"
-
     def allow_request(self, request: Request, view: Any) -> bool:
-        self.rate = getattr(settings, self.setting)
-        self.num_requests, self.duration = self.parse_rate(self.rate)
+        rate = getattr(settings, self.setting)
+        if rate is None or not self.applies(request):
+            return True
         try:
-            allowed = super().allow_request(request, view)
+            wait = hit(self.scope, f"user-{request.user.pk}", Rate(*rate), time.time())
         except Exception as error:  # the cache is down: let the request through
             log.warning("throttle %s not applied: the cache failed: %s", self.scope, error)
             return True
-        if not allowed:
-            raise LimitExceeded(
-                self.setting,
-                f"over {self.rate} {self.what} per user ({self.setting}); "
-                f"try again in {math.ceil(self.wait() or 1)} s",
-                wait=self.wait() or 1,
-            )
-        return True
+        if wait is None:
+            return True
+        count, period = rate
+        raise LimitExceeded(
+            self.setting,
+            f"over {count} {self.what} per {period} s for one user ({self.setting}); "
+            f"try again in {wait} s",
+            wait=wait,
+        )
 
 
 class UserWriteThrottle(UserThrottle):
     """Requests that create or change something (POST, PUT, PATCH, DELETE)."""
 
-    scope = "user_write"
+    scope = "api-user-write"
     setting = "API_THROTTLE_WRITE_RATE"
     what = "writes"
 

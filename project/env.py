@@ -54,12 +54,6 @@ def optional_seconds(name: str) -> int | None:
     return None if raw is None else envparse.parse_duration(name, raw)
 
 
-def rate(name: str, default: str) -> str:
-    """A request rate as DRF reads it: '<count>/<s|m|h|d>' ('120/min', '5000/hour')."""
-    raw = text(name, default) or default
-    return envparse.parse_rate(name, raw)
-
-
 def cache_url(name: str, default: str) -> dict:
     return _env.cache_url_config(text(name, default))
 
@@ -83,6 +77,16 @@ def networks(name: str, default: list[str]) -> list[str]:
             message = f"{name}: {value!r} is not a network (e.g. 10.0.0.0/8)"
             raise ImproperlyConfigured(message) from None
     return values
+
+
+def ports(name: str, default: str) -> list[tuple[int, int]]:
+    """Comma-separated ports and ranges ('80,443,8000-8999'), as (lowest, highest) pairs."""
+    return envparse.parse_port_ranges(name, text(name, default) or "")
+
+
+def rate(name: str, default: str) -> tuple[int, int] | None:
+    """Requests per period ('120/1m') as (count, seconds); None when 'off'."""
+    return envparse.parse_rate(name, text(name, default) or "")
 
 
 def db_url(name: str, default: str) -> dict:

@@ -177,8 +177,8 @@ FIELD_ENCRYPTION_KEYS = env.words("FIELD_ENCRYPTION_KEYS", [])
 
 # --- API ------------------------------------------------------------------------------
 # Per user: every request, and the requests that create or change something.
-API_THROTTLE_RATE = env.rate("API_THROTTLE_RATE", "1200/min")
-API_THROTTLE_WRITE_RATE = env.rate("API_THROTTLE_WRITE_RATE", "120/min")
+API_THROTTLE_RATE = env.rate("API_THROTTLE_RATE", "1200/1m")
+API_THROTTLE_WRITE_RATE = env.rate("API_THROTTLE_WRITE_RATE", "120/1m")
 # How long a POST's Idempotency-Key is remembered (a retry within it gets the same answer).
 IDEMPOTENCY_KEY_TTL = env.seconds("IDEMPOTENCY_KEY_TTL", 86400)
 REST_FRAMEWORK = {
@@ -252,6 +252,8 @@ LINKS_PUBLIC_BASE_URL = env.text("LINKS_PUBLIC_BASE_URL")
 WEBHOOK_ALLOW_HTTP = env.boolean("WEBHOOK_ALLOW_HTTP", False)
 # Networks (CIDR) a webhook may reach although they are loopback/private/link-local.
 WEBHOOK_ALLOWED_NETWORKS = env.networks("WEBHOOK_ALLOWED_NETWORKS", [])
+# Ports a webhook URL may name (cloud metadata addresses are refused whatever is allowed).
+WEBHOOK_ALLOWED_PORTS = env.ports("WEBHOOK_ALLOWED_PORTS", "80,443")
 WEBHOOK_MAX_BODY_BYTES = env.integer("WEBHOOK_MAX_BODY_BYTES", 262144, minimum=8192)
 WEBHOOK_CONNECT_TIMEOUT = env.seconds("WEBHOOK_CONNECT_TIMEOUT", 5)
 WEBHOOK_TIMEOUT = env.seconds("WEBHOOK_TIMEOUT", 15)  # the whole request
@@ -300,6 +302,13 @@ LINKS_REFRESH_MIN_TTL = env.optional_seconds("LINKS_REFRESH_MIN_TTL")
 LINKS_REFRESH_MAX_LIFE = env.seconds("LINKS_REFRESH_MAX_LIFE", 30 * 86400)  # no refresh_until
 LINKS_QUOTA_BATCHES_PER_HOUR = env.integer("LINKS_QUOTA_BATCHES_PER_HOUR", 100, minimum=0)
 LINKS_QUOTA_REFRESHING_LINKS = env.integer("LINKS_QUOTA_REFRESHING_LINKS", 1_000_000, minimum=0)
+
+# --- Rate limits per client address: permalinks and the admin login ----------------------
+# Requests per period ("120/1m", "10/5m") or "off"; over it, 429 with Retry-After.
+LINKS_PERMALINK_RATE = env.rate("LINKS_PERMALINK_RATE", "120/1m")
+ADMIN_LOGIN_RATE = env.rate("ADMIN_LOGIN_RATE", "10/5m")  # login form submissions
+# Reverse proxies in front that append to X-Forwarded-For (0: REMOTE_ADDR is the client).
+TRUSTED_PROXY_COUNT = env.integer("TRUSTED_PROXY_COUNT", 0, minimum=0)
 
 # --- Schedules (tasks.schedules): batches on a calendar --------------------------------
 SCHEDULES_TICK_INTERVAL = env.seconds("SCHEDULES_TICK_INTERVAL", 30)  # how often due ones run
