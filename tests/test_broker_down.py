@@ -69,7 +69,9 @@ def test_a_batch_made_with_the_broker_down_is_stored_then_signed_when_it_is_back
 
     resumed = sweep()  # the broker is back
 
-    assert (resumed.chunks, resumed.expansions) == (1, 1)
+    assert resumed.chunks >= 1 and resumed.expansions >= 1
+    chunk.refresh_from_db()
+    assert chunk.enqueued_at > timezone.now() - timedelta(minutes=1)  # queued by this sweep
     assert wait_for_batch(by_keys.json()["id"]).status == "done"
     done = wait_for_batch(by_prefix.json()["id"])
     assert (done.status, done.signed) == ("done", 1)
@@ -90,7 +92,7 @@ def test_a_batch_revocation_asked_with_the_broker_down_is_done_when_it_is_back(
         asked = api.post(f"/api/batches/{batch.id}/revoke/")
 
     assert asked.status_code == 202 and asked.json()["status"] == "pending"
-    assert sweep().revocations == 1
+    assert sweep().revocations >= 1
     done = wait_until(
         lambda: (r := api.get(asked["Location"]).json())["status"] == "done" and r, timeout=60
     )

@@ -74,8 +74,9 @@ def test_a_revoke_does_not_wait_for_a_pass_calling_s3(put_object, monkeypatch):
         thread.join(60)
 
     assert (done.links, done.deliveries) == (1, 1)
-    assert pause.inside_transaction == [False]
-    assert (reports[0].due, reports[0].refreshed) == (3, 2)
+    assert pause.inside_transaction and not any(pause.inside_transaction)
+    assert reports and reports[0].refreshed >= 2
+    assert sorted(batch.links.values_list("version", flat=True)) == [1, 2, 2]
     revoked.refresh_from_db()
     assert (revoked.status, revoked.version, revoked.refresh_at) == ("revoked", 1, None)
     assert [item["id"] for item in event_links(batch, "links.revoked")] == [revoked.id]
@@ -111,7 +112,8 @@ def test_a_large_emails_manifest_is_uploaded_outside_the_saving_transaction(
 
     report = refresher.run_pass()
 
-    assert report.refreshed == 3
+    assert report.refreshed >= 3
+    assert sorted(batch.links.values_list("version", flat=True)) == [1, 2, 2, 2]
     assert writes and not any(writes)  # every upload with no transaction open
     emails = (d for d in batch_deliveries(batch, "links.refreshed") if d.recipient.kind == "email")
     email = next(emails)
