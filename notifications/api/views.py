@@ -19,6 +19,7 @@ from rest_framework.response import Response
 
 from common.apierrors import FieldConflict, StateConflict
 from common.apischema import error_responses
+from common.idempotency import keys as idempotency
 from notifications.api.serializers import (
     DeliveryDetailSerializer,
     DeliveryFilterSerializer,
@@ -75,9 +76,13 @@ class RecipientViewSet(
         "same recipient (updated, enabled again). A webhook's generated secret appears once, "
         "here; another secret for an endpoint that has one is a 409 (rotate it instead).",
         request=RecipientSpecSerializer,
-        responses={201: RecipientSerializer, **error_responses(409)},
+        parameters=[idempotency.PARAMETER],
+        responses={201: RecipientSerializer, **error_responses(409), **idempotency.RESPONSES},
     )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return idempotency.idempotent(request, "recipients", lambda: self.create_now(request))
+
+    def create_now(self, request: Request) -> Response:
         try:
             spec = check_spec(request.data)
         except ValidationError as error:

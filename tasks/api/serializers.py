@@ -13,7 +13,7 @@ from common.strict import StrictSerializer
 from notifications.api.specs import MAX_RECIPIENTS, RecipientSpecField
 from notifications.models import Recipient
 from tasks.batchspec import BatchRequest
-from tasks.models import Batch, ShareLink, SkippedKey
+from tasks.models import Batch, Revocation, ShareLink, SkippedKey
 from tasks.signing.signer import MAX_EXPIRES_IN, MAX_KEY_BYTES
 
 EMPTY_PREFIX = "the prefix is empty: give the start of the keys to share, e.g. 'reports/'"
@@ -288,6 +288,23 @@ class LinkSerializer(serializers.ModelSerializer):
         return self.context["permalink"](link.token)
 
 
-class RevokedSerializer(serializers.Serializer):
-    revoked = serializers.IntegerField(help_text="Links revoked now (active ones only).")
-    deliveries = serializers.IntegerField(help_text="links.revoked deliveries created.")
+class RevocationSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField(help_text="Where to follow it (GET).")
+
+    class Meta:
+        model = Revocation
+        fields = [
+            "id",
+            "url",
+            "batch",
+            "status",
+            "revoked",
+            "deliveries",
+            "error",
+            "requested_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+    def get_url(self, revocation: Revocation) -> str:
+        return f"/api/revocations/{revocation.id}/"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, ClassVar
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema_field
@@ -19,7 +20,8 @@ from tasks.api.serializers import (
     expires_in_field,
     recipient_summaries,
 )
-from tasks.batchspec import BatchInputError, check_prefix
+from tasks.batchspec import BatchInputError, check_prefix, check_refresh_ttl
+from tasks.limits import refresh_limits
 from tasks.schedules.models import Schedule, ScheduleRun
 from tasks.schedules.occurrences import parse_cron
 from tasks.signing.signer import MAX_KEY_BYTES, SigningError, check_expires_in
@@ -118,7 +120,7 @@ class ScheduleWriteSerializer(StrictSerializer):
         required=False,
         allow_null=True,
         help_text="Seconds after a run until which its links are refreshed (at most ten "
-        "years); null: no end.",
+        "years); null: LINKS_REFRESH_MAX_LIFE.",
     )
     recipients = serializers.ListField(
         child=RecipientSpecField(),
@@ -161,9 +163,22 @@ class ScheduleWriteSerializer(StrictSerializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = super().validate(attrs)
+        self.check_refresh_ttl(attrs)
         if attrs.get("refresh_for") is not None:
             attrs["refresh_for"] = timedelta(seconds=attrs["refresh_for"])
         return attrs
+
+    def check_refresh_ttl(self, attrs: dict[str, Any]) -> None:
+        """The runs' batches must pass the minimum TTL of refreshing batches (else every run
+        would fail): refused here, naming expires_in."""
+        refresh = attrs.get("refresh", getattr(self.instance, "refresh", False))
+        expires_in = attrs.get("expires_in", getattr(self.instance, "expires_in", None))
+        if not refresh or expires_in is None:
+            return
+        try:
+            check_refresh_ttl(expires_in, refresh_limits(settings))
+        except BatchInputError as error:
+            raise serializers.ValidationError({error.field: [error.message]}) from None
 
 
 class ScheduleRunSerializer(serializers.ModelSerializer):

@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from access.grants import scope_of_request
 from common.apierrors import FieldConflict, FieldForbidden
 from common.apischema import error_responses
+from common.idempotency import keys as idempotency
 from notifications.models import Recipient
 from notifications.recipients import RecipientConflict, RecipientError, recipient_from_spec
 from tasks import keyscope
@@ -80,7 +81,8 @@ WRITE_ERRORS = error_responses(409)
         "go to the recipients. A generated webhook secret appears once, here. A name you "
         "already use is a 409.",
         request=ScheduleWriteSerializer,
-        responses={201: ScheduleSerializer, **WRITE_ERRORS},
+        parameters=[idempotency.PARAMETER],
+        responses={201: ScheduleSerializer, **WRITE_ERRORS, **idempotency.RESPONSES},
     ),
     update=extend_schema(
         summary="Replace a schedule",
@@ -111,6 +113,9 @@ class ScheduleViewSet(viewsets.ModelViewSet):
         )
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return idempotency.idempotent(request, "schedules", lambda: self.create_now(request))
+
+    def create_now(self, request: Request) -> Response:
         given = ScheduleWriteSerializer(data=request.data, context={"owner_id": request.user.pk})
         given.is_valid(raise_exception=True)
         schedule = Schedule(owner_id=request.user.pk, covered_until=timezone.now())
