@@ -27,7 +27,8 @@ TIME_ZONES = sorted(available_timezones())
 # printable ASCII: no user info, no spaces, no control characters.
 LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 HOST = rf"(?:{LABEL}\.)*{LABEL}"
-WEBHOOK_URL = rf"^https?://{HOST}(?::[1-9][0-9]{{0,3}})?(?:[/?#][!-~]*)?$"
+PORT = r"(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+WEBHOOK_URL = rf"^https?://{HOST}(?::{PORT})?(?:[/?#][!-~]*)?$"
 SECRET_FORMAT = r"^whsec_(?:[A-Za-z0-9+/]{4}){8,21}(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"  # noqa: S105 (a pattern, not a secret)
 HEADER_NAME = r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$"
 # One line of Latin-1 (what HTTP/1.1 can carry): tab, printable ASCII, 0x80..0xFF.
