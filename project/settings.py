@@ -6,6 +6,7 @@ Every variable is listed in .env.example and the README's configuration table.
 from __future__ import annotations
 
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 from project import env
 from project.env import BASE_DIR
@@ -65,6 +66,15 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env.db_url("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+# A process-wide pool of at most this many PostgreSQL connections, shared by its threads
+# (the deliveries worker runs hundreds of threads; PostgreSQL allows only so many sessions).
+DB_POOL_SIZE = env.integer("DJANGO_DB_POOL_SIZE", 0, minimum=0)
+if DB_POOL_SIZE and DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": DB_POOL_SIZE,
+        "timeout": env.seconds("DJANGO_DB_POOL_TIMEOUT", 30),  # waiting for a free connection
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -141,7 +151,32 @@ CELERY_TASK_TIME_LIMIT = env.seconds("CELERY_TASK_TIME_LIMIT", 600)
 CELERY_TASK_SOFT_TIME_LIMIT = env.seconds("CELERY_TASK_SOFT_TIME_LIMIT", 540)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
-CELERY_TASK_DEFAULT_QUEUE = env.text("CELERY_TASK_DEFAULT_QUEUE", "celery")
+# Queues by job, each served by its own worker pool (Procfile: upkeep, deliveries, bulk), so
+# that a million-key batch or a slow webhook endpoint never delays a refresh pass. The prefix
+# lets a test run (or two deployments on one Redis) keep queues of its own.
+CELERY_QUEUE_PREFIX = env.text("CELERY_QUEUE_PREFIX", "") or ""
+QUEUE_UPKEEP = f"{CELERY_QUEUE_PREFIX}upkeep"  # refresh passes, lapse sweep, sweepers, ticks
+QUEUE_DELIVERIES = f"{CELERY_QUEUE_PREFIX}deliveries"  # webhook and email sends (I/O pool)
+QUEUE_BULK = f"{CELERY_QUEUE_PREFIX}bulk"  # listing, chunk signing, hand-over
+CELERY_TASK_QUEUES = [Queue(name) for name in (QUEUE_UPKEEP, QUEUE_DELIVERIES, QUEUE_BULK)]
+CELERY_TASK_DEFAULT_QUEUE = QUEUE_BULK  # a worker without -Q consumes all three (the demo)
+CELERY_TASK_ROUTES = {
+    **{
+        name: {"queue": QUEUE_UPKEEP}
+        for name in (
+            "tasks.refresh_links",
+            "tasks.lapse_links",
+            "tasks.resume_stalled_batches",
+            "notifications.tasks.sweep",
+            "schedules.tick",
+        )
+    },
+    **{name: {"queue": QUEUE_DELIVERIES} for name in ("notifications.tasks.dispatch",)},
+    **{
+        name: {"queue": QUEUE_BULK}
+        for name in ("tasks.expand_batch", "tasks.sign_chunk", "tasks.hand_over_batch")
+    },
+}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 

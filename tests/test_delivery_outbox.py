@@ -209,7 +209,8 @@ def test_after_a_redis_flush_the_sweeper_delivers_every_pending_delivery_once(
     tasks is the same.
     """
     broker = f"redis://127.0.0.1:6379/{OWN_REDIS_DB}"
-    queue = f"flush-{uuid.uuid4().hex[:8]}"
+    prefix = f"flush-{uuid.uuid4().hex[:8]}-"
+    queue = f"{prefix}deliveries"
     hook = endpoint()
     recipients = [hook.recipient] + [
         recipient_from_spec(None, {"webhook": f"{hook.receiver.url}?n={n}"}).recipient
@@ -218,7 +219,7 @@ def test_after_a_redis_flush_the_sweeper_delivers_every_pending_delivery_once(
     env = {
         **os.environ,
         "CELERY_BROKER_URL": broker,
-        "CELERY_TASK_DEFAULT_QUEUE": queue,
+        "CELERY_QUEUE_PREFIX": prefix,
         "TEST_DATABASE_URL": test_database_url,
         "DJANGO_SETTINGS_MODULE": "tests.settings",
     }
