@@ -47,7 +47,7 @@ def test_every_registered_project_task_has_a_route():
 def test_a_test_run_has_queues_of_its_own():
     prefix = settings.CELERY_QUEUE_PREFIX
     assert prefix.startswith("test-")
-    assert settings.QUEUE_DELIVERIES == f"{prefix}deliveries"
+    assert f"{prefix}deliveries" == settings.QUEUE_DELIVERIES
 
 
 @pytest.mark.parametrize(
