@@ -121,7 +121,7 @@ def publish_many(targets: list[Any], count: int) -> list[Any]:
     from notifications.outbox import publish
 
     ids: list[Any] = []
-    with mock.patch("notifications.outbox.enqueue"), transaction.atomic():
+    with mock.patch("notifications.outbox.enqueue_lanes"), transaction.atomic():
         for event in range(count // len(targets)):
             created = publish(
                 "links.issued", subject=f"bench-{event}", recipients=targets, items=ITEMS

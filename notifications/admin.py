@@ -8,6 +8,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html_join
 
+from notifications.breaker import CLOSED
 from notifications.models import Attempt, Delivery, Recipient, WebhookSecret
 from notifications.recorder import disable
 from notifications.replay import ReplayError, replay
@@ -35,6 +36,7 @@ class RecipientAdmin(admin.ModelAdmin):
         "enabled",
         "last_success_at",
         "failing_since",
+        "breaker_state",
         "disabled_reason",
     ]
     list_filter = ["kind", ("disabled_at", admin.EmptyFieldListFilter)]
@@ -49,6 +51,10 @@ class RecipientAdmin(admin.ModelAdmin):
         "created_at",
         "last_success_at",
         "failing_since",
+        "consecutive_failures",
+        "breaker_state",
+        "breaker_open_until",
+        "breaker_trips",
         "disabled_at",
         "disabled_reason",
     ]
@@ -60,6 +66,10 @@ class RecipientAdmin(admin.ModelAdmin):
         "created_at",
         "last_success_at",
         "failing_since",
+        "consecutive_failures",
+        "breaker_state",
+        "breaker_open_until",
+        "breaker_trips",
         "disabled_at",
         "disabled_reason",
     ]
@@ -79,7 +89,7 @@ class RecipientAdmin(admin.ModelAdmin):
 
     @admin.action(description="Enable the selected endpoints")
     def enable_endpoints(self, request: HttpRequest, queryset: QuerySet[Recipient]) -> None:
-        count = queryset.update(disabled_at=None, disabled_reason="", failing_since=None)
+        count = queryset.update(disabled_at=None, disabled_reason="", failing_since=None, **CLOSED)
         self.message_user(request, f"{count} enabled; replay their failed deliveries if needed.")
 
     @admin.action(description="Disable the selected endpoints")

@@ -17,6 +17,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from notifications.breaker import CLOSED
 from notifications.models import Attempt, Delivery, Recipient, WebhookSecret
 from notifications.recipients import RecipientError, recipient_from_spec
 from notifications.replay import ReplayError, replay
@@ -31,6 +32,12 @@ class SecretSerializer(serializers.ModelSerializer):
 
 class RecipientSerializer(serializers.ModelSerializer):
     address = serializers.CharField(read_only=True)
+    breaker_state = serializers.ChoiceField(
+        choices=["closed", "open", "half-open"],
+        read_only=True,
+        help_text="closed: sending; open: left alone until breaker_open_until after "
+        "consecutive_failures timeouts or errors in a row; half-open: one probe decides",
+    )
     header_names = serializers.SerializerMethodField()
     secrets = serializers.SerializerMethodField()
 
@@ -46,6 +53,10 @@ class RecipientSerializer(serializers.ModelSerializer):
             "created_at",
             "last_success_at",
             "failing_since",
+            "consecutive_failures",
+            "breaker_state",
+            "breaker_open_until",
+            "breaker_trips",
             "disabled_at",
             "disabled_reason",
         ]
@@ -185,7 +196,7 @@ class RecipientViewSet(
         """Enable a disabled endpoint again (its failed deliveries can then be replayed)."""
         recipient = self.get_object()
         Recipient.objects.filter(id=recipient.id).update(
-            disabled_at=None, disabled_reason="", failing_since=None
+            disabled_at=None, disabled_reason="", failing_since=None, **CLOSED
         )
         recipient.refresh_from_db()
         return Response(RecipientSerializer(recipient).data)

@@ -30,9 +30,10 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from notifications.lanes import Lane
 from notifications.models import Delivery, Recipient
 from notifications.payloads import Part, PayloadTooLarge, email_payload, webhook_parts
-from notifications.queue import enqueue
+from notifications.queue import enqueue_lanes
 
 EVENT_TYPES = frozenset({"links.issued", "links.refreshed", "links.revoked", "links.lapsed"})
 _CREATE_CHUNK = 100
@@ -76,8 +77,12 @@ def publish(
 
     with transaction.atomic():
         created = _create(new_deliveries())
-        due = [d.id for d in created if d.status == Delivery.Status.PENDING]
-        transaction.on_commit(lambda: enqueue(due), robust=True)
+        lanes = {
+            Lane.of(d.recipient.kind, d.recipient_id)
+            for d in created
+            if d.status == Delivery.Status.PENDING and d.queued_at is not None
+        }
+        transaction.on_commit(lambda: enqueue_lanes(sorted(lanes, key=str)), robust=True)
     return created
 
 
@@ -129,6 +134,9 @@ def _delivery(recipient: Recipient, now: datetime, **fields: Any) -> Delivery:
             last_error=f"recipient disabled: {recipient.disabled_reason}"[:500],
             **fields,
         )
+    if recipient.breaker_open_until is not None and recipient.breaker_open_until > now:
+        # the endpoint's breaker is open: due when it may close (the sweeper queues it then)
+        return Delivery(recipient=recipient, next_attempt_at=recipient.breaker_open_until, **fields)
     return Delivery(recipient=recipient, next_attempt_at=now, queued_at=now, **fields)
 
 

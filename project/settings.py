@@ -267,9 +267,21 @@ DELIVERY_MAX_RETRY_AFTER = env.seconds("DELIVERY_MAX_RETRY_AFTER", 86400)
 DELIVERY_COUNTDOWN_MAX = env.seconds("DELIVERY_COUNTDOWN_MAX", 60)  # longer waits: the sweeper
 DELIVERY_DISPATCH_BATCH = env.integer("DELIVERY_DISPATCH_BATCH", 100, minimum=1)
 DELIVERY_RUN_BUDGET = env.seconds("DELIVERY_RUN_BUDGET", 60)  # then a run re-enqueues the rest
-DELIVERY_STUCK_AFTER = env.seconds("DELIVERY_STUCK_AFTER", 900)  # a claim older is a lost worker
-DELIVERY_REQUEUE_AFTER = env.seconds("DELIVERY_REQUEUE_AFTER", 300)  # enqueued but not taken
-DELIVERY_SWEEP_INTERVAL = env.seconds("DELIVERY_SWEEP_INTERVAL", 30)
+# A claim is a lease of the send's deadline plus this grace (renewed every round); one not
+# renewed in time is a lost worker's: the sweeper sends it again, with the same webhook-id.
+DELIVERY_LEASE_GRACE = env.seconds("DELIVERY_LEASE_GRACE", 10)
+if DELIVERY_LEASE_GRACE < 1:
+    raise ImproperlyConfigured("DELIVERY_LEASE_GRACE must be at least 1 second")
+DELIVERY_REQUEUE_AFTER = env.seconds("DELIVERY_REQUEUE_AFTER", 30)  # enqueued but not taken
+DELIVERY_SWEEP_INTERVAL = env.seconds("DELIVERY_SWEEP_INTERVAL", 15)
+# Fairness: attempts in flight at once per webhook endpoint (each a lane sending in turn), and
+# for email (one SMTP connection each).
+DELIVERY_ENDPOINT_LANES = env.integer("DELIVERY_ENDPOINT_LANES", 2, minimum=1)
+DELIVERY_EMAIL_LANES = env.integer("DELIVERY_EMAIL_LANES", 4, minimum=1)
+# The circuit breaker: after this many timeouts or errors in a row an endpoint is left alone
+# for the next wait of the back-off (the last one repeats), then one probe decides.
+DELIVERY_BREAKER_AFTER = env.integer("DELIVERY_BREAKER_AFTER", 5, minimum=1)
+DELIVERY_BREAKER_BACKOFF = env.durations("DELIVERY_BREAKER_BACKOFF", "30s,1m,5m,15m,30m,1h")
 DELIVERY_SWEEP_LIMIT = env.integer("DELIVERY_SWEEP_LIMIT", 20000, minimum=1)
 DELIVERY_RESPONSE_MAX_BYTES = env.integer("DELIVERY_RESPONSE_MAX_BYTES", 4096, minimum=0)
 EMAIL_LINK_LIMIT = env.integer("EMAIL_LINK_LIMIT", 50, minimum=1)  # more: a CSV manifest link

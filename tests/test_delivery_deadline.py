@@ -81,18 +81,23 @@ def test_after_a_cut_off_the_pool_serves_the_next_endpoint(short_deadline):
 
 @pytest.mark.django_db
 def test_a_timed_out_attempt_is_recorded_and_retried_on_the_schedule(short_deadline, monkeypatch):
-    monkeypatch.setattr("notifications.outbox.enqueue", lambda ids: None)
+    monkeypatch.setattr("notifications.outbox.enqueue_lanes", lambda lanes: None)
+    short_deadline.DELIVERY_RETRY_SCHEDULE = [60, 60]
+    short_deadline.DELIVERY_RETRY_JITTER_PERCENT = 0
     with DripServer("status") as server:
         recipient = recipient_from_spec(None, {"webhook": server.url}).recipient
         [delivery] = publish("links.issued", subject="b", recipients=[recipient], items=[])
-        assert dispatcher.run([delivery.id]) == 1
+        assert dispatcher.run([delivery.id]) == 1  # then nothing is due for a minute
 
     delivery.refresh_from_db()
     [attempt] = Attempt.objects.filter(delivery=delivery)
     assert attempt.outcome == Attempt.Outcome.TRANSIENT
     assert "timed out" in attempt.error
     assert TIMEOUT * 1000 - 1000 <= attempt.latency_ms <= TIMEOUT * 1000 + 1000
-    assert delivery.status == Delivery.Status.PENDING and delivery.next_attempt_at is not None
+    assert delivery.status == Delivery.Status.PENDING
+    assert delivery.next_attempt_at is not None
+    wait = (delivery.next_attempt_at - attempt.started_at).total_seconds()
+    assert 60 <= wait <= 60 + TIMEOUT + 1  # the schedule's first wait, after the attempt
 
 
 def test_an_smtp_server_that_drips_its_greeting_is_cut_off_at_email_timeout(short_deadline):
