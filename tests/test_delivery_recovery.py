@@ -69,7 +69,7 @@ def test_settings_that_cannot_protect_any_link_stop_the_start(settings):
     settings.LINKS_REFRESH_INTERVAL = 2 * 86400
     [error] = check_margin()
     assert error.id == "tasks.E010" and "LINKS_REFRESH_INTERVAL" in error.hint
-    with pytest.raises(SystemCheckError, match="tasks.E010"):
+    with pytest.raises(SystemCheckError, match=r"tasks\.E010"):
         call_command("check")
 
 
