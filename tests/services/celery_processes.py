@@ -177,14 +177,13 @@ def procfile_command(name: str, env: dict[str, str]) -> tuple[list[str], dict[st
 
 
 class PoolProcess(CeleryProcess):
-    """One worker pool (upkeep, deliveries or bulk) started by its Procfile line."""
-
-    ready_marker = " ready."
+    """One worker pool (upkeep, deliveries or bulk), or beat, started by its Procfile line."""
 
     def __init__(
         self, database_url: str, name: str, extra_env: dict[str, str] | None = None
     ) -> None:
         self.kind = name
+        self.ready_marker = "beat: Starting" if name == "beat" else " ready."
         super().__init__(database_url, extra_env)
         self.name = name
 
