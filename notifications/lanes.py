@@ -113,8 +113,17 @@ class Round:
 
 def claim(lane: Lane, token: uuid.UUID, limit: int) -> Round:
     """Inside the lane's lock: the due deliveries this run may send now (none when the lane
-    is full, the endpoint disabled or its breaker open)."""
+    is full, the endpoint disabled or its breaker open).
+
+    With nothing due, the answer needs no lock: a run that holds no claims is not counted by
+    others, so a delivery that becomes due later is taken by the run its message starts.
+    """
     now = timezone.now()
+    due = lane.deliveries().filter(
+        status=Delivery.Status.PENDING, next_attempt_at__lte=now + CLOCK_TOLERANCE
+    )
+    if not due.exists():
+        return Round([])
     with transaction.atomic():
         _lock(lane)
         probe, recipient = False, None
@@ -130,9 +139,6 @@ def claim(lane: Lane, token: uuid.UUID, limit: int) -> Round:
                 probe = True
         if _runs_in(lane, token) >= (1 if probe else lane.width(recipient)):
             return Round([])
-        due = lane.deliveries().filter(
-            status=Delivery.Status.PENDING, next_attempt_at__lte=now + CLOCK_TOLERANCE
-        )
         ids = list(
             due.order_by("next_attempt_at", "created_at", "part").values_list("id", flat=True)[
                 : 1 if probe else limit

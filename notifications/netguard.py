@@ -148,7 +148,7 @@ class GuardedHTTPSConnectionPool(HTTPSConnectionPool):
 
 def guarded_pool_manager(maxsize: int, **options: Any) -> PoolManager:
     """Connections reused per host; every new connection goes through the guard."""
-    manager = PoolManager(num_pools=256, maxsize=maxsize, block=False, **options)
+    manager = PoolManager(num_pools=1024, maxsize=maxsize, block=False, **options)
     manager.pool_classes_by_scheme = {
         "http": GuardedHTTPConnectionPool,
         "https": GuardedHTTPSConnectionPool,
