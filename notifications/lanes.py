@@ -111,7 +111,9 @@ class Round:
     probe: bool = False  # the breaker is half-open: this one send decides
 
 
-def claim(lane: Lane, token: uuid.UUID, limit: int) -> Round:
+def claim(
+    lane: Lane, token: uuid.UUID, limit: int, tolerance: timedelta = CLOCK_TOLERANCE
+) -> Round:
     """Inside the lane's lock: the due deliveries this run may send now (none when the lane
     is full, the endpoint disabled or its breaker open).
 
@@ -120,7 +122,7 @@ def claim(lane: Lane, token: uuid.UUID, limit: int) -> Round:
     """
     now = timezone.now()
     due = lane.deliveries().filter(
-        status=Delivery.Status.PENDING, next_attempt_at__lte=now + CLOCK_TOLERANCE
+        status=Delivery.Status.PENDING, next_attempt_at__lte=now + tolerance
     )
     if not due.exists():
         return Round([])
