@@ -10,6 +10,7 @@ PYTHON313 ?= $(shell for p in "$$(pyenv root 2>/dev/null || echo $$HOME/.pyenv)"
 # Embedded defaults for the demo: SQLite, an in-process broker, moto's S3, an SMTP sink
 # and a webhook receiver, all on loopback.
 DEMO_ENV := DJANGO_DEBUG=true DJANGO_SECRET_KEY=demo-only-not-secret \
+	FIELD_ENCRYPTION_KEYS=ZGVtby1vbmx5LWZpZWxkLWVuY3J5cHRpb24ta2V5ISE= \
 	DJANGO_ENV_FILE=/dev/null DATABASE_URL=sqlite:///.demo/db.sqlite3 \
 	CELERY_BROKER_URL=memory:// \
 	DJANGO_AWS_ACCESS_KEY_ID=demo DJANGO_AWS_SECRET_ACCESS_KEY=demo-secret \

@@ -1,13 +1,14 @@
 """The delivery outbox: the one way other apps hand events to recipients.
 
     publish(event_type, *, subject, recipients, items, manifest=None) -> list[Delivery]
+    publish_test(recipient) -> Delivery   (the `test` event, on request)
 
 - event_type: "links.issued" | "links.refreshed" | "links.revoked" | "links.lapsed"
 - subject: an opaque id of what the event is about (a batch id), shown in payloads
   as data.batch
 - recipients: Recipient rows
-- items: the links, each {"id", "key", "url", "expires_at" (ISO 8601), "permalink"
-  (str or None), "filename" (str or None)}
+- items: the links, each {"id", "key", "url", "expires_at" (RFC 3339, UTC, `Z`: see
+  payloads.iso), "permalink" (str or None), "filename" (str or None)}
 - manifest: for emails over the link limit, a callable taking the items and returning
   a pre-signed URL of a CSV manifest of them
 Deliveries are created in the caller's transaction and dispatched after it commits.
@@ -16,8 +17,9 @@ One delivery per email recipient; one per webhook recipient per part, the webhoo
 split so that each is at most WEBHOOK_MAX_BODY_BYTES. Bad input (unknown event type, an
 unsaved recipient, too many links for email without a manifest, one link too large for a
 body) raises PublishError and writes nothing. Deliveries to disabled recipients are
-recorded as failed and not sent. The returned deliveries have their payload deferred (it is
-loaded again on access) so that a million links do not stay in memory.
+recorded as failed and not sent. A recipient that subscribes to some event types only
+(Recipient.event_types) gets no delivery for the others. The returned deliveries have their
+payload deferred (it is loaded again on access) so that a million links do not stay in memory.
 """
 
 from __future__ import annotations
@@ -30,12 +32,19 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from notifications import catalog
 from notifications.lanes import Lane
 from notifications.models import Delivery, Recipient
-from notifications.payloads import Part, PayloadTooLarge, email_payload, webhook_parts
+from notifications.payloads import (
+    Part,
+    PayloadTooLarge,
+    email_payload,
+    payload_for_test,
+    webhook_parts,
+)
 from notifications.queue import enqueue_lanes
 
-EVENT_TYPES = frozenset({"links.issued", "links.refreshed", "links.revoked", "links.lapsed"})
+EVENT_TYPES = frozenset(catalog.SUBSCRIBABLE)  # publish()'s; the test event has publish_test()
 _CREATE_CHUNK = 100
 MAX_SUBJECT = 200  # Delivery.subject
 
@@ -86,6 +95,32 @@ def publish(
     return created
 
 
+def publish_test(recipient: Recipient) -> Delivery:
+    """A `test` event to one webhook endpoint, whatever it subscribes to: one delivery, sent,
+    signed, retried and recorded like any other. A disabled endpoint is refused."""
+    if recipient.pk is None or recipient.kind != Recipient.Kind.WEBHOOK:
+        raise PublishError("only a saved webhook endpoint takes a test event")
+    if recipient.is_disabled:
+        raise PublishError(
+            f"the endpoint is disabled ({recipient.disabled_reason}); enable it first"
+        )
+    now = timezone.now()
+    delivery = _delivery(
+        recipient,
+        now,
+        event_type=catalog.TEST_EVENT,
+        subject=catalog.TEST_EVENT,
+        created_at=now,
+        payload=payload_for_test(recipient.pk, now),
+    )
+    with transaction.atomic():
+        [created] = _save([delivery])
+        transaction.on_commit(
+            lambda: enqueue_lanes([Lane.of(recipient.kind, recipient.id)]), robust=True
+        )
+    return created
+
+
 def _check(event_type: str, subject: str, recipients: Sequence[Recipient]) -> list[Recipient]:
     if event_type not in EVENT_TYPES:
         raise PublishError(f"unknown event type {event_type!r}; one of {sorted(EVENT_TYPES)}")
@@ -96,7 +131,7 @@ def _check(event_type: str, subject: str, recipients: Sequence[Recipient]) -> li
         if not isinstance(recipient, Recipient) or recipient.pk is None:
             raise PublishError("recipients must be saved Recipient rows")
         unique.setdefault(recipient.pk, recipient)
-    return list(unique.values())
+    return [recipient for recipient in unique.values() if recipient.wants(event_type)]
 
 
 def _webhook_bodies(

@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from project.apiroot import api_root
 from project.health import healthz
 from tasks.permalink_view import permalink
 from tasks.views import object_links
@@ -9,7 +10,10 @@ from tasks.views import object_links
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
+    path("api/", api_root, name="api-root"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/", include("access.api.urls")),
     path("api/", include("notifications.urls")),
     path("api/", include("tasks.urls")),
     path("api/", include("tasks.schedules.urls")),

@@ -12,6 +12,7 @@ from django.core.exceptions import ImproperlyConfigured
 from project.envparse import duration_seconds, parse_bool, parse_duration, parse_int
 
 ROOT = Path(__file__).resolve().parents[1]
+TEST_FERNET_KEY = "dGVzdHMtb25seS1maWVsZC1lbmNyeXB0aW9uLWtleSE="
 
 
 def run_check(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -70,7 +71,10 @@ def test_bad_values_name_their_variable(tmp_path, name, value, message):
 
 def test_env_file_is_read_and_environment_wins(tmp_path):
     env_file = tmp_path / "test.env"
-    env_file.write_text("DJANGO_SECRET_KEY=from-file\nDJANGO_AWS_S3_USE_SSL=nonsense\n")
+    env_file.write_text(
+        "DJANGO_SECRET_KEY=from-file\nDJANGO_AWS_S3_USE_SSL=nonsense\n"
+        f"FIELD_ENCRYPTION_KEYS={TEST_FERNET_KEY}\n"
+    )
     result = run_check(tmp_path, DJANGO_ENV_FILE=str(env_file))
     assert "DJANGO_AWS_S3_USE_SSL must be a boolean" in result.stderr  # the file was read
 

@@ -9,6 +9,8 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 
 from tasks.retrying import describe
 from tasks.schedules.models import Schedule, ScheduleRun
@@ -85,7 +87,14 @@ class ScheduleAdmin(admin.ModelAdmin):
     search_fields = ["name", "^prefix"]
     list_select_related = ["crontab", "owner"]
     autocomplete_fields = ["recipients"]
-    readonly_fields = ["last_run_at", "last_batch", "seen_until", "covered_until", "created_at"]
+    readonly_fields = [
+        "next_runs",
+        "last_run_at",
+        "last_batch",
+        "seen_until",
+        "covered_until",
+        "created_at",
+    ]
     inlines = [ScheduleRunInline]
     actions = ["run_selected_now"]
 
@@ -94,12 +103,25 @@ class ScheduleAdmin(admin.ModelAdmin):
             obj.covered_until = timezone.now()
         super().save_model(request, obj, form, change)
 
+    @admin.display(description="next runs")
+    def next_runs(self, schedule: Schedule) -> str:
+        """The coming run times in the schedule's zone (crontab(5) rules: see the docs)."""
+        if schedule.pk is None:
+            return "—"
+        shown = [
+            f"{moment.astimezone(schedule.zone):%a %Y-%m-%d %H:%M %Z} ({moment:%H:%M} UTC)"
+            for moment in schedule.next_runs()
+        ]
+        return format_html_join(mark_safe("<br>"), "{}", [(line,) for line in shown]) or (
+            "— (disabled)" if not schedule.enabled else "—"
+        )
+
     @admin.action(description="Run the selected schedules now")
     def run_selected_now(self, request: HttpRequest, queryset: QuerySet[Schedule]) -> None:
         at = timezone.now().replace(second=0, microsecond=0)
         for schedule in queryset:
             try:
-                run = run_now(schedule.name, at).run
+                run = run_now(schedule.id, at).run
             except Exception as error:  # the storage did not answer: say so, go on
                 self.message_user(request, f"{schedule}: {describe(error)}", messages.ERROR)
                 continue

@@ -4,25 +4,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule
 from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from access.grants import scope_of_request
 from notifications.models import Recipient
 from notifications.recipients import RecipientError, recipient_from_spec
+from tasks import keyscope
 from tasks.schedules.models import Schedule
 from tasks.schedules.occurrences import CRON_FIELDS
 from tasks.schedules.serializers import (
     ScheduleRunSerializer,
     ScheduleSerializer,
     ScheduleWriteSerializer,
+    name_taken,
 )
 
 
@@ -47,6 +50,14 @@ def recipients_from(owner: Any, specs: list[dict[str, Any]]) -> tuple[list[Recip
     return made, secrets
 
 
+def in_scope(request: Request, prefix: str) -> None:
+    """A schedule shares only a prefix inside the caller's scope (403 naming it)."""
+    try:
+        keyscope.check_prefix(scope_of_request(request), prefix)
+    except keyscope.OutOfScope as error:
+        raise PermissionDenied(error.message) from None
+
+
 class ScheduleViewSet(viewsets.ModelViewSet):
     serializer_class = ScheduleSerializer
 
@@ -59,7 +70,7 @@ class ScheduleViewSet(viewsets.ModelViewSet):
 
     @extend_schema(request=ScheduleWriteSerializer, responses={201: ScheduleSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        given = ScheduleWriteSerializer(data=request.data)
+        given = ScheduleWriteSerializer(data=request.data, context={"owner_id": request.user.pk})
         given.is_valid(raise_exception=True)
         schedule = Schedule(owner_id=request.user.pk, covered_until=timezone.now())
         secrets = self.save(schedule, dict(given.validated_data))
@@ -74,8 +85,18 @@ class ScheduleViewSet(viewsets.ModelViewSet):
         secrets = self.save(schedule, dict(given.validated_data))
         return Response(self.shown(schedule, secrets))
 
-    @transaction.atomic
     def save(self, schedule: Schedule, data: dict[str, Any]) -> dict[int, str]:
+        if "prefix" in data:
+            in_scope(self.request, data["prefix"])
+        try:
+            return self.write(schedule, data)
+        except IntegrityError as error:  # the name, taken meanwhile by a concurrent request
+            if "schedule_name_unique" not in str(error):
+                raise
+            raise ValidationError({"name": [name_taken(data["name"])]}) from None
+
+    @transaction.atomic
+    def write(self, schedule: Schedule, data: dict[str, Any]) -> dict[int, str]:
         cron = data.pop("cron", None)
         zone = data.pop("timezone", None)
         specs = data.pop("recipients", None)

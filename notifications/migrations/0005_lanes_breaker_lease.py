@@ -2,7 +2,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("notifications", "0002_outbox")]
+    dependencies = [("notifications", "0004_encrypt_secrets")]
 
     operations = [
         migrations.AddField(
