@@ -23,7 +23,7 @@ def check_broker() -> None:
 
 
 def check_media_bucket() -> None:
-    from project.s3 import media_client
+    from tasks.s3clients import media_client
 
     media_client().head_bucket(Bucket=settings.AWS_STORAGE_BUCKET_NAME)
 

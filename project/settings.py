@@ -243,7 +243,7 @@ SPECTACULAR_SETTINGS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "project.redact.RedactSecretsFilter"}},
+    "filters": {"redact": {"()": "common.redact.RedactSecretsFilter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": env.text("DJANGO_LOG_LEVEL", "INFO")},
 }
@@ -253,16 +253,7 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
 
-if S3_CONFIGURED:
-    import sys
-
-    from project.s3 import media_target
-    from tasks.signing.target import SigningConfigError
-
-    try:
-        media_target(sys.modules[__name__])
-    except SigningConfigError as error:
-        raise ImproperlyConfigured(str(error)) from None
+# The media bucket's signing settings are checked by tasks.checks (linkdist.E001).
 
 # --- Batches: bulk share links (tasks app) ----------------------------------------------
 LINKS_CHUNK_SIZE = env.integer("LINKS_CHUNK_SIZE", 1000, minimum=1)

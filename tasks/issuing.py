@@ -16,13 +16,13 @@ from access.grants import scope_for
 from access.scopes import KeyScope
 from notifications.models import Recipient
 from notifications.recipients import NewRecipient, RecipientError, recipient_from_spec
-from project.s3 import media_client
 from tasks import enqueue, keyscope
 from tasks.batchspec import BatchInputError, BatchRequest, validate
 from tasks.listing import has_objects, list_pages
 from tasks.models import Batch, BatchChunk
 from tasks.progress import fail_batch
 from tasks.retrying import PermanentError, describe
+from tasks.s3clients import media_client
 
 
 class StorageUnavailable(RuntimeError):

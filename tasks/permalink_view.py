@@ -14,9 +14,9 @@ from django.http import HttpRequest, HttpResponse, HttpResponseGone, HttpRespons
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
-from project.signing import sign
 from tasks.models import ShareLink
 from tasks.permalinks import redirect_ttl
+from tasks.signing.entry import sign
 
 FIELDS = (
     "id",

@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from access.grants import OPERATOR
-from project.signing import SigningError, sign
+from tasks.signing.entry import SigningError, sign
 
 
 @staff_member_required

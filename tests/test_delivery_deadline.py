@@ -24,7 +24,7 @@ from notifications.transports import EmailTransport, WebhookTransport
 from notifications.transports.base import TransportError
 from notifications.transports.mail import DeadlineSmtpBackend
 from tests.services.drip import DripServer
-from tests.services.receivers import Receiver
+from demo.receiver import Receiver
 
 TIMEOUT = 3
 

@@ -19,7 +19,7 @@ from notifications.outbox import publish
 from notifications.recipients import recipient_from_spec
 from notifications.sweeper import sweep
 from tests.services.drip import DripServer
-from tests.services.receivers import Receiver, Reply
+from demo.receiver import Receiver, Reply
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -14,6 +14,7 @@ import pytest
 import redis
 from django.db import connection, transaction
 
+from demo.receiver import Reply
 from notifications import dispatcher
 from notifications.models import Attempt, Delivery
 from notifications.outbox import PublishError, publish
@@ -23,7 +24,6 @@ from notifications.tasks import dispatch
 from tests.delivery_fixtures import wait_final
 from tests.helpers import wait_until
 from tests.services.celery_processes import ROOT, WorkerProcess
-from tests.services.receivers import Reply
 
 OWN_REDIS_DB = 11  # this module's own Redis database index: FLUSHDB touches nobody else's
 

@@ -20,7 +20,7 @@ from notifications.recipients import recipient_from_spec
 from notifications.recovery import RecoverySettings, worst_case
 from notifications.sweeper import sweep
 from tasks.refresh.margin import check_margin, current_minimum, minimum_margin
-from tests.services.receivers import Receiver, Reply
+from demo.receiver import Receiver, Reply
 
 DEFAULTS = RecoverySettings(
     webhook_timeout=15, email_timeout=15, lease_grace=10, sweep_interval=15, requeue_after=30

@@ -7,7 +7,7 @@ import logging
 import pytest
 from django.test import override_settings
 
-from project import s3
+from tasks.signing import factory as signer_factory
 from tests.batches import unique_prefix
 from tests.helpers import download
 from tests.refresh_helpers import issue_in_process
@@ -26,10 +26,10 @@ def test_after_a_bucket_change_an_old_permalink_is_gone_not_another_object(
 
     try:
         with override_settings(AWS_STORAGE_BUCKET_NAME=other), caplog.at_level(logging.WARNING):
-            s3.reset()
+            signer_factory.reset()
             response = client.get(f"/l/{link.token}")
     finally:
-        s3.reset()
+        signer_factory.reset()
 
     assert response.status_code == 410
     assert response["Cache-Control"] == "no-store"

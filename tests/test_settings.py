@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from project.envparse import duration_seconds, parse_bool, parse_duration, parse_int
+from common.envparse import duration_seconds, parse_bool, parse_duration, parse_int
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_FERNET_KEY = "dGVzdHMtb25seS1maWVsZC1lbmNyeXB0aW9uLWtleSE="
@@ -42,6 +42,32 @@ def test_s3_configured_without_media_bucket_is_refused(tmp_path):
     )
     assert result.returncode != 0
     assert "DJANGO_AWS_STORAGE_BUCKET_NAME is required" in result.stderr
+
+
+def test_unknown_custom_domain_signing_is_refused_by_a_system_check(tmp_path):
+    result = run_check(
+        tmp_path,
+        DJANGO_SECRET_KEY="x",
+        DJANGO_AWS_STORAGE_BUCKET_NAME="media",
+        DJANGO_AWS_MEDIA_CUSTOM_DOMAIN="media.example.com",
+        DJANGO_AWS_MEDIA_CUSTOM_DOMAIN_SIGNING="signed-somehow",
+    )
+    assert result.returncode != 0
+    assert "linkdist.E001" in result.stderr
+    assert (
+        "DJANGO_AWS_MEDIA_CUSTOM_DOMAIN_SIGNING must be 'cloudfront' or 's3-host'" in result.stderr
+    )
+
+
+def test_custom_domain_with_nothing_to_sign_it_is_refused(tmp_path):
+    result = run_check(
+        tmp_path,
+        DJANGO_SECRET_KEY="x",
+        DJANGO_AWS_STORAGE_BUCKET_NAME="media",
+        DJANGO_AWS_MEDIA_CUSTOM_DOMAIN="media.example.com",
+    )
+    assert result.returncode != 0
+    assert "DJANGO_AWS_MEDIA_CUSTOM_DOMAIN_SIGNING=s3-host" in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -10,10 +10,10 @@ from django.contrib.staticfiles.storage import staticfiles_storage
 from django.core.files.base import ContentFile
 from django.test import override_settings
 
-from project import s3 as project_s3
+from common.redact import RedactSecretsFilter, redact
 from project.celery import app
-from project.redact import RedactSecretsFilter, redact
 from project.storages import StaticStorage
+from tasks.signing import factory as signer_factory
 from tests.helpers import download
 
 
@@ -68,12 +68,12 @@ def test_healthz_names_the_broker_when_it_is_down(client, media_bucket):
 @pytest.mark.s3
 @pytest.mark.django_db
 def test_healthz_names_a_missing_bucket(client, media_bucket):
-    project_s3.reset()
+    signer_factory.reset()
     try:
         with override_settings(AWS_STORAGE_BUCKET_NAME="no-such-bucket-anywhere"):
             response = client.get("/healthz")
     finally:
-        project_s3.reset()
+        signer_factory.reset()
     assert response.status_code == 503
     assert response.json()["failing"] == ["media_bucket"]
 

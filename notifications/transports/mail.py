@@ -11,12 +11,12 @@ from django.core.mail import EmailMessage, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
 
+from common.redact import redact
 from notifications.deadline import Deadline, watch
 from notifications.emails import build_message
 from notifications.models import Delivery
 from notifications.policy import is_transient_smtp
 from notifications.transports.base import Sent, Transport, TransportError
-from project.redact import redact
 
 
 class EmailTransport(Transport):

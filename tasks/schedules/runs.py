@@ -20,13 +20,13 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from access.grants import scope_for
-from project.s3 import media_client
 from tasks import keyscope
 from tasks.batchspec import BatchInputError, BatchRequest
 from tasks.issuing import StorageUnavailable, create_batch
 from tasks.listing import list_entries
 from tasks.models import Batch
 from tasks.retrying import describe, is_transient
+from tasks.s3clients import media_client
 from tasks.schedules.models import Schedule, ScheduleRun
 from tasks.schedules.occurrences import latest_occurrence
 from tasks.schedules.selection import Selection, TooManyObjects, select

@@ -18,7 +18,7 @@ from typing import Any
 import requests
 from standardwebhooks.webhooks import Webhook
 
-from tests.services.receivers import Receiver
+from demo.receiver import Receiver
 
 
 class VerifyingConsumer:

@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from access.tokens import issue
-from project.envparse import duration_seconds
+from common.envparse import duration_seconds
 
 
 class Command(BaseCommand):

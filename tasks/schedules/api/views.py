@@ -19,14 +19,14 @@ from access.grants import scope_of_request
 from notifications.models import Recipient
 from notifications.recipients import RecipientError, recipient_from_spec
 from tasks import keyscope
-from tasks.schedules.models import Schedule
-from tasks.schedules.occurrences import CRON_FIELDS
-from tasks.schedules.serializers import (
+from tasks.schedules.api.serializers import (
     ScheduleRunSerializer,
     ScheduleSerializer,
     ScheduleWriteSerializer,
     name_taken,
 )
+from tasks.schedules.models import Schedule
+from tasks.schedules.occurrences import CRON_FIELDS
 
 
 def crontab_for(expression: str, zone: str) -> CrontabSchedule:
