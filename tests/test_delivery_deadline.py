@@ -15,6 +15,7 @@ import time
 import pytest
 from django.core.mail import EmailMessage, get_connection
 
+from demo.receiver import Receiver
 from notifications import dispatcher
 from notifications.models import Attempt, Delivery
 from notifications.netguard import guarded_pool_manager
@@ -24,7 +25,6 @@ from notifications.transports import EmailTransport, WebhookTransport
 from notifications.transports.base import TransportError
 from notifications.transports.mail import DeadlineSmtpBackend
 from tests.services.drip import DripServer
-from demo.receiver import Receiver
 
 TIMEOUT = 3
 

@@ -12,6 +12,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from demo.receiver import Receiver, Reply
 from notifications import breaker, dispatcher, lanes
 from notifications.lanes import Lane
 from notifications.models import Attempt, Delivery, Recipient
@@ -19,7 +20,6 @@ from notifications.outbox import publish
 from notifications.recipients import recipient_from_spec
 from notifications.sweeper import sweep
 from tests.services.drip import DripServer
-from demo.receiver import Receiver, Reply
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

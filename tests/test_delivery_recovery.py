@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.db import connection
 
+from demo.receiver import Receiver, Reply
 from notifications import dispatcher
 from notifications.lanes import Lane
 from notifications.models import Attempt
@@ -20,7 +21,6 @@ from notifications.recipients import recipient_from_spec
 from notifications.recovery import RecoverySettings, worst_case
 from notifications.sweeper import sweep
 from tasks.refresh.margin import check_margin, current_minimum, minimum_margin
-from demo.receiver import Receiver, Reply
 
 DEFAULTS = RecoverySettings(
     webhook_timeout=15, email_timeout=15, lease_grace=10, sweep_interval=15, requeue_after=30
@@ -46,8 +46,9 @@ def test_the_margin_covers_two_refresh_intervals_and_the_recovery():
 
 @pytest.mark.django_db
 def test_the_floor_in_force_is_raised_to_the_minimum_margin(settings):
+    from tasks.refresh.planner import policy_for
+
     from tasks.models import Batch
-    from tasks.refresh.schedule import policy_for
 
     settings.LINKS_REFRESH_FLOOR = 10
     batch = Batch(refresh=True, refresh_floor=0, expires_in=86400)

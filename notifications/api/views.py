@@ -17,13 +17,13 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from notifications.breaker import CLOSED
 from notifications.api.serializers import (
     DeliveryDetailSerializer,
     DeliverySerializer,
     RecipientSerializer,
     RecipientSpecSerializer,
 )
+from notifications.breaker import CLOSED
 from notifications.models import Delivery, Recipient
 from notifications.recipients import RecipientError, recipient_from_spec
 from notifications.replay import ReplayError, replay

@@ -4,7 +4,7 @@ A link due at `refresh_at` is taken by the next refresh pass (at most LINKS_REFR
 later; one more interval if that pass dies with its worker and rolls back), and its
 `links.refreshed` delivery may be lost with a worker and come back only after the
 worst-case recovery of notifications/recovery.py. The margin in force is never shorter:
-policy_for() raises the floor to it, and a system check warns when LINKS_REFRESH_FLOOR is
+planner.policy_for() raises the floor to it, and a system check warns when LINKS_REFRESH_FLOOR is
 set below it (and refuses to start when no link could ever be protected).
 """
 
