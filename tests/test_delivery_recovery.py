@@ -46,9 +46,8 @@ def test_the_margin_covers_two_refresh_intervals_and_the_recovery():
 
 @pytest.mark.django_db
 def test_the_floor_in_force_is_raised_to_the_minimum_margin(settings):
-    from tasks.refresh.planner import policy_for
-
     from tasks.models import Batch
+    from tasks.refresh.planner import policy_for
 
     settings.LINKS_REFRESH_FLOOR = 10
     batch = Batch(refresh=True, refresh_floor=0, expires_in=86400)
