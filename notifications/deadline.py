@@ -11,8 +11,10 @@ reports a timeout.
         ...                             # sockets opened for it call watch(sock)
     deadline.expired                    # True when the watchdog cut it off
 
-The watchdog keeps its own duplicate of each watched descriptor until the attempt ends, so
-it never shuts down a descriptor number that was closed and reused meanwhile.
+A kept-alive socket is watched through its object: once closed, the object has no
+descriptor any more, so the watchdog can never shut down a number reused meanwhile. A new
+socket is watched through a duplicate descriptor of the watchdog's own (`copy=True`), which
+stays valid while TLS wraps (and detaches) the original, until the attempt ends.
 """
 
 from __future__ import annotations
@@ -35,23 +37,27 @@ class Deadline:
         self.at = time.monotonic() + seconds
         self.expired = False
         self._sockets: list[socket.socket] = []
+        self._copies: list[socket.socket] = []
         self._lock = threading.Lock()
         self._done = False
 
     def remaining(self) -> float:
         return max(0.0, self.at - time.monotonic())
 
-    def watch(self, sock: socket.socket) -> None:
+    def watch(self, sock: socket.socket, copy: bool = False) -> None:
         """Cut `sock` off when the deadline passes (at once if it already has)."""
         with contextlib.suppress(OSError):
-            own = socket.socket(fileno=os.dup(sock.fileno()))
+            own = socket.socket(fileno=os.dup(sock.fileno())) if copy else sock
             with self._lock:
                 if not self._done:
                     self._sockets.append(own)
+                    if copy:
+                        self._copies.append(own)
                     if self.expired:
                         _shut(own)
                     return
-            own.close()
+            if copy:
+                own.close()
 
     def expire(self) -> None:
         """Called by the watchdog when the time is up."""
@@ -77,8 +83,8 @@ class Deadline:
         _local.deadline = self._outer
         with self._lock:
             self._done = True
-            sockets, self._sockets = self._sockets, []
-        for sock in sockets:
+            self._sockets, copies, self._copies = [], self._copies, []
+        for sock in copies:
             sock.close()  # our duplicates only: the connection itself stays open if healthy
 
 
@@ -87,16 +93,19 @@ def current() -> Deadline | None:
     return getattr(_local, "deadline", None)
 
 
-def watch(sock: socket.socket) -> None:
-    """Put `sock` under this thread's current deadline (no-op outside an attempt)."""
+def watch(sock: socket.socket, copy: bool = False) -> None:
+    """Put `sock` under this thread's current deadline (no-op outside an attempt); `copy` for
+    a socket that TLS may wrap and detach during the attempt."""
     deadline = current()
     if deadline is not None:
-        deadline.watch(sock)
+        deadline.watch(sock, copy)
 
 
 def _shut(sock: socket.socket) -> None:
+    """shutdown(2) on the descriptor; the plain socket method even for a TLS socket, whose own
+    would also drop its TLS state under the thread reading it."""
     with contextlib.suppress(OSError):
-        sock.shutdown(socket.SHUT_RDWR)
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
 class Watchdog:

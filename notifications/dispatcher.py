@@ -8,7 +8,8 @@ sends them one after another over one transport (one kept-alive connection, one 
 session), and records the results; the run claims again until the lane has nothing due.
 A send starts only while the round's lease outlives its hard deadline; what a round could
 not send goes back, due, for the next. A webhook failure ends the round, so a failing
-endpoint costs one attempt per round until its breaker opens. After DELIVERY_RUN_BUDGET
+endpoint costs one attempt per round until its breaker opens; a run tries each delivery
+once (its retry comes with a message of its own, as scheduled). After DELIVERY_RUN_BUDGET
 the run queues its lane again and leaves, so that a long backlog takes turns with others.
 
 With a connection pool (the deliveries worker), a thread gives its database connection
@@ -62,19 +63,27 @@ def drain(lane: Lane, transports: dict[str, type[Transport]] | None = None) -> i
     budget_end = time.monotonic() + settings.DELIVERY_RUN_BUDGET
     kind = Recipient.Kind.EMAIL if lane.kind == lanes.EMAIL else Recipient.Kind.WEBHOOK
     attempted = 0
+    failed: set[Any] = set()  # tried once by this run: a retry comes with a new message
+    retrying = False
     with (transports or TRANSPORTS)[kind]() as transport:
         tolerance = lanes.CLOCK_TOLERANCE  # the message may arrive a hair before it is due
         while time.monotonic() < budget_end:
             started = time.monotonic()
-            batch = lanes.claim(lane, token, settings.DELIVERY_DISPATCH_BATCH, tolerance)
-            tolerance = timedelta(0)  # later rounds: what is due now, retries at their time
+            limit = settings.DELIVERY_DISPATCH_BATCH
+            batch = lanes.claim(lane, token, limit, tolerance, exclude=failed)
+            tolerance = timedelta(0)  # later rounds: what is due now
             if not batch.deliveries:
+                if retrying:  # now that this run holds no claim, its retries find the lane open
+                    enqueue_lanes([lane])
                 return attempted
             transport.prepare(batch.deliveries)
             sent = send_round(
                 transport, lane, batch, token, lease_end=started + lane.lease, until=budget_end
             )
-            attempted += sent
+            attempted += len(sent)
+            errors = [result for result in sent if result.error is not None]
+            failed.update(result.delivery.id for result in errors)
+            retrying = retrying or any(r.error and not r.error.permanent for r in errors)
             if not sent:  # the lease could not cover a send (a slow database): try later
                 break
     enqueue_lanes([lane])  # budget spent: to the back of the queue, behind other lanes
@@ -89,10 +98,11 @@ def send_round(
     *,
     lease_end: float,
     until: float,
-) -> int:
+) -> list[Result]:
+    """Send the round's deliveries in turn; returns the results (what was attempted)."""
     recorder = Recorder(token)
     unsent: list[Delivery] = []
-    sent = 0
+    sent: list[Result] = []
     try:
         hand_back_connection()
         for index, delivery in enumerate(batch.deliveries):
@@ -102,7 +112,7 @@ def send_round(
                 break
             result = attempt(transport, delivery)
             recorder.add(result)
-            sent += 1
+            sent.append(result)
             failed = result.error is not None
             if failed and lane.kind == lanes.WEBHOOK:
                 unsent = batch.deliveries[index + 1 :]  # the endpoint is failing: new round

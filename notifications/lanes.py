@@ -112,7 +112,11 @@ class Round:
 
 
 def claim(
-    lane: Lane, token: uuid.UUID, limit: int, tolerance: timedelta = CLOCK_TOLERANCE
+    lane: Lane,
+    token: uuid.UUID,
+    limit: int,
+    tolerance: timedelta = CLOCK_TOLERANCE,
+    exclude: Iterable[Any] = (),
 ) -> Round:
     """Inside the lane's lock: the due deliveries this run may send now (none when the lane
     is full, the endpoint disabled or its breaker open).
@@ -124,6 +128,8 @@ def claim(
     due = lane.deliveries().filter(
         status=Delivery.Status.PENDING, next_attempt_at__lte=now + tolerance
     )
+    if exclude := list(exclude):  # already tried by this run: their retry is queued anew
+        due = due.exclude(id__in=exclude)
     if not due.exists():
         return Round([])
     with transaction.atomic():

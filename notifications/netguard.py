@@ -87,7 +87,7 @@ def connect_checked(
     error: OSError | None = None
     for family, sockaddr in check_host(host, port):
         sock = socket.socket(family, socket.SOCK_STREAM)
-        deadline.watch(sock)  # the attempt's hard deadline reaches the connect and all after it
+        deadline.watch(sock, copy=True)  # the attempt's deadline: the connect and all after it
         try:
             for option in options or ():
                 sock.setsockopt(*option)

@@ -93,8 +93,9 @@ class Recorder:
                     if delay is not None and delay <= settings.DELIVERY_COUNTDOWN_MAX:
                         retries.append((result.delivery, delay))
             self._health(results, now)
-        for lane_set, countdown in group_retries(retries):
-            enqueue_lanes(lane_set, countdown=countdown)
+        lane_of = {d.id: Lane.of(d.recipient.kind, d.recipient_id) for d, _ in retries}
+        for ids, countdown in group_retries(retries):
+            enqueue_lanes(sorted({lane_of[i] for i in ids}, key=str), countdown=countdown)
 
     def _delivered(self, results: list[Result], now: datetime) -> None:
         if not results:
@@ -204,17 +205,14 @@ def _transient_counts(results: list[Result], healthy: set[int]) -> dict[int, int
     return counts
 
 
-def group_retries(retries: list[tuple[Delivery, float]]) -> list[tuple[set[Lane], float]]:
+def group_retries(retries: list[tuple[Delivery, float]]) -> list[tuple[list[Any], float]]:
     """One task per lane per second of delay rather than one per delivery; each group waits
     for its latest member, so none arrives before it is due."""
     groups: dict[int, list[tuple[Delivery, float]]] = {}
     for delivery, delay in retries:
         groups.setdefault(int(delay), []).append((delivery, delay))
     return [
-        (
-            {Lane.of(d.recipient.kind, d.recipient_id) for d, _ in members},
-            max(delay for _, delay in members),
-        )
+        ([d.id for d, _ in members], max(delay for _, delay in members))
         for _, members in sorted(groups.items())
     ]
 

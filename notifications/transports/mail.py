@@ -79,14 +79,14 @@ class EmailTransport(Transport):
 class _WatchedSMTP(smtplib.SMTP):
     def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
         sock: socket.socket = super()._get_socket(host, port, timeout)  # type: ignore[misc]
-        watch(sock)  # the greeting and everything after it are under the deadline
+        watch(sock, copy=True)  # the greeting, STARTTLS and all after it: under the deadline
         return sock
 
 
 class _WatchedSMTPSSL(smtplib.SMTP_SSL):
     def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
         sock: socket.socket = super()._get_socket(host, port, timeout)  # type: ignore[misc]
-        watch(sock)
+        watch(sock, copy=True)
         return sock
 
 
