@@ -163,7 +163,9 @@ def claim(
             tries=F("tries") + 1,
         )
     claimed = Delivery.objects.filter(claim_token=token, status=Delivery.Status.SENDING)
-    rows = claimed.select_related("recipient").order_by("next_attempt_at", "created_at", "part")
+    rows = claimed.select_related("recipient", "body").order_by(
+        "next_attempt_at", "created_at", "part"
+    )
     return Round(list(rows), probe)
 
 

@@ -2,7 +2,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("notifications", "0004_encrypt_secrets")]
+    dependencies = [("notifications", "0005_message_body_once")]
 
     operations = [
         migrations.AddField(
