@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from common.apischema import error_responses
+from common.idempotency import keys as idempotency
 from notifications.api.serializers import (
     DeliveryDetailSerializer,
     DeliverySerializer,
@@ -56,8 +57,15 @@ class RecipientViewSet(
         user = self.request.user
         return rows if user.is_staff else rows.filter(owner_id=user.pk)
 
-    @extend_schema(request=RecipientSpecSerializer, responses={201: RecipientSerializer})
+    @extend_schema(
+        request=RecipientSpecSerializer,
+        parameters=[idempotency.PARAMETER],
+        responses={201: RecipientSerializer, **idempotency.RESPONSES},
+    )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return idempotency.idempotent(request, "recipients", lambda: self.create_now(request))
+
+    def create_now(self, request: Request) -> Response:
         data = request.data
         spec = data.dict() if hasattr(data, "dict") else data  # form posts: a QueryDict
         try:
