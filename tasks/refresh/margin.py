@@ -1,7 +1,8 @@
 """The shortest refresh margin that still holds through a lost worker: derived from settings.
 
 A link due at `refresh_at` is taken by the next refresh pass (at most LINKS_REFRESH_INTERVAL
-later; one more interval if that pass dies with its worker and rolls back), and its
+later; if that pass dies with its worker, its links are due again when its lease ends,
+LINKS_REFRESH_LEASE, and the next pass takes them within an interval), and its
 `links.refreshed` delivery may be lost with a worker and come back only after the
 worst-case recovery of notifications/recovery.py. The margin in force is never shorter:
 planner.policy_for() raises the floor to it, and a system check warns when LINKS_REFRESH_FLOOR is
@@ -18,12 +19,15 @@ from notifications.recovery import NAMES, RecoverySettings, worst_case
 MAX_TTL = 604800  # seconds: a pre-signed URL lives at most 7 days
 
 
-def minimum_margin(refresh_interval: float, recovery: RecoverySettings) -> int:
-    return int(-(-(2 * refresh_interval + worst_case(recovery)) // 1))
+def minimum_margin(refresh_interval: float, recovery: RecoverySettings, lease: float = 0) -> int:
+    lost_pass = max(refresh_interval, lease)  # a dead pass's links wait for its lease to end
+    return int(-(-(refresh_interval + lost_pass + worst_case(recovery)) // 1))
 
 
 def current_minimum() -> int:
-    return minimum_margin(settings.LINKS_REFRESH_INTERVAL, RecoverySettings.current())
+    return minimum_margin(
+        settings.LINKS_REFRESH_INTERVAL, RecoverySettings.current(), settings.LINKS_REFRESH_LEASE
+    )
 
 
 def check_margin(**kwargs: object) -> list[checks.CheckMessage]:
