@@ -171,6 +171,7 @@ CELERY_TASK_ROUTES = {
             "tasks.resume_stalled_batches",
             "notifications.tasks.sweep",
             "schedules.tick",
+            "tasks.revoke_links",  # a revocation waits neither behind signing nor sends
         )
     },
     **{name: {"queue": QUEUE_DELIVERIES} for name in ("notifications.tasks.dispatch",)},

@@ -15,6 +15,7 @@ UPKEEP = [
     "tasks.resume_stalled_batches",
     "notifications.tasks.sweep",
     "schedules.tick",
+    "tasks.revoke_links",
 ]
 DELIVERIES = ["notifications.tasks.dispatch"]
 BULK = ["tasks.expand_batch", "tasks.sign_chunk", "tasks.hand_over_batch"]
