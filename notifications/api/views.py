@@ -29,6 +29,7 @@ from notifications.api.serializers import (
     RotateSecretSerializer,
 )
 from notifications.api.specs import RecipientSpecSerializer, check_spec
+from notifications.breaker import CLOSED
 from notifications.models import Delivery, Recipient
 from notifications.outbox import PublishError, publish_test
 from notifications.recipients import (
@@ -181,7 +182,7 @@ class RecipientViewSet(
         """
         recipient = self.get_object()
         Recipient.objects.filter(id=recipient.id).update(
-            disabled_at=None, disabled_reason="", failing_since=None
+            disabled_at=None, disabled_reason="", failing_since=None, **CLOSED
         )
         recipient.refresh_from_db()
         return Response(RecipientSerializer(recipient).data)
