@@ -103,7 +103,8 @@ class ApiSchema(AutoSchema):
         return self._docstring()[0] or super().get_summary()
 
     def get_description(self) -> str:  # type: ignore[override]
-        return self._docstring()[1]
+        first, rest = self._docstring()
+        return rest or first  # a one-line docstring is both
 
     def _docstring(self) -> tuple[str, str]:
         doc = super().get_description() or ""

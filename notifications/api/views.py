@@ -137,7 +137,11 @@ class RecipientViewSet(
 
     @extend_schema(request=RecipientChangeSerializer, responses={200: RecipientSerializer})
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        """Change what the endpoint subscribes to (`event_types`; null: every event type)."""
+        """Change a recipient's subscriptions
+
+        `event_types`: the event types it receives from now on; null: every event type.
+        Nothing else can be changed here.
+        """
         recipient = self.get_object()
         given = RecipientChangeSerializer(data=request.data)
         given.is_valid(raise_exception=True)

@@ -289,6 +289,16 @@ class LinkSerializer(serializers.ModelSerializer):
 
 
 class RevocationSerializer(serializers.ModelSerializer):
+    field_help: ClassVar[dict[str, str]] = {
+        "id": "The revocation's id.",
+        "batch": "The batch whose links it revokes.",
+        "status": "pending, revoking, announcing, then done (or failed).",
+        "revoked": "Links revoked so far.",
+        "deliveries": "links.revoked deliveries created.",
+        "error": "Why it failed; empty otherwise.",
+        "requested_at": "When it was asked for.",
+        "finished_at": "When it ended; null until then.",
+    }
     url = serializers.SerializerMethodField(help_text="Where to follow it (GET).")
 
     class Meta:
