@@ -2,13 +2,15 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
-from project.health import healthz
+from ops.health import healthz
+from ops.metrics import metrics
 from tasks.permalink_view import permalink
 from tasks.views import object_links
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics, name="metrics"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/", include("notifications.urls")),
     path("api/", include("tasks.urls")),
