@@ -48,5 +48,7 @@ ATTEMPT_SECONDS = Histogram(
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30),
 )
 SCHEDULE_RUNS = Counter(
-    "linkdist_schedule_runs", "Schedule runs by outcome (batch_created, empty, failed).", ["outcome"]
+    "linkdist_schedule_runs",
+    "Schedule runs by outcome (batch_created, empty, failed).",
+    ["outcome"],
 )

@@ -57,9 +57,11 @@ SERVICES: dict[str, Callable[[], None]] = {
 
 def describe(error: Exception) -> str:
     """The kind of failure, never its message (a broker URL may carry a password)."""
-    code = getattr(error, "response", {}).get("Error", {}).get("Code") if hasattr(
-        error, "response"
-    ) else None
+    code = (
+        getattr(error, "response", {}).get("Error", {}).get("Code")
+        if hasattr(error, "response")
+        else None
+    )
     return f"failed: {type(error).__name__}" + (f" ({code})" if code else "")
 
 
@@ -90,7 +92,7 @@ def observe(now: datetime) -> Observed:
 def limits() -> Limits:
     return Limits(
         beat_max_age=settings.HEALTH_MAX_BEAT_AGE,
-        queue_max_age=dict(settings.HEALTH_QUEUE_MAX_AGE),
+        queue_max_age={str(q): int(s) for q, s in settings.HEALTH_QUEUE_MAX_AGE.items()},
         refresh_max_lag=settings.HEALTH_MAX_REFRESH_LAG,
         delivery_max_lag=settings.HEALTH_MAX_DELIVERY_LAG,
     )

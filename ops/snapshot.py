@@ -36,9 +36,7 @@ def take(now: datetime) -> Snapshot:
         delivery_backlog=backlog.delivery_backlog(),
         delivery_lag=lag(now, backlog.oldest_due_delivery(now)),
         endpoints=backlog.endpoint_states(),
-        heartbeat_ages={
-            name: age(now, at) or 0.0 for name, at in heartbeat.latest().items()
-        },
+        heartbeat_ages={name: age(now, at) or 0.0 for name, at in heartbeat.latest().items()},
     )
 
 

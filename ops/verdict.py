@@ -91,7 +91,9 @@ def queue_check(queue: str, observed: Observed, limits: Limits, beat_ok: bool) -
 
 def lag_check(what: str, seconds: float, limit: int) -> Check:
     if seconds > limit:
-        return Check(False, f"the oldest due {what} has waited {seconds:.0f}s (limit {limit}s)", seconds)
+        return Check(
+            False, f"the oldest due {what} has waited {seconds:.0f}s (limit {limit}s)", seconds
+        )
     return Check(True, f"the oldest due {what} has waited {seconds:.0f}s", seconds)
 
 

@@ -55,4 +55,3 @@ accesslog = "-"
 errorlog = "-"
 logger_class = RedactingLogger
 access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(M)sms "%(a)s"'
-

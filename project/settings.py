@@ -126,8 +126,10 @@ STORAGES = {
     },
 }
 if not AWS_STATIC_BUCKET_NAME:  # static files from this process, hashed and compressed
-    MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
-                      "whitenoise.middleware.WhiteNoiseMiddleware")
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+        "whitenoise.middleware.WhiteNoiseMiddleware",
+    )
 if not S3_CONFIGURED:
     STORAGES["default"] = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
     MEDIA_ROOT = BASE_DIR / "media"
@@ -309,9 +311,9 @@ HEALTH_MAX_DELIVERY_LAG = env.seconds("HEALTH_MAX_DELIVERY_LAG", 600)
 HEALTH_CACHE_SECONDS = env.seconds("HEALTH_CACHE_SECONDS", 5)  # one evaluation per this long
 if HEALTH_MAX_BEAT_AGE <= HEALTH_HEARTBEAT_INTERVAL:
     raise ImproperlyConfigured("HEALTH_MAX_BEAT_AGE must be longer than HEALTH_HEARTBEAT_INTERVAL")
-QUEUE_UPKEEP = globals().get("QUEUE_UPKEEP", CELERY_TASK_DEFAULT_QUEUE)
-QUEUE_DELIVERIES = globals().get("QUEUE_DELIVERIES", CELERY_TASK_DEFAULT_QUEUE)
-QUEUE_BULK = globals().get("QUEUE_BULK", CELERY_TASK_DEFAULT_QUEUE)
+QUEUE_UPKEEP = str(globals().get("QUEUE_UPKEEP", CELERY_TASK_DEFAULT_QUEUE))
+QUEUE_DELIVERIES = str(globals().get("QUEUE_DELIVERIES", CELERY_TASK_DEFAULT_QUEUE))
+QUEUE_BULK = str(globals().get("QUEUE_BULK", CELERY_TASK_DEFAULT_QUEUE))
 HEALTH_QUEUE_MAX_AGE = {
     QUEUE_UPKEEP: HEALTH_HEARTBEAT_INTERVAL + HEALTH_MAX_QUEUE_WAIT,
     QUEUE_DELIVERIES: HEALTH_HEARTBEAT_INTERVAL + HEALTH_MAX_QUEUE_WAIT,

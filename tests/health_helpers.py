@@ -26,7 +26,9 @@ def beat_silent_for(seconds: float) -> None:
 
 def overdue_refreshing_batch(late: timedelta, keys: int = 1) -> Batch:
     """A refreshing batch whose links came due `late` ago and were not refreshed."""
-    batch = issue_in_process([f"overdue/{n}.pdf" for n in range(keys)], expires_in=3600, refresh=True)
+    batch = issue_in_process(
+        [f"overdue/{n}.pdf" for n in range(keys)], expires_in=3600, refresh=True
+    )
     ShareLink.objects.filter(batch=batch).update(refresh_at=timezone.now() - late)
     return batch
 

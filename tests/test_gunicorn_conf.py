@@ -53,7 +53,7 @@ def test_the_access_log_redacts_the_permalink_token(tmp_path, monkeypatch):
 
 def test_headers_in_a_custom_format_are_redacted_or_hidden(tmp_path, monkeypatch):
     line = access_line(
-        tmp_path, monkeypatch, '%(U)s %({authorization}i)s %({referer}i)s %({location}o)s'
+        tmp_path, monkeypatch, "%(U)s %({authorization}i)s %({referer}i)s %({location}o)s"
     )
     assert TOKEN not in line and SIGNATURE not in line
     assert "sekrit-api-token" not in line

@@ -173,7 +173,11 @@ def test_the_procfile_stack_serves_a_batch_end_to_end(running, receiver):
 
     created = requests.post(
         f"{stack.url}/api/batches/",
-        json={"keys": ["smoke/report.csv"], "expires_in": 3600, "recipients": [{"webhook": hook.url}]},
+        json={
+            "keys": ["smoke/report.csv"],
+            "expires_in": 3600,
+            "recipients": [{"webhook": hook.url}],
+        },
         headers=api,
         timeout=30,
     )
@@ -194,7 +198,9 @@ def test_the_procfile_stack_serves_a_batch_end_to_end(running, receiver):
     assert health.status_code == 200, health.text
     assert requests.get(f"{stack.url}/metrics", timeout=30).status_code == 403
     metrics = requests.get(
-        f"{stack.url}/metrics", headers={"Authorization": f"Bearer {stack.metrics_token}"}, timeout=30
+        f"{stack.url}/metrics",
+        headers={"Authorization": f"Bearer {stack.metrics_token}"},
+        timeout=30,
     ).text
     assert 'linkdist_links{status="active"} 1.0' in metrics
     assert "linkdist_links_signed_total 1.0" in metrics  # counted by the bulk worker

@@ -7,6 +7,7 @@ processes a test stops on their own get a run of their own).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -63,15 +64,11 @@ class ProcfileRun:
             return
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                pass
         for group in [self.process.pid, *self.child_groups()]:
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(group, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
         self.process.wait()
         self.process = None
 

@@ -25,5 +25,7 @@ class Command(BaseCommand):
             except ClientError:
                 region = settings.AWS_S3_REGION_NAME
                 where = {} if region == "us-east-1" else {"LocationConstraint": region}
-                client.create_bucket(Bucket=name, **({"CreateBucketConfiguration": where} if where else {}))
+                client.create_bucket(
+                    Bucket=name, **({"CreateBucketConfiguration": where} if where else {})
+                )
                 self.stdout.write(f"{name}: created")
