@@ -1,4 +1,9 @@
-"""A batch's export: one row per key (its link, or why it has none), as CSV or JSON text."""
+"""A batch's export: one row per key (its link, or why it has none), as CSV or JSON text.
+
+CSV is safe to open in a spreadsheet (OWASP's CSV injection advice): a cell starting with
+`=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'`, so it is shown as text
+and never run as a formula, and every cell is quoted. JSON keeps values as they are.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from tasks.permalinks import permalink_maker
 
 COLUMNS = ("key", "url", "expires_at", "permalink", "status")
 ROWS_PER_PIECE = 500
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def export_rows(batch: Batch) -> Iterator[dict[str, Any]]:
@@ -35,12 +41,19 @@ def export_rows(batch: Batch) -> Iterator[dict[str, Any]]:
         }
 
 
+def neutralised(value: Any) -> Any:
+    """A cell a spreadsheet shows as text: `'` before what it would read as a formula."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def csv_pieces(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n", extrasaction="ignore")
-    writer.writeheader()
+    writer = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_ALL)
+    writer.writerow(COLUMNS)
     for number, row in enumerate(rows, start=1):
-        writer.writerow(row)
+        writer.writerow([neutralised(row.get(name)) for name in COLUMNS])
         if number % ROWS_PER_PIECE == 0:
             yield take(buffer)
     yield take(buffer)

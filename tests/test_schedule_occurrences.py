@@ -7,7 +7,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tasks.schedules.occurrences import latest_occurrence, occurrences, parse_cron
+from tasks.schedules.occurrences import (
+    latest_occurrence,
+    next_occurrences,
+    occurrences,
+    parse_cron,
+)
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -70,6 +75,58 @@ def test_latest_occurrence_is_the_most_recent_due_one():
         2026, 11, 28, 7, 0, tzinfo=UTC
     )
     assert latest_occurrence(cron, PARIS, now - timedelta(minutes=30), now) is None
+
+
+def days(expression: str, start: datetime, count: int) -> list[str]:
+    return [i.strftime("%a %d %b") for i in runs(expression, start, count)]
+
+
+def test_day_of_month_or_day_of_week_when_both_are_restricted():
+    # crontab(5): "0 8 1 * 1" runs on the 1st AND on every Monday, not on Mondays the 1st.
+    got = days("0 8 1 * 1", datetime(2026, 11, 25, tzinfo=UTC), 14)
+    assert got == ["Mon 30 Nov", "Tue 01 Dec", "Mon 07 Dec"]
+
+
+def test_a_star_day_field_leaves_the_other_to_decide():
+    assert days("0 8 1 * *", datetime(2026, 11, 25, tzinfo=UTC), 14) == ["Tue 01 Dec"]
+    assert days("0 8 * * 1", datetime(2026, 11, 25, tzinfo=UTC), 14) == [
+        "Mon 30 Nov",
+        "Mon 07 Dec",
+    ]
+
+
+def test_a_stepped_star_counts_as_unrestricted_as_in_cron():
+    # "*/10" starts with "*": the days must match both fields (the 1st, 11th, 21st, 31st
+    # that are Mondays), as Vixie cron and cronie read it.
+    assert days("0 8 */10 * 1", datetime(2026, 1, 1, tzinfo=UTC), 365) == [
+        "Mon 11 May",
+        "Mon 01 Jun",
+        "Mon 31 Aug",
+        "Mon 21 Sep",
+        "Mon 21 Dec",
+    ]
+
+
+def test_the_or_rule_holds_across_the_spring_change():
+    # Sunday 29 March 2026 is the change in Paris; the 29th and Sundays both match.
+    got = runs("30 2 29 * 0", datetime(2026, 3, 20, tzinfo=UTC), 10)
+    assert local(got) == ["03-22 02:30 CET", "03-29 03:00 CEST"]
+
+
+def test_next_occurrences_are_the_coming_runs_in_order():
+    cron = parse_cron("0 8 1 * 1")
+    after = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+    got = next_occurrences(cron, PARIS, after, 3)
+    assert [i.astimezone(PARIS).strftime("%a %d %b %H:%M") for i in got] == [
+        "Mon 30 Nov 08:00",
+        "Tue 01 Dec 08:00",
+        "Mon 07 Dec 08:00",
+    ]
+
+
+def test_next_occurrences_of_a_rare_date_look_years_ahead():
+    got = next_occurrences(parse_cron("0 0 29 2 *"), UTC, datetime(2026, 3, 1, tzinfo=UTC), 2)
+    assert got == [datetime(2028, 2, 29, tzinfo=UTC), datetime(2032, 2, 29, tzinfo=UTC)]
 
 
 @pytest.mark.parametrize("expression", ["* * *", "61 * * * *", "0 25 * * *", "a b c d e"])
