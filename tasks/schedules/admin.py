@@ -1,4 +1,5 @@
-"""Admin: schedules (editable, with their run history inline) and a "run now" action."""
+"""Admin: schedules (editable, with their run history inline): the cron in words, the next
+run, and "run now", enable and disable actions."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from django.utils import timezone
 
 from tasks.retrying import describe
 from tasks.schedules.models import Schedule, ScheduleRun
-from tasks.schedules.occurrences import cron_from_fields
+from tasks.schedules.occurrences import cron_from_fields, next_occurrences
 from tasks.schedules.runs import run_now
 
 RUN_FIELDS = ("scheduled_for", "trigger", "started_at", "outcome", "selected", "batch", "message")
@@ -73,7 +74,8 @@ class ScheduleAdmin(admin.ModelAdmin):
     form = ScheduleForm
     list_display = [
         "name",
-        "crontab",
+        "when",
+        "next_run",
         "prefix",
         "selection",
         "enabled",
@@ -87,12 +89,36 @@ class ScheduleAdmin(admin.ModelAdmin):
     autocomplete_fields = ["recipients"]
     readonly_fields = ["last_run_at", "last_batch", "seen_until", "covered_until", "created_at"]
     inlines = [ScheduleRunInline]
-    actions = ["run_selected_now"]
+    actions = ["run_selected_now", "enable_schedules", "disable_schedules"]
 
     def save_model(self, request: HttpRequest, obj: Schedule, form: Any, change: bool) -> None:
         if not change or restarts_clock(form.changed_data, obj):
             obj.covered_until = timezone.now()
         super().save_model(request, obj, form, change)
+
+    @admin.display(description="when (cron in words)", ordering="crontab__minute")
+    def when(self, schedule: Schedule) -> str:
+        return str(schedule.crontab.human_readable)  # with its time zone
+
+    @admin.display(description="next run")
+    def next_run(self, schedule: Schedule) -> str:
+        if not schedule.enabled:
+            return "— (disabled)"
+        upcoming = next_occurrences(schedule.cron, schedule.zone, timezone.now(), 1)
+        if not upcoming:
+            return "—"
+        local = upcoming[0].astimezone(schedule.zone)
+        return f"{local:%Y-%m-%d %H:%M %Z} ({upcoming[0]:%H:%M} UTC)"
+
+    @admin.action(description="Enable the selected schedules (counting from now)")
+    def enable_schedules(self, request: HttpRequest, queryset: QuerySet[Schedule]) -> None:
+        count = queryset.filter(enabled=False).update(enabled=True, covered_until=timezone.now())
+        self.message_user(request, f"{count} enabled; no run for times already past.")
+
+    @admin.action(description="Disable the selected schedules")
+    def disable_schedules(self, request: HttpRequest, queryset: QuerySet[Schedule]) -> None:
+        count = queryset.filter(enabled=True).update(enabled=False)
+        self.message_user(request, f"{count} disabled.")
 
     @admin.action(description="Run the selected schedules now")
     def run_selected_now(self, request: HttpRequest, queryset: QuerySet[Schedule]) -> None:
