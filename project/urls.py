@@ -1,9 +1,10 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from ops.health import healthz
 from ops.metrics import metrics
+from project.apiroot import api_root
 from tasks.permalink_view import permalink
 from tasks.views import object_links
 
@@ -11,7 +12,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics, name="metrics"),
+    path("api/", api_root, name="api-root"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/", include("notifications.urls")),
     path("api/", include("tasks.urls")),
     path("api/", include("tasks.schedules.urls")),

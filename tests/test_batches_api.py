@@ -132,7 +132,7 @@ def test_bad_bodies_get_400_naming_the_field_and_write_nothing(alice, body, fiel
     response = alice.post("/api/batches/", body, format="json")
 
     assert response.status_code == 400, response.content
-    errors = response.json()
+    errors = response.json()["errors"]
     assert field in errors
     assert words in str(errors[field])
     assert Batch.objects.count() == BatchChunk.objects.count() == ShareLink.objects.count() == 0
@@ -144,7 +144,7 @@ def test_a_batch_over_the_maximum_size_is_refused(alice):
     response = alice.post("/api/batches/", {"keys": ["a", "b", "a", "c", "d"]}, format="json")
 
     assert response.status_code == 400
-    assert response.json() == {
+    assert response.json()["errors"] == {
         "keys": ["4 distinct keys; a batch holds at most 3 (LINKS_MAX_BATCH_SIZE)"]
     }
     assert Batch.objects.count() == 0
@@ -165,7 +165,7 @@ def test_a_prefix_with_no_objects_is_refused(alice, media_bucket):
     response = alice.post("/api/batches/", {"prefix": prefix}, format="json")
 
     assert response.status_code == 400
-    assert response.json() == {
+    assert response.json()["errors"] == {
         "prefix": [f"no objects under the prefix {prefix!r} in {media_bucket!r}"]
     }
     assert Batch.objects.count() == 0

@@ -64,7 +64,7 @@ def test_creating_a_webhook_recipient_shows_its_secret_once(api):
 @pytest.mark.django_db
 def test_a_bad_recipient_is_a_400_naming_the_field(api):
     response = api.post("/api/recipients/", {"webhook": "ftp://x.example"}, format="json")
-    assert response.status_code == 400 and "webhook" in response.json()
+    assert response.status_code == 400 and "webhook" in response.json()["errors"]
     assert Recipient.objects.count() == 0
 
 

@@ -93,7 +93,7 @@ def test_batches_api_takes_the_lapse_and_margin_options(django_user_model, put_o
     assert made.status_code == 201, made.content
     batch = Batch.objects.get(id=made.json()["id"])
     assert (batch.notify_lapsed, batch.refresh_margin, batch.refresh_floor) == (True, 0.5, 0)
-    assert bad.status_code == 400 and "refresh_margin" in bad.json()
+    assert bad.status_code == 400 and "refresh_margin" in bad.json()["errors"]
     assert not ShareLink.objects.filter(batch__owner=user, batch__refresh_margin=1.5).exists()
 
 

@@ -85,7 +85,7 @@ def test_bad_input_is_a_400_naming_the_field_and_writes_nothing(alice, change, f
     response = alice.post("/api/schedules/", {**GOOD, **change}, format="json")
 
     assert response.status_code == 400
-    assert text in str(response.json()[field])
+    assert text in str(response.json()["errors"][field])
     assert not Schedule.objects.exists()
     assert not Recipient.objects.exists()
 
@@ -93,8 +93,8 @@ def test_bad_input_is_a_400_naming_the_field_and_writes_nothing(alice, change, f
 def test_a_name_is_taken_once_and_required_fields_are_named(alice):
     assert alice.post("/api/schedules/", GOOD, format="json").status_code == 201
     again = alice.post("/api/schedules/", GOOD, format="json")
-    assert "exists already" in str(again.json()["name"])
-    missing = alice.post("/api/schedules/", {"name": "x"}, format="json").json()
+    assert "exists already" in str(again.json()["errors"]["name"])
+    missing = alice.post("/api/schedules/", {"name": "x"}, format="json").json()["errors"]
     assert set(missing) == {"cron", "prefix", "selection", "expires_in"}
 
 

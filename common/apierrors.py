@@ -1,0 +1,85 @@
+"""One error body for the whole API, whatever the status.
+
+    {"code": "invalid", "detail": "invalid input: expires_in", "errors": {"expires_in": ["..."]}}
+
+- `code`: stable and machine-readable (DRF's codes: `invalid`, `parse_error`,
+  `not_authenticated`, `authentication_failed`, `permission_denied`, `not_found`,
+  `method_not_allowed`, `not_acceptable`, `unsupported_media_type`, `throttled`, and the
+  project's own, e.g. `unfinished`, `unavailable`).
+- `detail`: one sentence for people.
+- `errors`: each refused field and its messages; nested fields are named as a path,
+  `recipients[1].webhook`. Empty when the error is not about a field.
+
+`api_exception_handler` (REST_FRAMEWORK's EXCEPTION_HANDLER) makes every error answer this
+shape; `ErrorSerializer` documents it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import inline_serializer
+from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.views import exception_handler
+
+Messages = dict[str, list[str]]
+
+
+# The documented shape (a field named `errors` cannot be declared on a Serializer class).
+ErrorSerializer = inline_serializer(
+    "Error",
+    {
+        "code": serializers.CharField(help_text="What went wrong, machine-readable and stable."),
+        "detail": serializers.CharField(help_text="What went wrong, for people."),
+        "errors": serializers.DictField(
+            child=serializers.ListField(child=serializers.CharField()),
+            help_text="Each refused field (nested ones as a path, `recipients[1].webhook`) and "
+            "why; empty when the error is not about a field.",
+        ),
+    },
+)
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    response = exception_handler(exc, context)
+    if response is None:
+        return None  # not an API error: Django answers it (a 500, logged)
+    response.data = error_body(exc, response.data)
+    return response
+
+
+def error_body(exc: Exception, data: Any) -> dict[str, Any]:
+    if isinstance(exc, ValidationError):
+        errors = field_messages(data)
+        return {
+            "code": "invalid",
+            "detail": f"invalid input: {', '.join(errors)}",
+            "errors": errors,
+        }
+    detail = data.get("detail", "") if isinstance(data, dict) else data
+    return {"code": str(getattr(detail, "code", "error")), "detail": str(detail), "errors": {}}
+
+
+def field_messages(detail: Any, path: str = "") -> Messages:
+    """DRF's nested error details as {field path: [messages]}."""
+    if isinstance(detail, dict):
+        found: Messages = {}
+        for name, inner in detail.items():
+            found.update(field_messages(inner, _child(path, name)))
+        return found
+    if isinstance(detail, list) and any(isinstance(item, dict | list) for item in detail):
+        found = {}
+        for index, inner in enumerate(detail):
+            found.update(field_messages(inner, f"{path}[{index}]"))
+        return found
+    messages = [str(item) for item in (detail if isinstance(detail, list) else [detail])]
+    return {path or api_settings.NON_FIELD_ERRORS_KEY: messages}
+
+
+def _child(path: str, name: Any) -> str:
+    if not path:
+        return str(name)
+    return f"{path}[{name}]" if isinstance(name, int) or str(name).isdigit() else f"{path}.{name}"
