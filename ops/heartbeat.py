@@ -12,7 +12,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from django.db import DatabaseError, close_old_connections
+from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from ops.models import Heartbeat
@@ -46,7 +46,7 @@ def _beat_sent(sender: str | None = None, **kwargs: Any) -> None:
     if sender != TASK_NAME:
         return
     try:
-        close_old_connections()  # a connection broken by a database restart is replaced
         stamp(BEAT, timezone.now())
     except DatabaseError as error:  # beat goes on; /healthz will say the database is down
+        connection.close()  # a connection broken by a database restart is replaced next time
         log.warning("could not record beat's heartbeat: %s", error)
