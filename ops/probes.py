@@ -57,11 +57,8 @@ SERVICES: dict[str, Callable[[], None]] = {
 
 def describe(error: Exception) -> str:
     """The kind of failure, never its message (a broker URL may carry a password)."""
-    code = (
-        getattr(error, "response", {}).get("Error", {}).get("Code")
-        if hasattr(error, "response")
-        else None
-    )
+    response = getattr(error, "response", None)  # botocore's ClientError: its error code
+    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
     return f"failed: {type(error).__name__}" + (f" ({code})" if code else "")
 
 
