@@ -26,6 +26,11 @@ class Recipient(models.Model):
     url = models.URLField(max_length=2048, blank=True)
     headers = models.JSONField(default=dict, blank=True, help_text="extra webhook headers")
     timezone = models.CharField(max_length=64, default="UTC", help_text="for times in emails")
+    event_types = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="the event types it receives (catalog.SUBSCRIBABLE); empty: all",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     last_success_at = models.DateTimeField(null=True, blank=True)
     failing_since = models.DateTimeField(
@@ -65,6 +70,10 @@ class Recipient(models.Model):
     @property
     def is_disabled(self) -> bool:
         return self.disabled_at is not None
+
+    def wants(self, event_type: str) -> bool:
+        """Whether it subscribes to this event type (all of them when it names none)."""
+        return not self.event_types or event_type in self.event_types
 
 
 class WebhookSecret(models.Model):

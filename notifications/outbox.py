@@ -6,8 +6,8 @@
 - subject: an opaque id of what the event is about (a batch id), shown in payloads
   as data.batch
 - recipients: Recipient rows
-- items: the links, each {"id", "key", "url", "expires_at" (ISO 8601), "permalink"
-  (str or None), "filename" (str or None)}
+- items: the links, each {"id", "key", "url", "expires_at" (RFC 3339, UTC, `Z`: see
+  payloads.iso), "permalink" (str or None), "filename" (str or None)}
 - manifest: for emails over the link limit, a callable taking the items and returning
   a pre-signed URL of a CSV manifest of them
 Deliveries are created in the caller's transaction and dispatched after it commits.
@@ -16,8 +16,9 @@ One delivery per email recipient; one per webhook recipient per part, the webhoo
 split so that each is at most WEBHOOK_MAX_BODY_BYTES. Bad input (unknown event type, an
 unsaved recipient, too many links for email without a manifest, one link too large for a
 body) raises PublishError and writes nothing. Deliveries to disabled recipients are
-recorded as failed and not sent. The returned deliveries have their payload deferred (it is
-loaded again on access) so that a million links do not stay in memory.
+recorded as failed and not sent. A recipient that subscribes to some event types only
+(Recipient.event_types) gets no delivery for the others. The returned deliveries have their
+payload deferred (it is loaded again on access) so that a million links do not stay in memory.
 """
 
 from __future__ import annotations
@@ -30,11 +31,12 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from notifications import catalog
 from notifications.models import Delivery, Recipient
 from notifications.payloads import Part, PayloadTooLarge, email_payload, webhook_parts
 from notifications.queue import enqueue
 
-EVENT_TYPES = frozenset({"links.issued", "links.refreshed", "links.revoked", "links.lapsed"})
+EVENT_TYPES = frozenset(catalog.SUBSCRIBABLE)  # publish()'s; the test event has publish_test()
 _CREATE_CHUNK = 100
 MAX_SUBJECT = 200  # Delivery.subject
 
@@ -91,7 +93,7 @@ def _check(event_type: str, subject: str, recipients: Sequence[Recipient]) -> li
         if not isinstance(recipient, Recipient) or recipient.pk is None:
             raise PublishError("recipients must be saved Recipient rows")
         unique.setdefault(recipient.pk, recipient)
-    return list(unique.values())
+    return [recipient for recipient in unique.values() if recipient.wants(event_type)]
 
 
 def _webhook_bodies(

@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 from json.encoder import encode_basestring
 from typing import Any
 
-WEBHOOK_LINK_FIELDS = ("id", "key", "url", "expires_at", "permalink")
-EMAIL_LINK_FIELDS = (*WEBHOOK_LINK_FIELDS, "filename")
+# What a message tells of each link, webhooks and emails alike (notifications/schemas/link.json).
+LINK_FIELDS = ("id", "key", "url", "expires_at", "permalink", "filename")
+TEST_MESSAGE = "A test event from linkdist: this endpoint receives and can verify deliveries."
 # Room kept for `"part":N,"parts":N` before the number of parts is known.
 _MAX_PART_DIGITS = 12
 
@@ -44,16 +45,15 @@ def _value(value: Any) -> str:
     return _ENCODER.encode(value)
 
 
-_WEBHOOK_PREFIXES = [
-    ("{" if n == 0 else ",") + encode_basestring(name) + ":"
-    for n, name in enumerate(WEBHOOK_LINK_FIELDS)
+_LINK_PREFIXES = [
+    ("{" if n == 0 else ",") + encode_basestring(name) + ":" for n, name in enumerate(LINK_FIELDS)
 ]
 
 
 def webhook_link(item: Mapping[str, Any]) -> str:
-    """One link as JSON, the same text as dumps() of its webhook fields, made faster."""
+    """One link as JSON, the same text as dumps() of its LINK_FIELDS, made faster."""
     pieces = []
-    for prefix, name in zip(_WEBHOOK_PREFIXES, WEBHOOK_LINK_FIELDS, strict=True):
+    for prefix, name in zip(_LINK_PREFIXES, LINK_FIELDS, strict=True):
         pieces.append(prefix)
         pieces.append(_value(item.get(name)))
     pieces.append("}")
@@ -65,7 +65,9 @@ def _size(text: str) -> int:
 
 
 def iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
+    """RFC 3339 in UTC with `Z`, the one form of every time in a message (naive means UTC)."""
+    utc = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return utc.isoformat().replace("+00:00", "Z")
 
 
 def _link(item: Mapping[str, Any], fields: Sequence[str]) -> dict[str, Any]:
@@ -147,8 +149,14 @@ def email_payload(
     """The links themselves, or (past the link limit) the manifest URL and the earliest expiry."""
     data: dict[str, Any] = {"batch": subject, "count": len(items)}
     if manifest_url is None:
-        data["links"] = [_link(item, EMAIL_LINK_FIELDS) for item in items]
+        data["links"] = [_link(item, LINK_FIELDS) for item in items]
     else:
         data["manifest_url"] = manifest_url
         data["earliest_expires_at"] = earliest(item.get("expires_at") for item in items)
     return dumps({"type": event_type, "timestamp": iso(timestamp), "data": data})
+
+
+def payload_for_test(recipient_id: int, timestamp: datetime) -> str:
+    """The body of the `test` event (notifications/schemas/test.json)."""
+    data = {"recipient": recipient_id, "message": TEST_MESSAGE}
+    return dumps({"type": "test", "timestamp": iso(timestamp), "data": data})

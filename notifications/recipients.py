@@ -4,15 +4,17 @@
 
 - spec: {"email": "a@b.c"} or {"webhook": "https://...", "secret": "whsec_..." (optional),
   "headers": {...} (optional)}, and optionally "timezone" (an IANA name, for the times shown
-  in emails); the CLI's "email:ADDR" / "webhook:URL" becomes the same dict through
-  parse_cli_spec(text).
+  in emails) and "event_types" (the events it receives: a non-empty list of
+  catalog.SUBSCRIBABLE, or null for all); the CLI's "email:ADDR" / "webhook:URL" becomes the
+  same dict through parse_cli_spec(text).
 - secret: the webhook secret when the project generated it (to be shown to the caller
   once), else None.
 - Bad input raises RecipientError(field, message) and writes nothing.
 
 An owner's recipient with the same address is reused (an endpoint keeps its secret across
-batches); naming it again re-enables it when it was disabled, and updates its headers or
-timezone when given. A different secret for an existing endpoint is refused: rotate it.
+batches); naming it again re-enables it when it was disabled, and updates its headers,
+timezone or event types when given. A different secret for an existing endpoint is refused:
+rotate it.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 
 from notifications.addresses import AddressError, check_headers, check_webhook_url
+from notifications.catalog import SUBSCRIBABLE
 from notifications.models import Recipient
 from notifications.netguard import allowed_networks
 from notifications.webhook_secrets import (
@@ -36,8 +39,8 @@ from notifications.webhook_secrets import (
     check_secret,
 )
 
-EMAIL_KEYS = frozenset({"email", "timezone"})
-WEBHOOK_KEYS = frozenset({"webhook", "secret", "headers", "timezone"})
+EMAIL_KEYS = frozenset({"email", "timezone", "event_types"})
+WEBHOOK_KEYS = frozenset({"webhook", "secret", "headers", "timezone", "event_types"})
 
 
 class RecipientError(ValueError):
@@ -87,6 +90,26 @@ def _timezone(spec: dict[str, Any]) -> str | None:
     return str(name)
 
 
+def check_event_types(value: Any) -> list[str]:
+    """A subscription as stored: the event types in catalog order, or [] for all (None)."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise RecipientError(
+            "event_types", "a non-empty list of event types, or null for all of them"
+        )
+    unknown = sorted(set(value) - set(SUBSCRIBABLE))
+    if unknown:
+        raise RecipientError(
+            "event_types", f"unknown event type {unknown[0]!r}; one of {', '.join(SUBSCRIBABLE)}"
+        )
+    return [event_type for event_type in SUBSCRIBABLE if event_type in value]
+
+
+def _event_types(spec: dict[str, Any]) -> list[str] | None:
+    return check_event_types(spec["event_types"]) if "event_types" in spec else None
+
+
 def _owner(owner: Any) -> Any:
     return owner if owner is not None and getattr(owner, "pk", None) is not None else None
 
@@ -101,9 +124,9 @@ def _email(owner: Any, spec: dict[str, Any]) -> NewRecipient:
         validate_email(address)
     except ValidationError:
         raise RecipientError("email", f"{address!r} is not a valid email address") from None
-    tz = _timezone(spec)
+    tz, events = _timezone(spec), _event_types(spec)
     recipient, _ = _get_or_create(_owner(owner), Recipient.Kind.EMAIL, email=address)
-    _update(recipient, timezone=tz)
+    _update(recipient, timezone=tz, event_types=events)
     return NewRecipient(recipient, None)
 
 
@@ -125,7 +148,7 @@ def _webhook(owner: Any, spec: dict[str, Any]) -> NewRecipient:
             check_secret(secret)
         except SecretFormatError as error:
             raise RecipientError("secret", str(error)) from None
-    tz = _timezone(spec)
+    tz, events = _timezone(spec), _event_types(spec)
     with transaction.atomic():
         recipient, created = _get_or_create(_owner(owner), Recipient.Kind.WEBHOOK, url=url)
         if not created and secret is not None and secret not in active_secrets(recipient):
@@ -134,7 +157,7 @@ def _webhook(owner: Any, spec: dict[str, Any]) -> NewRecipient:
                 "this endpoint already has a different secret; rotate it instead "
                 "(POST /api/recipients/{id}/rotate-secret/)",
             )
-        _update(recipient, headers=headers, timezone=tz)
+        _update(recipient, headers=headers, timezone=tz, event_types=events)
         generated = None
         if created or not active_secrets(recipient):
             stored = add_secret(recipient, secret)

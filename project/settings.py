@@ -201,6 +201,11 @@ SPECTACULAR_SETTINGS = {
         "ShareLinkStatusEnum": "tasks.models.ShareLink.Status",
         "DeliveryStatusEnum": "notifications.models.Delivery.Status",
     },
+    # The webhook event catalog (notifications/schemas/) as the document's `webhooks` section.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "notifications.openapi.add_webhooks",
+    ],
 }
 
 LOGGING = {

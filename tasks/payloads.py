@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from notifications.payloads import iso
 from tasks.models import ShareLink
 
 LINK_FIELDS = ("id", "key", "url", "expires_at", "token", "filename", "status")
@@ -15,7 +16,7 @@ def link_item(link: ShareLink, permalink: Callable[[str], str | None]) -> dict[s
         "id": link.id,
         "key": link.key,
         "url": link.url,
-        "expires_at": link.expires_at.isoformat(),
+        "expires_at": iso(link.expires_at),
         "permalink": permalink(link.token),
         "filename": link.filename,
     }

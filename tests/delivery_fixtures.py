@@ -12,6 +12,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from notifications.models import Delivery, Recipient
+from notifications.payloads import iso
 from notifications.recipients import recipient_from_spec
 from project.signing import sign
 from tests.services.receivers import Receiver, Reply
@@ -47,7 +48,7 @@ def link_items(keys: Iterable[str], expires_in: int = 600) -> list[dict[str, Any
                 "id": number,
                 "key": key,
                 "url": signed.url,
-                "expires_at": signed.expires_at.isoformat(),
+                "expires_at": iso(signed.expires_at),
                 "permalink": f"https://links.example/l/{uuid.uuid4().hex}",
                 "filename": filename,
             }

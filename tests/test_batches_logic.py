@@ -323,7 +323,7 @@ def test_a_signed_batch_with_recipients_is_handed_to_the_outbox(
             "id": links[key].id,
             "key": key,
             "url": links[key].url,
-            "expires_at": links[key].expires_at.isoformat(),
+            "expires_at": links[key].expires_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
             "permalink": None,
             "filename": None,
         }

@@ -112,7 +112,7 @@ def test_webhook_bodies_are_exact_json_within_the_limit():
     assert [d["data"]["part"] for d in decoded] == list(range(1, count + 1))
     links = [link for d in decoded for link in d["data"]["links"]]
     assert [link["key"] for link in links] == [i["key"] for i in items]
-    assert "filename" not in links[0]
+    assert links[0]["filename"] == "f"
 
 
 def test_the_fast_link_encoder_matches_json_dumps():
@@ -122,9 +122,11 @@ def test_the_fast_link_encoder_matches_json_dumps():
         "url": "u",
         "expires_at": datetime(2026, 1, 1),
         "permalink": None,
+        "filename": "é.pdf",
         "extra": 1,
     }
-    expected = {k: item.get(k) for k in ("id", "key", "url", "expires_at", "permalink")}
+    fields = ("id", "key", "url", "expires_at", "permalink", "filename")
+    expected = {k: item.get(k) for k in fields}
     assert json.loads(webhook_link(item)) == {**expected, "expires_at": "2026-01-01 00:00:00"}
 
 

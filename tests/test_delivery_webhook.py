@@ -35,7 +35,7 @@ def test_receiver_verifies_every_request_and_the_links_download(
     assert (payload["data"]["part"], payload["data"]["parts"]) == (1, 1)
     assert [link["key"] for link in payload["data"]["links"]] == list(links.contents)
     for link in payload["data"]["links"]:
-        assert set(link) == {"id", "key", "url", "expires_at", "permalink"}
+        assert set(link) == {"id", "key", "url", "expires_at", "permalink", "filename"}
         assert download(link["url"]).content == links.contents[link["key"]]
     request = hook.receiver.requests[0]
     assert request.headers["webhook-id"] == delivery.message_id
