@@ -1,14 +1,18 @@
-"""Admin: endpoints (health, secrets masked), deliveries with their attempts, replay."""
+"""Admin: endpoints (health, secrets masked, subscriptions, a test event), deliveries with
+their attempts, replay."""
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html_join
 
+from notifications.catalog import SUBSCRIBABLE
 from notifications.models import Attempt, Delivery, Recipient, WebhookSecret
+from notifications.outbox import PublishError, publish_test
 from notifications.recorder import disable
 from notifications.replay import ReplayError, replay
 from project.redact import redact
@@ -25,8 +29,26 @@ class WebhookSecretInline(admin.TabularInline):
         return False  # a new secret must be shown once to its owner: the API rotates
 
 
+class RecipientForm(forms.ModelForm):
+    event_types = forms.MultipleChoiceField(
+        choices=[(name, name) for name in SUBSCRIBABLE],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="The events it receives; none checked: all of them, including new ones.",
+    )
+
+    class Meta:
+        model = Recipient
+        fields = ["owner", "timezone", "event_types"]
+
+    def clean_event_types(self) -> list[str]:
+        chosen = set(self.cleaned_data["event_types"])
+        return [name for name in SUBSCRIBABLE if name in chosen]
+
+
 @admin.register(Recipient)
 class RecipientAdmin(admin.ModelAdmin):
+    form = RecipientForm
     list_display = [
         "id",
         "kind",
@@ -45,6 +67,7 @@ class RecipientAdmin(admin.ModelAdmin):
         "email",
         "url",
         "timezone",
+        "event_types",
         "header_names",
         "created_at",
         "last_success_at",
@@ -64,7 +87,7 @@ class RecipientAdmin(admin.ModelAdmin):
         "disabled_reason",
     ]
     inlines = [WebhookSecretInline]
-    actions = ["enable_endpoints", "disable_endpoints"]
+    actions = ["enable_endpoints", "disable_endpoints", "send_test_event"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # made through the API or CLI, which validate them and show the secret
@@ -81,6 +104,18 @@ class RecipientAdmin(admin.ModelAdmin):
     def enable_endpoints(self, request: HttpRequest, queryset: QuerySet[Recipient]) -> None:
         count = queryset.update(disabled_at=None, disabled_reason="", failing_since=None)
         self.message_user(request, f"{count} enabled; replay their failed deliveries if needed.")
+
+    @admin.action(description="Send a test event to the selected endpoints")
+    def send_test_event(self, request: HttpRequest, queryset: QuerySet[Recipient]) -> None:
+        for recipient in queryset.order_by("id"):
+            try:
+                delivery = publish_test(recipient)
+            except PublishError as error:
+                self.message_user(request, f"{recipient}: {error}", level=messages.WARNING)
+                continue
+            self.message_user(
+                request, f"{recipient}: test event queued as delivery {delivery.message_id}."
+            )
 
     @admin.action(description="Disable the selected endpoints")
     def disable_endpoints(self, request: HttpRequest, queryset: QuerySet[Recipient]) -> None:

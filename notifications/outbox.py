@@ -1,6 +1,7 @@
 """The delivery outbox: the one way other apps hand events to recipients.
 
     publish(event_type, *, subject, recipients, items, manifest=None) -> list[Delivery]
+    publish_test(recipient) -> Delivery   (the `test` event, on request)
 
 - event_type: "links.issued" | "links.refreshed" | "links.revoked" | "links.lapsed"
 - subject: an opaque id of what the event is about (a batch id), shown in payloads
@@ -33,7 +34,13 @@ from django.utils import timezone
 
 from notifications import catalog
 from notifications.models import Delivery, Recipient
-from notifications.payloads import Part, PayloadTooLarge, email_payload, webhook_parts
+from notifications.payloads import (
+    Part,
+    PayloadTooLarge,
+    email_payload,
+    payload_for_test,
+    webhook_parts,
+)
 from notifications.queue import enqueue
 
 EVENT_TYPES = frozenset(catalog.SUBSCRIBABLE)  # publish()'s; the test event has publish_test()
@@ -80,6 +87,30 @@ def publish(
         created = _create(new_deliveries())
         due = [d.id for d in created if d.status == Delivery.Status.PENDING]
         transaction.on_commit(lambda: enqueue(due), robust=True)
+    return created
+
+
+def publish_test(recipient: Recipient) -> Delivery:
+    """A `test` event to one webhook endpoint, whatever it subscribes to: one delivery, sent,
+    signed, retried and recorded like any other. A disabled endpoint is refused."""
+    if recipient.pk is None or recipient.kind != Recipient.Kind.WEBHOOK:
+        raise PublishError("only a saved webhook endpoint takes a test event")
+    if recipient.is_disabled:
+        raise PublishError(
+            f"the endpoint is disabled ({recipient.disabled_reason}); enable it first"
+        )
+    now = timezone.now()
+    delivery = _delivery(
+        recipient,
+        now,
+        event_type=catalog.TEST_EVENT,
+        subject=catalog.TEST_EVENT,
+        created_at=now,
+        payload=payload_for_test(recipient.pk, now),
+    )
+    with transaction.atomic():
+        [created] = _save([delivery])
+        transaction.on_commit(lambda: enqueue([created.id]), robust=True)
     return created
 
 

@@ -43,7 +43,7 @@ def test_newest_n_picks_by_last_modified_across_listing_pages(s3_server, media_b
     assert [len(page) for page in pages] == [1000, 53]  # the newest are on both pages
     make_schedule("finance-newest", prefix=prefix, selection="newest", newest_count=3)
 
-    result = runs.run_now("finance-newest", timezone.now())
+    result = runs.run_now(runs.find_schedule("finance-newest").id, timezone.now())
 
     run = result.run
     assert (run.outcome, run.selected) == ("batch_created", 3)
@@ -62,7 +62,7 @@ def test_the_batch_carries_the_schedules_ttl_refresh_and_recipients(put_object):
     hook = recipient_from_spec(None, {"webhook": "http://127.0.0.1:9/hook"}).recipient
     schedule.recipients.set([hook])
 
-    run = runs.run_now("carry", timezone.now()).run
+    run = runs.run_now(runs.find_schedule("carry").id, timezone.now()).run
 
     batch = run.batch
     assert (batch.expires_in, batch.refresh, batch.source) == (1800, True, "keys")
@@ -75,7 +75,7 @@ def test_an_empty_selection_sends_nothing_and_says_so_in_the_history(media_bucke
     prefix = unique_prefix("nothing")
     make_schedule("empty", prefix=prefix, selection="all")
 
-    run = runs.run_now("empty", timezone.now()).run
+    run = runs.run_now(runs.find_schedule("empty").id, timezone.now()).run
 
     assert (run.outcome, run.batch, run.selected) == ("empty", None, 0)
     assert run.message == f"no objects under {prefix!r}: nothing was sent"
@@ -100,7 +100,7 @@ def test_the_same_scheduled_time_dispatched_twice_makes_one_batch(put_object):
     run = ScheduleRun.objects.get()
     assert run.scheduled_for == datetime(2026, 11, 2, 7, 0, tzinfo=UTC)
     assert Batch.objects.count() == 1
-    by_hand = runs.run_now("weekly", run.scheduled_for)
+    by_hand = runs.run_now(runs.find_schedule("weekly").id, run.scheduled_for)
     assert (by_hand.created, by_hand.run.id) == (False, run.id)
     assert Batch.objects.count() == 1
 
@@ -117,7 +117,7 @@ def test_concurrent_dispatches_of_one_scheduled_time_make_one_batch(celery_worke
     def dispatch() -> None:
         try:
             barrier.wait()
-            results.append(runs.run_now("race", when))
+            results.append(runs.run_now(runs.find_schedule("race").id, when))
         finally:
             connection.close()
 
@@ -229,6 +229,6 @@ def test_a_storage_outage_leaves_the_run_to_the_next_tick_and_a_refusal_is_recor
         raise ClientError({"Error": {"Code": "AccessDenied", "Message": "denied"}}, "ListObjectsV2")
 
     monkeypatch.setattr(runs, "list_entries", refused)
-    failed = runs.run_now("outage", tick_time + timedelta(hours=1)).run
+    failed = runs.run_now(runs.find_schedule("outage").id, tick_time + timedelta(hours=1)).run
     assert failed.outcome == "failed" and failed.batch is None
     assert failed.message.startswith(f"listing {prefix!r} failed: ClientError")

@@ -120,7 +120,7 @@ def test_changing_the_calendar_counts_from_now_and_keeps_the_other_fields(alice)
 def test_the_run_history_shows_empty_runs(alice, media_bucket):
     body = {**GOOD, "prefix": unique_prefix("hist"), "recipients": []}
     created = alice.post("/api/schedules/", body, format="json").json()
-    runs.run_now("finance-weekly", timezone.now())
+    runs.run_now(runs.find_schedule("finance-weekly").id, timezone.now())
 
     history = alice.get(f"/api/schedules/{created['id']}/runs/").json()["results"]
     detail = alice.get(f"/api/schedules/{created['id']}/").json()

@@ -10,10 +10,12 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 
 from tasks.retrying import describe
 from tasks.schedules.models import Schedule, ScheduleRun
-from tasks.schedules.occurrences import cron_from_fields, next_occurrences
+from tasks.schedules.occurrences import cron_from_fields
 from tasks.schedules.runs import run_now
 
 RUN_FIELDS = ("scheduled_for", "trigger", "started_at", "outcome", "selected", "batch", "message")
@@ -87,7 +89,14 @@ class ScheduleAdmin(admin.ModelAdmin):
     search_fields = ["name", "^prefix"]
     list_select_related = ["crontab", "owner"]
     autocomplete_fields = ["recipients"]
-    readonly_fields = ["last_run_at", "last_batch", "seen_until", "covered_until", "created_at"]
+    readonly_fields = [
+        "next_runs",
+        "last_run_at",
+        "last_batch",
+        "seen_until",
+        "covered_until",
+        "created_at",
+    ]
     inlines = [ScheduleRunInline]
     actions = ["run_selected_now", "enable_schedules", "disable_schedules"]
 
@@ -104,7 +113,7 @@ class ScheduleAdmin(admin.ModelAdmin):
     def next_run(self, schedule: Schedule) -> str:
         if not schedule.enabled:
             return "— (disabled)"
-        upcoming = next_occurrences(schedule.cron, schedule.zone, timezone.now(), 1)
+        upcoming = schedule.next_runs(count=1)
         if not upcoming:
             return "—"
         local = upcoming[0].astimezone(schedule.zone)
@@ -120,12 +129,25 @@ class ScheduleAdmin(admin.ModelAdmin):
         count = queryset.filter(enabled=True).update(enabled=False)
         self.message_user(request, f"{count} disabled.")
 
+    @admin.display(description="next runs")
+    def next_runs(self, schedule: Schedule) -> str:
+        """The coming run times in the schedule's zone (crontab(5) rules: see the docs)."""
+        if schedule.pk is None:
+            return "—"
+        shown = [
+            f"{moment.astimezone(schedule.zone):%a %Y-%m-%d %H:%M %Z} ({moment:%H:%M} UTC)"
+            for moment in schedule.next_runs()
+        ]
+        return format_html_join(mark_safe("<br>"), "{}", [(line,) for line in shown]) or (
+            "— (disabled)" if not schedule.enabled else "—"
+        )
+
     @admin.action(description="Run the selected schedules now")
     def run_selected_now(self, request: HttpRequest, queryset: QuerySet[Schedule]) -> None:
         at = timezone.now().replace(second=0, microsecond=0)
         for schedule in queryset:
             try:
-                run = run_now(schedule.name, at).run
+                run = run_now(schedule.id, at).run
             except Exception as error:  # the storage did not answer: say so, go on
                 self.message_user(request, f"{schedule}: {describe(error)}", messages.ERROR)
                 continue

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule
@@ -23,6 +23,7 @@ from tasks.schedules.serializers import (
     ScheduleRunSerializer,
     ScheduleSerializer,
     ScheduleWriteSerializer,
+    name_taken,
 )
 
 
@@ -59,7 +60,7 @@ class ScheduleViewSet(viewsets.ModelViewSet):
 
     @extend_schema(request=ScheduleWriteSerializer, responses={201: ScheduleSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        given = ScheduleWriteSerializer(data=request.data)
+        given = ScheduleWriteSerializer(data=request.data, context={"owner_id": request.user.pk})
         given.is_valid(raise_exception=True)
         schedule = Schedule(owner_id=request.user.pk, covered_until=timezone.now())
         secrets = self.save(schedule, dict(given.validated_data))
@@ -74,8 +75,16 @@ class ScheduleViewSet(viewsets.ModelViewSet):
         secrets = self.save(schedule, dict(given.validated_data))
         return Response(self.shown(schedule, secrets))
 
-    @transaction.atomic
     def save(self, schedule: Schedule, data: dict[str, Any]) -> dict[int, str]:
+        try:
+            return self.write(schedule, data)
+        except IntegrityError as error:  # the name, taken meanwhile by a concurrent request
+            if "schedule_name_unique" not in str(error):
+                raise
+            raise ValidationError({"name": [name_taken(data["name"])]}) from None
+
+    @transaction.atomic
+    def write(self, schedule: Schedule, data: dict[str, Any]) -> dict[int, str]:
         cron = data.pop("cron", None)
         zone = data.pop("timezone", None)
         specs = data.pop("recipients", None)

@@ -71,7 +71,7 @@ def run_scheduled_report(step: Callable[[str], None], wait_for: Callable[[Batch]
         batch = wait_for(run.batch)
     check_links(batch)
     step(f"the scheduled batch {batch.id}: {batch.signed} links, each downloads its report")
-    again = runs.run_now(NAME, now.replace(second=0, microsecond=0)).run
+    again = runs.run_now(schedule.id, now.replace(second=0, microsecond=0)).run
     step(f"run_schedule {NAME} (nothing new since): {again.outcome} — {again.message}")
 
 

@@ -11,9 +11,11 @@ from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule
 
 from tasks.models import Batch
-from tasks.schedules.occurrences import Cron, cron_from_fields
+from tasks.schedules.occurrences import Cron, cron_from_fields, next_occurrences
 from tasks.schedules.selection import Mark
 from tasks.signing.signer import MAX_EXPIRES_IN, MAX_KEY_BYTES
+
+NEXT_RUNS = 5  # run times shown ahead in the API and the admin
 
 
 class Schedule(models.Model):
@@ -22,7 +24,7 @@ class Schedule(models.Model):
         NEW = "new_since_last_run", "objects new since the last run"
         ALL = "all", "all objects"
 
-    name = models.SlugField(max_length=100, unique=True)
+    name = models.SlugField(max_length=100, help_text="Unique among its owner's schedules.")
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -34,7 +36,8 @@ class Schedule(models.Model):
         CrontabSchedule,
         on_delete=models.PROTECT,
         related_name="+",
-        help_text="When it runs: cron fields and their time zone.",
+        help_text="When it runs: cron fields and their time zone, read as in crontab(5): with "
+        "both day-of-month and day-of-week restricted, a day runs when either matches.",
     )
     prefix = models.CharField(max_length=MAX_KEY_BYTES)
     selection = models.CharField(max_length=24, choices=Selection.choices)
@@ -75,6 +78,16 @@ class Schedule(models.Model):
             models.CheckConstraint(
                 name="schedule_newest_count_positive", condition=models.Q(newest_count__gte=1)
             ),
+            models.UniqueConstraint(
+                fields=["owner", "name"],
+                condition=models.Q(owner__isnull=False),
+                name="schedule_name_unique_per_owner",
+            ),
+            models.UniqueConstraint(
+                fields=["name"],
+                condition=models.Q(owner__isnull=True),
+                name="schedule_name_unique_without_owner",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -101,6 +114,12 @@ class Schedule(models.Model):
     @property
     def mark(self) -> Mark:
         return Mark(self.seen_until, frozenset(self.seen_keys))
+
+    def next_runs(self, now: datetime | None = None, count: int = NEXT_RUNS) -> list[datetime]:
+        """The coming run times (UTC); none while the schedule is disabled."""
+        if not self.enabled:
+            return []
+        return next_occurrences(self.cron, self.zone, now or timezone.now(), count)
 
     def refresh_until(self, run_time: datetime) -> datetime | None:
         if not self.refresh or self.refresh_for is None:

@@ -84,13 +84,31 @@ def run_due(schedule_id: int, now: datetime) -> RunResult | None:
     return result
 
 
-def run_now(name: str, at: datetime) -> RunResult:
+def run_now(schedule_id: int, at: datetime) -> RunResult:
     """Run a schedule (enabled or not) for the scheduled time `at`, by hand."""
     with transaction.atomic():
-        schedule = locked(Schedule.objects.filter(name=name), skip_locked=False)
+        schedule = locked(Schedule.objects.filter(id=schedule_id), skip_locked=False)
         if schedule is None:
-            raise Schedule.DoesNotExist(f"no schedule named {name!r}")
+            raise Schedule.DoesNotExist(f"no schedule with id {schedule_id}")
         return execute(schedule, at, ScheduleRun.Trigger.MANUAL, timezone.now())
+
+
+def find_schedule(name: str, owner: str | None = None) -> Schedule:
+    """The schedule of that name (names are unique per owner): of `owner` (a username) when
+    given, else the only one so named."""
+    found = Schedule.objects.filter(name=name).select_related("owner")
+    if owner is not None:
+        found = found.filter(owner__username=owner)
+    matches = list(found[:10])
+    if not matches:
+        whose = f" owned by {owner!r}" if owner is not None else ""
+        raise Schedule.DoesNotExist(f"no schedule named {name!r}{whose}")
+    if len(matches) > 1:
+        owners = ", ".join(sorted(str(s.owner or "(no owner)") for s in matches))
+        raise Schedule.MultipleObjectsReturned(
+            f"several schedules are named {name!r} (owners: {owners}); name the owner"
+        )
+    return matches[0]
 
 
 def execute(schedule: Schedule, when: datetime, trigger: str, now: datetime) -> RunResult:

@@ -15,12 +15,20 @@ from tasks.schedules.models import Schedule, ScheduleRun
 from tasks.schedules.occurrences import parse_cron
 from tasks.signing.signer import SigningError, check_expires_in
 
+CRON_HELP = (
+    "minute hour day-of-month month day-of-week, e.g. '0 8 * * 1', read as in crontab(5): when "
+    "both day fields are restricted (neither starts with '*'), a day runs when either matches "
+    "('0 8 1 * 1': the 1st and every Monday)."
+)
+
+
+def name_taken(name: str) -> str:
+    return f"a schedule of yours named {name!r} exists already"
+
 
 class ScheduleWriteSerializer(serializers.Serializer):
     name = serializers.SlugField(max_length=100, required=False)
-    cron = serializers.CharField(
-        required=False, help_text="minute hour day-of-month month day-of-week: '0 8 * * 1'"
-    )
+    cron = serializers.CharField(required=False, help_text=CRON_HELP)
     timezone = serializers.CharField(required=False, help_text="IANA name, e.g. Europe/Paris")
     prefix = serializers.CharField(required=False, trim_whitespace=False, allow_blank=True)
     selection = serializers.ChoiceField(choices=Schedule.Selection.choices, required=False)
@@ -44,11 +52,13 @@ class ScheduleWriteSerializer(serializers.Serializer):
     REQUIRED = ("name", "cron", "prefix", "selection", "expires_in")
 
     def validate_name(self, name: str) -> str:
-        taken = Schedule.objects.filter(name=name)
+        """Unique among the owner's schedules (others' names are neither checked nor told)."""
+        owner_id = self.instance.owner_id if self.instance else self.context.get("owner_id")
+        taken = Schedule.objects.filter(owner_id=owner_id, name=name)
         if self.instance is not None:
             taken = taken.exclude(id=self.instance.id)
         if taken.exists():
-            raise serializers.ValidationError(f"a schedule named {name!r} exists already")
+            raise serializers.ValidationError(name_taken(name))
         return name
 
     def validate_cron(self, expression: str) -> str:
@@ -112,11 +122,16 @@ class ScheduleRunSerializer(serializers.ModelSerializer):
 
 
 class ScheduleSerializer(serializers.ModelSerializer):
-    cron = serializers.CharField(source="cron_expression")
+    cron = serializers.CharField(source="cron_expression", help_text=CRON_HELP)
     timezone = serializers.SerializerMethodField()
     refresh_for = serializers.SerializerMethodField()
     recipients = serializers.SerializerMethodField()
     last_runs = serializers.SerializerMethodField()
+    next_runs = serializers.ListField(
+        child=serializers.DateTimeField(),
+        read_only=True,
+        help_text="The next five run times, by the cron rule above; empty while disabled.",
+    )
 
     class Meta:
         model = Schedule
@@ -138,6 +153,7 @@ class ScheduleSerializer(serializers.ModelSerializer):
             "last_batch",
             "created_at",
             "last_runs",
+            "next_runs",
         ]
         read_only_fields = fields
 

@@ -1,4 +1,4 @@
-"""`run_schedule NAME`: run one schedule now, to check a new schedule by hand."""
+"""`run_schedule NAME [--owner USERNAME]`: run one schedule now, to check it by hand."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from tasks.clitools import NoWorker, WaitStalled, require_worker, wait_for
 from tasks.models import Batch
 from tasks.retrying import describe
 from tasks.schedules.models import Schedule, ScheduleRun
-from tasks.schedules.runs import RunResult, run_now
+from tasks.schedules.runs import RunResult, find_schedule, run_now
 
 
 def minute_of(moment: datetime) -> datetime:
@@ -29,6 +29,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name", help="the schedule's name")
+        parser.add_argument(
+            "--owner",
+            metavar="USERNAME",
+            help="whose schedule (names are unique per owner; needed when several share it)",
+        )
         parser.add_argument(
             "--at",
             metavar="DATETIME",
@@ -48,8 +53,9 @@ class Command(BaseCommand):
             except NoWorker as error:
                 raise CommandError(f"{error}; nothing was run") from None
         try:
-            result = run_now(options["name"], at)
-        except Schedule.DoesNotExist as error:
+            schedule = find_schedule(options["name"], options["owner"])
+            result = run_now(schedule.id, at)
+        except (Schedule.DoesNotExist, Schedule.MultipleObjectsReturned) as error:
             raise CommandError(str(error)) from None
         except (BotoCoreError, ClientError) as error:
             raise CommandError(f"the media bucket did not answer: {describe(error)}") from None
