@@ -7,23 +7,17 @@ LOCALSTACK_VENV := .venv-localstack
 PYTHON313 ?= $(shell for p in "$$(pyenv root 2>/dev/null || echo $$HOME/.pyenv)"/versions/3.13*/bin/python python3.13; do \
 	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 13)' 2>/dev/null && { echo "$$p"; break; }; done)
 
-# Embedded defaults for the demo: SQLite, an in-process broker, moto's S3, an SMTP sink
-# and a webhook receiver, all on loopback.
-DEMO_ENV := DJANGO_DEBUG=true DJANGO_SECRET_KEY=demo-only-not-secret \
-	DJANGO_ENV_FILE=/dev/null DATABASE_URL=sqlite:///.demo/db.sqlite3 \
-	CELERY_BROKER_URL=memory:// \
-	DJANGO_AWS_ACCESS_KEY_ID=demo DJANGO_AWS_SECRET_ACCESS_KEY=demo-secret \
-	DJANGO_AWS_STORAGE_BUCKET_NAME=demo-media DJANGO_AWS_STATIC_BUCKET_NAME=demo-static \
-	DJANGO_AWS_S3_ENDPOINT_URL=http://127.0.0.1:45999 DJANGO_AWS_S3_REGION_NAME=us-east-1 \
-	DJANGO_AWS_S3_ADDRESSING_STYLE=path DJANGO_AWS_S3_SECURE_URLS=false \
-	DJANGO_AWS_S3_USE_SSL=false DJANGO_AWS_GZIPPED=false \
-	EMAIL_URL=smtp://127.0.0.1:45998 WEBHOOK_ALLOW_HTTP=true WEBHOOK_ALLOWED_NETWORKS=127.0.0.0/8
-
 .PHONY: demo test lint install localstack services bench clean
 
-demo: install
+# The demo app on embedded defaults (demo/settings.py), with its own requirements.
+demo: $(VENV)/.demo-installed
 	@mkdir -p .demo
-	$(DEMO_ENV) $(PY) manage.py demo
+	DJANGO_SETTINGS_MODULE=demo.settings $(PY) manage.py demo
+
+$(VENV)/.demo-installed: requirements.txt demo/requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r demo/requirements.txt
+	touch $@
 
 test: install localstack services
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -32,6 +26,7 @@ lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy .
+	$(VENV)/bin/lint-imports
 
 install: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt requirements-dev.txt

@@ -157,8 +157,8 @@ def obvious_loop(batch: object, count: int, use_storage: bool) -> float:
     from django.core.files.storage import default_storage
     from django.utils import timezone
 
-    from project.signing import sign
     from tasks.models import ShareLink
+    from tasks.signing.entry import sign
 
     links = list(ShareLink.objects.filter(batch=batch, version=1)[:count])
     started = time.perf_counter()

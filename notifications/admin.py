@@ -10,12 +10,12 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html_join
 
+from common.redact import redact
 from notifications.catalog import SUBSCRIBABLE
 from notifications.models import Attempt, Delivery, Recipient, WebhookSecret
 from notifications.outbox import PublishError, publish_test
 from notifications.recorder import disable
 from notifications.replay import ReplayError, replay
-from project.redact import redact
 
 
 class WebhookSecretInline(admin.TabularInline):

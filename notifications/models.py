@@ -8,6 +8,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from common.fields import EncryptedJSONField, EncryptedTextField
+
 
 class Recipient(models.Model):
     class Kind(models.TextChoices):
@@ -24,7 +26,9 @@ class Recipient(models.Model):
     kind = models.CharField(max_length=16, choices=Kind.choices)
     email = models.EmailField(blank=True)
     url = models.URLField(max_length=2048, blank=True)
-    headers = models.JSONField(default=dict, blank=True, help_text="extra webhook headers")
+    headers = EncryptedJSONField(
+        default=dict, blank=True, help_text="extra webhook headers (encrypted at rest)"
+    )
     timezone = models.CharField(max_length=64, default="UTC", help_text="for times in emails")
     event_types = models.JSONField(
         default=list,
@@ -80,7 +84,7 @@ class WebhookSecret(models.Model):
     """A signing secret of a webhook endpoint; rotation keeps the old one until `expires_at`."""
 
     recipient = models.ForeignKey(Recipient, on_delete=models.CASCADE, related_name="secrets")
-    secret = models.CharField(max_length=128)
+    secret = EncryptedTextField(help_text="encrypted at rest (FIELD_ENCRYPTION_KEYS)")
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField(null=True, blank=True)
 

@@ -40,7 +40,7 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
-def retry_delay(
+def delivery_retry_delay(
     tries: int,
     schedule: Sequence[float],
     *,

@@ -17,11 +17,11 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from common.redact import redact
 from notifications.models import Attempt, Delivery, Recipient
-from notifications.policy import retry_delay
+from notifications.policy import delivery_retry_delay
 from notifications.queue import enqueue
 from notifications.transports.base import Sent, TransportError
-from project.redact import redact
 
 log = logging.getLogger(__name__)
 FLUSH_EVERY = 50
@@ -130,7 +130,7 @@ class Recorder:
         assert error is not None
         delay = None
         if not error.permanent:
-            delay = retry_delay(
+            delay = delivery_retry_delay(
                 delivery.tries,
                 settings.DELIVERY_RETRY_SCHEDULE,
                 jitter_percent=settings.DELIVERY_RETRY_JITTER_PERCENT,

@@ -29,7 +29,8 @@ def check_broker() -> None:
 @functools.cache
 def bucket_client() -> Any:
     """An S3 client that gives up after LINKS_HEALTH_TIMEOUT, without retries."""
-    from project.s3 import boto_session, media_target, s3_client
+    from tasks.s3clients import boto_session, s3_client
+    from tasks.signing.target import media_target
 
     timeout = settings.LINKS_HEALTH_TIMEOUT
     return s3_client(

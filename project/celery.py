@@ -4,7 +4,7 @@ from typing import Any
 
 from celery import Celery, signals
 
-from project.redact import RedactSecretsFilter
+from common.redact import RedactSecretsFilter
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 

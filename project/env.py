@@ -6,7 +6,7 @@ from pathlib import Path
 
 import environ
 
-from project import envparse
+from common import envparse
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from gunicorn.glogging import Logger
 
-from project.redact import redact
+from common.redact import redact
 
 HIDDEN_HEADERS = frozenset({"{authorization}i", "{cookie}i", "{set-cookie}o", "{x-metrics-token}i"})
 

@@ -29,10 +29,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "access",
     "notifications",
     "tasks",
     "tasks.schedules",
@@ -168,10 +168,13 @@ DEFAULT_FROM_EMAIL = env.text("DEFAULT_FROM_EMAIL", "links@localhost")
 LINKS_DEFAULT_EXPIRES_IN = env.seconds("LINKS_DEFAULT_EXPIRES_IN", 86400)
 LINKS_HEALTH_TIMEOUT = env.seconds("LINKS_HEALTH_TIMEOUT", 3)
 
+# --- Secrets at rest (webhook secrets, header values): Fernet keys, first one encrypts ----
+FIELD_ENCRYPTION_KEYS = env.words("FIELD_ENCRYPTION_KEYS", [])
+
 # --- API ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "access.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -211,7 +214,7 @@ SPECTACULAR_SETTINGS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "project.redact.RedactSecretsFilter"}},
+    "filters": {"redact": {"()": "common.redact.RedactSecretsFilter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": env.text("DJANGO_LOG_LEVEL", "INFO")},
 }
@@ -228,16 +231,7 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env.boolean("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMA
 SECURE_HSTS_PRELOAD = env.boolean("DJANGO_SECURE_HSTS_PRELOAD", False)
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.boolean("DJANGO_SECURE_COOKIES", not DEBUG)
 
-if S3_CONFIGURED:
-    import sys
-
-    from project.s3 import media_target
-    from tasks.signing.target import SigningConfigError
-
-    try:
-        media_target(sys.modules[__name__])
-    except SigningConfigError as error:
-        raise ImproperlyConfigured(str(error)) from None
+# The media bucket's signing settings are checked by tasks.checks (linkdist.E001).
 
 # --- Batches: bulk share links (tasks app) ----------------------------------------------
 LINKS_CHUNK_SIZE = env.integer("LINKS_CHUNK_SIZE", 1000, minimum=1)

@@ -15,9 +15,10 @@ urlpatterns = [
     path("api/", api_root, name="api-root"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
-    path("api/", include("notifications.urls")),
-    path("api/", include("tasks.urls")),
-    path("api/", include("tasks.schedules.urls")),
+    path("api/", include("access.api.urls")),
+    path("api/", include("notifications.api.urls")),
+    path("api/", include("tasks.api.urls")),
+    path("api/", include("tasks.schedules.api.urls")),
     path("staff/object-links/", object_links, name="object-links"),
     path("l/<str:token>", permalink, name="permalink"),
 ]

@@ -14,8 +14,8 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
+from common.redact import redact
 from notifications.models import Delivery
-from project.redact import redact
 from tasks.models import Batch, ShareLink, SkippedKey
 from tasks.refresh.revocation import Revoked, revoke
 
@@ -154,7 +154,7 @@ class SkippedKeyAdmin(ReadOnly, admin.ModelAdmin):
     show_full_result_count = False
 
 
-LINK_FIELDS = (
+LINK_INLINE_FIELDS = (
     "batch",
     "bucket",
     "key",
@@ -181,8 +181,8 @@ class ShareLinkAdmin(ReadOnly, admin.ModelAdmin):
     list_filter = ["status", "expires_at"]
     search_fields = ["^key", "=token"]
     show_full_result_count = False  # no COUNT(*) over millions of links per page view
-    fields = LINK_FIELDS
-    readonly_fields = LINK_FIELDS
+    fields = LINK_INLINE_FIELDS
+    readonly_fields = LINK_INLINE_FIELDS
     actions = [revoke_links]
 
     @admin.display(description="url")

@@ -1,6 +1,12 @@
 from django.apps import AppConfig
+from django.core import checks
 
 
 class TasksConfig(AppConfig):
     name = "tasks"
     verbose_name = "Link jobs"
+
+    def ready(self) -> None:
+        from tasks.checks import check_media_signing
+
+        checks.register(check_media_signing)

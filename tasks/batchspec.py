@@ -49,10 +49,21 @@ def preview(key: str, limit: int = 60) -> str:
     return repr(key if len(key) <= limit else key[:limit] + "…")
 
 
+def unstorable(text: str) -> str | None:
+    """Why text cannot even be stored or reported (NUL, lone surrogates); None when it can."""
+    if "\x00" in text:
+        return "holds a NUL character"
+    if any("\ud800" <= char <= "\udfff" for char in text):
+        return "holds a lone surrogate (not valid Unicode)"
+    return None
+
+
 def check_keys(keys: Sequence[object], max_size: int) -> list[str]:
     if not keys:
         raise BatchInputError("keys", "no keys given: list at least one object key")
     for number, key in enumerate(keys, start=1):
+        if isinstance(key, str) and unstorable(key):
+            raise BatchInputError("keys", f"key #{number} {unstorable(key)}")
         try:
             check_key(key)  # type: ignore[arg-type]
         except SigningError as error:
@@ -72,6 +83,8 @@ def check_prefix(prefix: object) -> str:
         raise BatchInputError(
             "prefix", "the prefix is empty: give the start of the keys to share, e.g. 'reports/'"
         )
+    if unstorable(prefix):
+        raise BatchInputError("prefix", f"the prefix {unstorable(prefix)}")
     if len(prefix.encode("utf-8")) > MAX_KEY_BYTES:
         raise BatchInputError("prefix", f"a prefix is at most {MAX_KEY_BYTES} bytes of UTF-8")
     return prefix

@@ -8,14 +8,15 @@ from datetime import UTC, datetime
 
 from django.db import transaction
 
-from project.s3 import get_signer, media_client
 from tasks import progress
 from tasks.issuing import check_bucket
 from tasks.linkstore import NewLink, insert_links
 from tasks.listing import missing_keys
 from tasks.models import Batch, BatchChunk, SkippedKey
-from tasks.refresh.schedule import refresh_planner
+from tasks.refresh.planner import refresh_planner
+from tasks.s3clients import media_client
 from tasks.signing.disposition import filename_from_key
+from tasks.signing.factory import get_signer
 from tasks.signing.signer import Signer, SigningError
 
 

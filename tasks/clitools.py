@@ -7,11 +7,11 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
+from celery import current_app
 from django.utils.dateparse import parse_date, parse_datetime
 from kombu.utils.url import maybe_sanitize_url
 from tqdm import tqdm
 
-from project.celery import app
 from tasks.models import Batch
 
 FIELD_FLAGS = {
@@ -59,16 +59,16 @@ def flag_for(field: str, specs: Sequence[str]) -> str:
 def task_queue() -> str:
     from tasks.tasks import sign_chunk
 
-    return str(app.amqp.router.route({}, sign_chunk.name)["queue"].name)
+    return str(current_app.amqp.router.route({}, sign_chunk.name)["queue"].name)
 
 
 def require_worker(timeout: float = 2.0) -> None:
     """NoWorker unless some worker answers and consumes the queue batch tasks go to."""
     queue = task_queue()
     try:
-        replies = app.control.inspect(timeout=timeout).active_queues() or {}
+        replies = current_app.control.inspect(timeout=timeout).active_queues() or {}
     except Exception as error:  # kombu/redis raise several kinds for an unreachable broker
-        broker = maybe_sanitize_url(app.conf.broker_url)
+        broker = maybe_sanitize_url(current_app.conf.broker_url)
         raise NoWorker(f"cannot reach the broker at {broker}: {error}") from None
     if not any(q.get("name") == queue for queues in replies.values() for q in queues):
         raise NoWorker(

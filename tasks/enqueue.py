@@ -5,9 +5,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
+from celery import current_app
 from django.db import transaction
-
-from project.celery import app
 
 
 def chunks_on_commit(chunk_ids: Sequence[int]) -> None:
@@ -18,7 +17,7 @@ def chunks_on_commit(chunk_ids: Sequence[int]) -> None:
 def send_chunks(chunk_ids: Sequence[int]) -> None:
     from tasks.tasks import sign_chunk
 
-    with app.producer_or_acquire() as producer:  # one connection for all the messages
+    with current_app.producer_or_acquire() as producer:  # one connection for all the messages
         for chunk_id in chunk_ids:
             sign_chunk.apply_async((chunk_id,), producer=producer)
 

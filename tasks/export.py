@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from tasks.models import Batch
-from tasks.payloads import LINK_FIELDS, link_item
+from tasks.payloads import LINK_ITEM_COLUMNS, link_item
 from tasks.permalinks import permalink_maker
 
 COLUMNS = ("key", "url", "expires_at", "permalink", "status")
@@ -28,7 +28,7 @@ def export_rows(batch: Batch) -> Iterator[dict[str, Any]]:
     CSV has COLUMNS; JSON rows also carry the link's id and filename.
     """
     permalink = permalink_maker()
-    links = batch.links.order_by("key").only(*LINK_FIELDS)
+    links = batch.links.order_by("key").only(*LINK_ITEM_COLUMNS)
     for link in links.iterator(chunk_size=2000):
         yield {**link_item(link, permalink), "status": link.status}
     for skipped in batch.skipped_keys.order_by("key").iterator(chunk_size=2000):

@@ -11,12 +11,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from notifications import outbox
-from project.s3 import media_client
-from project.signing import sign
 from tasks.export import csv_pieces
 from tasks.models import Batch, ShareLink
-from tasks.payloads import LINK_FIELDS, link_item
+from tasks.payloads import LINK_ITEM_COLUMNS, link_item
 from tasks.permalinks import permalink_maker
+from tasks.s3clients import media_client
+from tasks.signing.entry import sign
 
 MANIFEST_PREFIX = "_linkdist/manifests/"
 
@@ -33,7 +33,7 @@ def hand_over(batch_id: uuid.UUID | str) -> None:
             return
         permalink = permalink_maker()
         links = batch.links.filter(status=ShareLink.Status.ACTIVE).order_by("key")
-        items = [link_item(link, permalink) for link in links.only(*LINK_FIELDS).iterator()]
+        items = [link_item(link, permalink) for link in links.only(*LINK_ITEM_COLUMNS).iterator()]
         outbox.publish(
             "links.issued",
             subject=str(batch.id),

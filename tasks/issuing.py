@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -12,15 +12,17 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from access.grants import scope_for
+from access.scopes import KeyScope
 from notifications.models import Recipient
 from notifications.recipients import NewRecipient, RecipientError, recipient_from_spec
-from project.s3 import media_client
-from tasks import enqueue
+from tasks import enqueue, keyscope
 from tasks.batchspec import BatchInputError, BatchRequest, validate
 from tasks.listing import has_objects, list_pages
 from tasks.models import Batch, BatchChunk
 from tasks.progress import fail_batch
 from tasks.retrying import PermanentError, describe
+from tasks.s3clients import media_client
 
 
 class StorageUnavailable(RuntimeError):
@@ -34,16 +36,26 @@ class CreatedBatch:
     secrets: list[tuple[Recipient, str]]
 
 
-def create_batch(request: BatchRequest, *, owner: Any = None) -> CreatedBatch:
+def create_batch(
+    request: BatchRequest, *, owner: Any = None, scope: KeyScope | None = None
+) -> CreatedBatch:
     """Check the request, store the batch (and its keys, in chunks), queue it after commit.
 
-    Raises BatchInputError (nothing written) or StorageUnavailable.
+    `scope`: the keys the caller may share (default: the owner's grants; no owner: the
+    operator's). Raises BatchInputError (OutOfScope among them; nothing written) or
+    StorageUnavailable.
     """
     request = validate(request, max_size=settings.LINKS_MAX_BATCH_SIZE, now=timezone.now())
+    scope = scope if scope is not None else scope_for(owner)
     bucket = settings.AWS_STORAGE_BUCKET_NAME
     if not bucket:
         raise StorageUnavailable("no media bucket is configured (DJANGO_AWS_STORAGE_BUCKET_NAME)")
+    refused: dict[str, str] = {}
+    if request.keys is not None:
+        allowed, refused = keyscope.split_keys(scope, request.keys)
+        request = replace(request, keys=allowed)
     if request.prefix is not None:
+        keyscope.check_prefix(scope, request.prefix)
         check_prefix_has_objects(bucket, request.prefix)
     with transaction.atomic():
         made = [
@@ -66,6 +78,7 @@ def create_batch(request: BatchRequest, *, owner: Any = None) -> CreatedBatch:
         if made:
             batch.recipients.set([new.recipient for new in made])
         if request.keys is not None:
+            keyscope.record_refused(batch, refused)
             writer = ChunkWriter(batch)
             writer.add(request.keys)
             writer.start_signing()
@@ -118,9 +131,9 @@ class ChunkWriter:
     def start_signing(self) -> None:
         """Store what is left, move the batch to signing and queue its chunks after commit."""
         self.flush()
-        self.batch.total = self.count
+        self.batch.total = self.count + self.batch.skipped  # keys refused before signing
         self.batch.status = Batch.Status.SIGNING
-        self.batch.save(update_fields=["total", "status"])
+        self.batch.save(update_fields=["total", "skipped", "status"])
         enqueue.chunks_on_commit(self.chunk_ids)
 
 
@@ -144,21 +157,31 @@ def expand_prefix(batch_id: uuid.UUID | str) -> None:
             if batch is None:
                 return
             check_bucket(batch)
-            store_listing(batch)
+            scope = scope_for(batch.owner)
+            try:
+                keyscope.check_prefix(scope, batch.prefix)
+            except BatchInputError as error:  # the grant was withdrawn meanwhile
+                raise PermanentError(error.message) from None
+            store_listing(batch, scope)
     except PermanentError as error:
         fail_batch(batch_id, str(error))
 
 
-def store_listing(batch: Batch) -> None:
+def store_listing(batch: Batch, scope: KeyScope) -> None:
     limit = settings.LINKS_MAX_BATCH_SIZE
     writer = ChunkWriter(batch)
     for page in list_pages(media_client(), batch.bucket, batch.prefix):
-        writer.add(page)
+        shown = [key for key in page if scope.listing_filter(key)]
+        allowed, refused = scope.split(shown)
+        keyscope.record_refused(batch, refused)
+        writer.add(allowed)
         if writer.count > limit:
             raise PermanentError(
                 f"the prefix {batch.prefix!r} holds more than {limit} objects "
                 "(LINKS_MAX_BATCH_SIZE): no link was made"
             )
     if not writer.count:
+        if batch.skipped:
+            raise PermanentError(f"no key under the prefix {batch.prefix!r} may be shared")
         raise PermanentError(f"no objects under the prefix {batch.prefix!r} any more")
     writer.start_signing()

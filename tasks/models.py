@@ -136,6 +136,7 @@ class SkippedKey(models.Model):
     class Reason(models.TextChoices):
         MISSING = "missing"  # no such object (existence check)
         INVALID = "invalid"  # the key or its filename cannot be signed
+        REFUSED = "refused"  # outside the owner's key scope, or reserved (access.scopes)
 
     batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="skipped_keys")
     key = models.CharField(max_length=MAX_KEY_BYTES)

@@ -8,7 +8,7 @@ from typing import Any
 from notifications.payloads import iso
 from tasks.models import ShareLink
 
-LINK_FIELDS = ("id", "key", "url", "expires_at", "token", "filename", "status")
+LINK_ITEM_COLUMNS = ("id", "key", "url", "expires_at", "token", "filename", "status")
 
 
 def link_item(link: ShareLink, permalink: Callable[[str], str | None]) -> dict[str, Any]:

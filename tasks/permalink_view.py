@@ -5,6 +5,7 @@ No authentication: the token (192 random bits) is the secret. Unknown tokens get
 
 from __future__ import annotations
 
+import logging
 import secrets
 
 from django.conf import settings
@@ -13,11 +14,22 @@ from django.http import HttpRequest, HttpResponse, HttpResponseGone, HttpRespons
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
-from project.signing import sign
 from tasks.models import ShareLink
 from tasks.permalinks import redirect_ttl
+from tasks.signing.entry import sign
 
-FIELDS = ("id", "key", "filename", "status", "expires_at", "refresh_at", "refresh_until", "token")
+FIELDS = (
+    "id",
+    "bucket",
+    "key",
+    "filename",
+    "status",
+    "expires_at",
+    "refresh_at",
+    "refresh_until",
+    "token",
+)
+log = logging.getLogger(__name__)
 
 
 @require_safe
@@ -27,11 +39,25 @@ def permalink(request: HttpRequest, token: str) -> HttpResponse:
         return HttpResponseNotFound("Not found.", content_type="text/plain")
     ttl = redirect_ttl(link, timezone.now(), settings.LINKS_PERMALINK_TTL)
     if ttl is None:
-        return no_store(HttpResponseGone("This link is no longer available.", "text/plain"))
+        return gone()
+    if link.bucket != settings.AWS_STORAGE_BUCKET_NAME:
+        # Signing link.key in another bucket would hand out a different object.
+        log.warning(
+            "permalink of link %s answered 410: its bucket %r is no longer configured "
+            "(DJANGO_AWS_STORAGE_BUCKET_NAME is %r)",
+            link.id,
+            link.bucket,
+            settings.AWS_STORAGE_BUCKET_NAME,
+        )
+        return gone()
     ShareLink.objects.filter(id=link.id).update(hits=F("hits") + 1)
     response = HttpResponse(status=302)
     response["Location"] = sign(link.key, ttl, filename=link.filename).url
     return no_store(response)
+
+
+def gone() -> HttpResponse:
+    return no_store(HttpResponseGone("This link is no longer available.", "text/plain"))
 
 
 def no_store(response: HttpResponse) -> HttpResponse:

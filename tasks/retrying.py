@@ -7,7 +7,7 @@ import random
 from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 from django.db import InterfaceError, OperationalError
 
-from project.redact import redact
+from common.redact import redact
 
 THROTTLE_CODES = frozenset(
     {"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "RequestLimitExceeded"}
@@ -29,7 +29,7 @@ def is_transient(error: BaseException) -> bool:
     return False
 
 
-def retry_delay(attempt: int, *, base: float = 2.0, cap: float = 300.0) -> float:
+def backoff_delay(attempt: int, *, base: float = 2.0, cap: float = 300.0) -> float:
     """Exponential back-off with jitter: about 2 s, 4 s, 8 s … at most `cap`."""
     ceiling = min(cap, base * 2**attempt)
     return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 - jitter, not a secret

@@ -21,7 +21,7 @@ from django.utils import timezone
 from tasks import chunks, handover, issuing, progress, sweeper
 from tasks.models import Batch, BatchChunk
 from tasks.refresh import lapsing, refresher
-from tasks.retrying import PermanentError, describe, is_transient, retry_delay
+from tasks.retrying import PermanentError, backoff_delay, describe, is_transient
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ def retry_or_give_up(
     if not is_transient(error) or attempt >= settings.LINKS_CHUNK_MAX_RETRIES:
         log.error("%s %s failed: %s", model.__name__, pk, describe(error), exc_info=error)
         return None
-    countdown = retry_delay(attempt)
+    countdown = backoff_delay(attempt)
     changes: dict[str, Any] = {"enqueued_at": timezone.now() + timedelta(seconds=countdown)}
     if model is BatchChunk:
         changes.update(attempts=F("attempts") + 1, error=describe(error))

@@ -18,9 +18,9 @@ import pytest
 from botocore.config import Config
 from django.conf import settings
 
+from demo.receiver import Receiver, Reply
 from tests.services.celery_processes import WorkerProcess
 from tests.services.localstack import LocalStack, endpoint
-from tests.services.receivers import Receiver, Reply
 from tests.services.smtp import SmtpServer
 
 pytest_plugins = ["tests.delivery_fixtures"]

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+from demo.receiver import Receiver, Reply
 from notifications.models import Delivery, Recipient
 from notifications.payloads import iso
 from notifications.recipients import recipient_from_spec
-from project.signing import sign
-from tests.services.receivers import Receiver, Reply
+from tasks.signing.entry import sign
 
 FINAL = {Delivery.Status.DELIVERED, Delivery.Status.FAILED}
 

@@ -11,6 +11,8 @@ RUN_ID = os.environ.setdefault("LINKDIST_TEST_RUN", uuid.uuid4().hex[:8])
 
 os.environ.setdefault("DJANGO_DEBUG", "true")
 os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-secret-key")
+# Secrets at rest: a fixed test key (workers started by the tests read the same one).
+os.environ.setdefault("FIELD_ENCRYPTION_KEYS", "dGVzdHMtb25seS1maWVsZC1lbmNyeXB0aW9uLWtleSE=")
 os.environ.setdefault("DJANGO_AWS_ACCESS_KEY_ID", "test")
 os.environ.setdefault("DJANGO_AWS_SECRET_ACCESS_KEY", "test")
 os.environ.setdefault("DJANGO_AWS_STORAGE_BUCKET_NAME", f"media-{RUN_ID}")

@@ -24,7 +24,7 @@ from tasks.linkstore import NewLink
 from tasks.models import Batch, BatchChunk, ShareLink
 from tasks.permalinks import permalink_maker
 from tasks.progress import failure_summary
-from tasks.retrying import describe, is_transient, retry_delay
+from tasks.retrying import backoff_delay, describe, is_transient
 from tasks.sweeper import resume_stalled
 from tests.batches import unique_prefix
 from tests.helpers import download
@@ -82,7 +82,7 @@ def test_which_failures_are_retried(error, transient):
 
 
 def test_retries_back_off_to_a_ceiling():
-    delays = [retry_delay(attempt) for attempt in range(12)]
+    delays = [backoff_delay(attempt) for attempt in range(12)]
     assert 1 <= delays[0] <= 2
     assert 8 <= delays[3] <= 16
     assert all(delay <= 300 for delay in delays)

@@ -17,9 +17,9 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.test import override_settings
 
-from project import s3 as project_s3
-from project.s3 import build_signer, media_target
-from tasks.signing.target import SigningConfigError
+from tasks.signing import factory as signer_factory
+from tasks.signing.factory import build_signer
+from tasks.signing.target import SigningConfigError, media_target
 from tests.helpers import download, query, settings_like, tamper_signature
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,12 +95,12 @@ def test_custom_host_served_by_s3_gets_signed_links(put_object, media_bucket):
 @pytest.mark.s3
 def test_media_storage_url_behind_custom_domain_is_signed(put_object, media_bucket):
     key = put_object("docs/storage.txt", b"storage url")
-    project_s3.reset()
+    signer_factory.reset()
     try:
         with override_settings(**s3_host_settings(media_bucket)):
             url = default_storage.url(key)
     finally:
-        project_s3.reset()
+        signer_factory.reset()
 
     assert "X-Amz-Signature=" in url
     assert via_loopback(url).content == b"storage url"

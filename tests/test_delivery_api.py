@@ -10,12 +10,12 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 from standardwebhooks.webhooks import Webhook
 
+from demo.receiver import Reply
 from notifications import dispatcher
 from notifications.models import Delivery, Recipient
 from notifications.outbox import publish
 from notifications.recipients import recipient_from_spec
 from tests.delivery_fixtures import wait_final
-from tests.services.receivers import Reply
 
 SIGNED = (
     "https://b.example/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=" + "ab12cd" + "e" * 58

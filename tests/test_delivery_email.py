@@ -12,7 +12,7 @@ import pytest
 
 from notifications.outbox import publish
 from notifications.recipients import recipient_from_spec
-from project.signing import sign
+from tasks.signing.entry import sign
 from tests.delivery_fixtures import wait_final
 from tests.helpers import download, wait_until
 

@@ -14,6 +14,7 @@ import pytest
 import redis
 from django.db import connection, transaction
 
+from demo.receiver import Reply
 from notifications import dispatcher
 from notifications.models import Attempt, Delivery
 from notifications.outbox import PublishError, publish
@@ -22,7 +23,6 @@ from notifications.sweeper import sweep
 from notifications.tasks import dispatch
 from tests.delivery_fixtures import wait_final
 from tests.services.celery_processes import ROOT, WorkerProcess
-from tests.services.receivers import Reply
 
 OWN_REDIS_DB = 11  # this module's own Redis database index: FLUSHDB touches nobody else's
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from demo.receiver import Receiver
 from notifications import dispatcher
 from notifications.models import Recipient
 from notifications.netguard import guarded_pool_manager
@@ -17,7 +18,6 @@ from notifications.outbox import publish
 from notifications.recipients import RecipientError, recipient_from_spec
 from notifications.transports import WebhookTransport
 from notifications.webhook_secrets import add_secret
-from tests.services.receivers import Receiver
 
 REFUSED = [
     ("http://127.0.0.1:9/hook", "loopback"),

@@ -16,10 +16,10 @@ from standardwebhooks.webhooks import Webhook
 from notifications.netguard import parse_networks, refusal
 from notifications.payloads import email_payload, plan_parts, webhook_link, webhook_parts
 from notifications.policy import (
+    delivery_retry_delay,
     is_transient_http,
     is_transient_smtp,
     parse_retry_after,
-    retry_delay,
     truncate,
 )
 from notifications.recipients import RecipientError, parse_cli_spec
@@ -30,22 +30,22 @@ SCHEDULE = [0, 5, 300, 1800, 7200, 18000, 36000, 36000]
 
 
 def test_retry_delays_follow_the_schedule_then_stop():
-    delays = [retry_delay(n, SCHEDULE) for n in range(1, 10)]
+    delays = [delivery_retry_delay(n, SCHEDULE) for n in range(1, 10)]
     assert delays == [0, 5, 300, 1800, 7200, 18000, 36000, 36000, None]
 
 
 def test_jitter_only_lengthens_and_stays_within_its_share():
     rng = random.Random(7)  # noqa: S311 - jitter, not secrets
-    values = [retry_delay(3, SCHEDULE, jitter_percent=20, rng=rng) for _ in range(200)]
+    values = [delivery_retry_delay(3, SCHEDULE, jitter_percent=20, rng=rng) for _ in range(200)]
     assert all(300 <= v <= 360 for v in values)
     assert len(set(values)) > 100
 
 
 def test_retry_after_is_honoured_but_capped():
-    assert retry_delay(1, SCHEDULE, retry_after=120) == 120
-    assert retry_delay(3, SCHEDULE, retry_after=10) == 300  # never sooner than planned
-    assert retry_delay(1, SCHEDULE, retry_after=10**9, max_retry_after=3600) == 3600
-    assert retry_delay(9, SCHEDULE, retry_after=5) is None
+    assert delivery_retry_delay(1, SCHEDULE, retry_after=120) == 120
+    assert delivery_retry_delay(3, SCHEDULE, retry_after=10) == 300  # never sooner than planned
+    assert delivery_retry_delay(1, SCHEDULE, retry_after=10**9, max_retry_after=3600) == 3600
+    assert delivery_retry_delay(9, SCHEDULE, retry_after=5) is None
 
 
 def test_retry_after_header_forms():

@@ -7,12 +7,12 @@ from datetime import timedelta
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from demo.receiver import Reply
 from notifications.models import Attempt, Delivery
 from notifications.outbox import publish
 from notifications.webhook_secrets import rotate_secret
 from tests.delivery_fixtures import wait_final
 from tests.helpers import download, query, wait_until
-from tests.services.receivers import Reply
 
 pytestmark = [pytest.mark.worker, pytest.mark.s3, pytest.mark.django_db(transaction=True)]
 

@@ -15,11 +15,11 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from project import s3
-from project.s3 import build_signer
 from tasks.models import ShareLink
 from tasks.refresh import claims, lapsing, refresher
 from tasks.refresh.revocation import revoke
+from tasks.signing import factory
+from tasks.signing.factory import build_signer
 from tests.batches import unique_prefix
 from tests.helpers import download, query, settings_like
 from tests.refresh_helpers import event_links, issue_in_process
@@ -181,7 +181,7 @@ def test_temporary_credentials_make_the_link_due_before_they_expire(put_object, 
     assert claims.due(link.refresh_at).filter(id=link.id).exists()
 
     renewed = creds_expiry + timedelta(hours=6)
-    monkeypatch.setattr(s3, "get_signer", lambda: temporary_signer(renewed, "two"))
+    monkeypatch.setattr(factory, "get_signer", lambda: temporary_signer(renewed, "two"))
     moment = link.refresh_at + timedelta(seconds=1)
     with (
         time_machine.travel(moment, tick=False),

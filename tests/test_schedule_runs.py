@@ -15,9 +15,9 @@ from django.db import connection
 from django.utils import timezone
 
 from notifications.recipients import recipient_from_spec
-from project.s3 import media_client
 from tasks.listing import list_entries
 from tasks.models import Batch, BatchChunk
+from tasks.s3clients import media_client
 from tasks.schedules import runs
 from tasks.schedules.models import Schedule, ScheduleRun
 from tests.batches import unique_prefix, upload_many, wait_for_batch

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from project.envparse import duration_seconds, parse_bool, parse_duration, parse_int
+from common.envparse import duration_seconds, parse_bool, parse_duration, parse_int
 
 ROOT = Path(__file__).resolve().parents[1]
+TEST_FERNET_KEY = "dGVzdHMtb25seS1maWVsZC1lbmNyeXB0aW9uLWtleSE="
 
 
 def run_check(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -43,6 +44,32 @@ def test_s3_configured_without_media_bucket_is_refused(tmp_path):
     assert "DJANGO_AWS_STORAGE_BUCKET_NAME is required" in result.stderr
 
 
+def test_unknown_custom_domain_signing_is_refused_by_a_system_check(tmp_path):
+    result = run_check(
+        tmp_path,
+        DJANGO_SECRET_KEY="x",
+        DJANGO_AWS_STORAGE_BUCKET_NAME="media",
+        DJANGO_AWS_MEDIA_CUSTOM_DOMAIN="media.example.com",
+        DJANGO_AWS_MEDIA_CUSTOM_DOMAIN_SIGNING="signed-somehow",
+    )
+    assert result.returncode != 0
+    assert "linkdist.E001" in result.stderr
+    assert (
+        "DJANGO_AWS_MEDIA_CUSTOM_DOMAIN_SIGNING must be 'cloudfront' or 's3-host'" in result.stderr
+    )
+
+
+def test_custom_domain_with_nothing_to_sign_it_is_refused(tmp_path):
+    result = run_check(
+        tmp_path,
+        DJANGO_SECRET_KEY="x",
+        DJANGO_AWS_STORAGE_BUCKET_NAME="media",
+        DJANGO_AWS_MEDIA_CUSTOM_DOMAIN="media.example.com",
+    )
+    assert result.returncode != 0
+    assert "DJANGO_AWS_MEDIA_CUSTOM_DOMAIN_SIGNING=s3-host" in result.stderr
+
+
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
@@ -70,7 +97,10 @@ def test_bad_values_name_their_variable(tmp_path, name, value, message):
 
 def test_env_file_is_read_and_environment_wins(tmp_path):
     env_file = tmp_path / "test.env"
-    env_file.write_text("DJANGO_SECRET_KEY=from-file\nDJANGO_AWS_S3_USE_SSL=nonsense\n")
+    env_file.write_text(
+        "DJANGO_SECRET_KEY=from-file\nDJANGO_AWS_S3_USE_SSL=nonsense\n"
+        f"FIELD_ENCRYPTION_KEYS={TEST_FERNET_KEY}\n"
+    )
     result = run_check(tmp_path, DJANGO_ENV_FILE=str(env_file))
     assert "DJANGO_AWS_S3_USE_SSL must be a boolean" in result.stderr  # the file was read
 

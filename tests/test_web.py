@@ -10,8 +10,8 @@ import pytest
 from django.contrib.staticfiles.storage import staticfiles_storage
 from django.core.files.base import ContentFile
 
+from common.redact import RedactSecretsFilter, redact
 from project.celery import app
-from project.redact import RedactSecretsFilter, redact
 from project.storages import StaticStorage
 from tests.helpers import download
 

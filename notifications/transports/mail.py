@@ -9,11 +9,11 @@ from django.core.mail import get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
 
+from common.redact import redact
 from notifications.emails import build_message
 from notifications.models import Delivery
 from notifications.policy import is_transient_smtp
 from notifications.transports.base import Sent, Transport, TransportError
-from project.redact import redact
 
 
 class EmailTransport(Transport):

@@ -13,13 +13,13 @@ from standardwebhooks.webhooks import Webhook
 from urllib3 import PoolManager, Timeout
 from urllib3.exceptions import HTTPError, LocationValueError
 
+from common.redact import redact
 from notifications.addresses import AddressError, check_webhook_url
 from notifications.models import Delivery
 from notifications.netguard import BlockedAddressError, allowed_networks, guarded_pool_manager
 from notifications.policy import is_success, is_transient_http, parse_retry_after, truncate
 from notifications.transports.base import Sent, Transport, TransportError
 from notifications.webhook_secrets import active_secrets, active_secrets_of
-from project.redact import redact
 
 USER_AGENT = "linkdist-webhooks/1"
 _pool: PoolManager | None = None

@@ -10,12 +10,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from access.grants import scope_of_request
 from tasks.api.serializers import (
     BatchCreateSerializer,
     BatchSerializer,
@@ -25,6 +26,7 @@ from tasks.api.serializers import (
 from tasks.batchspec import BatchInputError
 from tasks.export import csv_pieces, export_rows
 from tasks.issuing import StorageUnavailable, create_batch
+from tasks.keyscope import OutOfScope
 from tasks.models import Batch, ShareLink
 from tasks.permalinks import permalink_maker
 from tasks.refresh.revocation import revoke
@@ -80,7 +82,11 @@ class BatchViewSet(
         given = BatchCreateSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         try:
-            created = create_batch(given.to_request(), owner=request.user)
+            created = create_batch(
+                given.to_request(), owner=request.user, scope=scope_of_request(request)
+            )
+        except OutOfScope as error:
+            raise PermissionDenied(error.message) from None
         except BatchInputError as error:
             raise ValidationError({error.field: [error.message]}) from None
         except StorageUnavailable as error:

@@ -9,7 +9,7 @@ from typing import Any
 from notifications import outbox
 from tasks.handover import manifest_writer
 from tasks.models import Batch, ShareLink
-from tasks.payloads import LINK_FIELDS, link_item
+from tasks.payloads import LINK_ITEM_COLUMNS, link_item
 from tasks.permalinks import permalink_maker
 
 
@@ -35,7 +35,7 @@ def announce(
         if not recipients or not wanted(batch):
             continue
         rows = ShareLink.objects.filter(id__in=by_batch[batch.id]).order_by("key")
-        items = [link_item(row, permalink) for row in rows.only(*LINK_FIELDS).iterator()]
+        items = [link_item(row, permalink) for row in rows.only(*LINK_ITEM_COLUMNS).iterator()]
         made += len(
             outbox.publish(
                 event_type,

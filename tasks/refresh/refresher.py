@@ -17,14 +17,15 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from project import s3
+from tasks import s3clients
 from tasks.listing import missing_keys
 from tasks.models import Batch, ShareLink
 from tasks.refresh import claims
 from tasks.refresh.announce import announce
+from tasks.refresh.planner import refresh_planner
 from tasks.refresh.policy import keeps_refreshing
 from tasks.refresh.resign import Resigned, resign, save
-from tasks.refresh.schedule import refresh_planner
+from tasks.signing import factory
 from tasks.signing.signer import SigningError
 
 log = logging.getLogger(__name__)
@@ -102,13 +103,14 @@ def absent(links: Sequence[ShareLink]) -> set[int]:
         keys[link.key].append(link.id)
     if not keys:
         return set()
-    missing = missing_keys(s3.media_client(), links[0].bucket, list(keys))  # one bucket: ours
+    # All the links are in one bucket: ours.
+    missing = missing_keys(s3clients.media_client(), links[0].bucket, list(keys))
     return {link_id for key in missing for link_id in keys[key]}
 
 
 def sign_all(links: Sequence[ShareLink]) -> tuple[list[Resigned], list[int]]:
     """New signatures, and the ids of links that cannot be signed any more."""
-    signer = s3.get_signer()
+    signer = factory.get_signer()
     batches = Batch.objects.in_bulk({link.batch_id for link in links})
     planners = {batch_id: refresh_planner(batch) for batch_id, batch in batches.items()}
     resigned, unsignable = [], []

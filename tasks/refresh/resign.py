@@ -11,8 +11,8 @@ from django.db.models import F
 
 from tasks.models import ShareLink
 from tasks.refresh.claims import held
+from tasks.refresh.planner import RefreshPlanner
 from tasks.refresh.policy import next_ttl
-from tasks.refresh.schedule import RefreshPlanner
 from tasks.scratch import copy_to_scratch
 from tasks.signing.signer import Signer
 

@@ -19,12 +19,14 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from project.s3 import media_client
+from access.grants import scope_for
+from tasks import keyscope
 from tasks.batchspec import BatchInputError, BatchRequest
 from tasks.issuing import StorageUnavailable, create_batch
 from tasks.listing import list_entries
 from tasks.models import Batch
 from tasks.retrying import describe, is_transient
+from tasks.s3clients import media_client
 from tasks.schedules.models import Schedule, ScheduleRun
 from tasks.schedules.occurrences import latest_occurrence
 from tasks.schedules.selection import Selection, TooManyObjects, select
@@ -142,10 +144,16 @@ def choose(schedule: Schedule) -> Selection:
     bucket = settings.AWS_STORAGE_BUCKET_NAME
     if not bucket:
         raise RunFailed("no media bucket is configured (DJANGO_AWS_STORAGE_BUCKET_NAME)")
+    scope = scope_for(schedule.owner)  # checked again at each run: grants may change
     try:
+        keyscope.check_prefix(scope, schedule.prefix)
+    except BatchInputError as error:
+        raise RunFailed(error.message) from None
+    try:
+        entries = list_entries(media_client(), bucket, schedule.prefix)
         return select(
             schedule.selection,
-            list_entries(media_client(), bucket, schedule.prefix),
+            ([e for e in page if scope.listing_filter(e[0])] for page in entries),
             count=schedule.newest_count,
             mark=schedule.mark,
             limit=settings.LINKS_MAX_BATCH_SIZE,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 
 class CustomDomainSigning(StrEnum):
@@ -41,3 +42,32 @@ class BucketTarget:
                 "(DJANGO_AWS_CLOUDFRONT_KEY_ID and DJANGO_AWS_CLOUDFRONT_KEY) or set "
                 "DJANGO_AWS_MEDIA_CUSTOM_DOMAIN_SIGNING=s3-host when S3 serves that host"
             )
+
+
+def media_target(settings: Any) -> BucketTarget:
+    """The media bucket's target from settings (django.conf.settings or any object like it)."""
+    signing = settings.AWS_MEDIA_CUSTOM_DOMAIN_SIGNING
+    if signing is None and settings.AWS_CLOUDFRONT_KEY_ID and settings.AWS_CLOUDFRONT_KEY:
+        signing = CustomDomainSigning.CLOUDFRONT
+    try:
+        mode = CustomDomainSigning(signing) if signing else None
+    except ValueError:
+        raise SigningConfigError(
+            "DJANGO_AWS_MEDIA_CUSTOM_DOMAIN_SIGNING must be 'cloudfront' or 's3-host', "
+            f"not {signing!r}"
+        ) from None
+    if mode is CustomDomainSigning.CLOUDFRONT and not (
+        settings.AWS_CLOUDFRONT_KEY_ID and settings.AWS_CLOUDFRONT_KEY
+    ):
+        raise SigningConfigError(
+            "CloudFront signing needs DJANGO_AWS_CLOUDFRONT_KEY_ID and DJANGO_AWS_CLOUDFRONT_KEY"
+        )
+    return BucketTarget(
+        bucket=settings.AWS_STORAGE_BUCKET_NAME,
+        region=settings.AWS_S3_REGION_NAME,
+        endpoint_url=settings.AWS_S3_ENDPOINT_URL,
+        addressing_style=settings.AWS_S3_ADDRESSING_STYLE,
+        custom_domain=settings.AWS_MEDIA_CUSTOM_DOMAIN,
+        custom_domain_signing=mode if settings.AWS_MEDIA_CUSTOM_DOMAIN else None,
+        custom_domain_secure=settings.AWS_S3_SECURE_URLS,
+    )

@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
-from project.redact import redact
+from common.redact import redact
 from tasks.refresh import claims, lapsing, refresher
 
 SHOWN = 20

@@ -12,8 +12,8 @@ from typing import Any, TextIO, cast
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from common.envparse import duration_seconds
 from notifications.recipients import RecipientError, parse_cli_spec
-from project.envparse import duration_seconds
 from tasks.batchspec import BatchInputError, BatchRequest
 from tasks.clitools import (
     NoWorker,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from project.s3 import get_signer
+from tasks.signing.factory import get_signer
 from tasks.signing.signer import MAX_EXPIRES_IN, SignedUrl, SigningError
 
 __all__ = ["MAX_EXPIRES_IN", "SignedUrl", "SigningError", "sign"]

@@ -1,11 +1,21 @@
-"""Webhook receivers: real HTTP servers on loopback that answer from a script."""
+"""The loopback webhook receiver shared by the demo and the tests: a real HTTP server.
+
+It answers from a script (`Reply`s in order, then `default`), keeps every request, and when
+`verify` is on it checks each request's Standard Webhooks signature with `secret` first:
+503 until the secret is known (the sender retries), 400 for a bad signature.
+"""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 
 @dataclass
@@ -25,13 +35,28 @@ class Received:
     at: float
 
 
+NOT_READY = Reply(status=503, body=b"")
+BAD_SIGNATURE = Reply(status=400, body=b"")
+
+
 class Receiver:
     """Answers with `script` replies in order, then with `default` forever."""
 
-    def __init__(self, script: list[Reply] | None = None, default: Reply | None = None) -> None:
+    def __init__(
+        self,
+        script: list[Reply] | None = None,
+        default: Reply | None = None,
+        *,
+        verify: bool = False,
+        secret: str | None = None,
+    ) -> None:
         self.script = list(script or [])
         self.default = default or Reply()
+        self.verify = verify
+        self.secret = secret
         self.requests: list[Received] = []
+        self.verified: list[dict[str, Any]] = []  # {"id": webhook-id, "payload": parsed body}
+        self.rejected = 0
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
@@ -50,10 +75,32 @@ class Receiver:
         self._server.shutdown()
         self._server.server_close()
 
+    def __enter__(self) -> Receiver:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def next_reply(self, received: Received) -> Reply:
         with self._lock:
             self.requests.append(received)
+            if self.verify:
+                refusal = self._check_signature(received)
+                if refusal is not None:
+                    return refusal
             return self.script.pop(0) if self.script else self.default
+
+    def _check_signature(self, received: Received) -> Reply | None:
+        if self.secret is None:
+            return NOT_READY
+        headers = {name.lower(): value for name, value in received.headers.items()}
+        try:
+            payload = Webhook(self.secret).verify(received.body, headers)
+        except WebhookVerificationError:
+            self.rejected += 1
+            return BAD_SIGNATURE
+        self.verified.append({"id": headers.get("webhook-id"), "payload": payload})
+        return None
 
     def wait_for(self, count: int, timeout: float = 30) -> list[Received]:
         deadline = time.monotonic() + timeout
@@ -62,6 +109,25 @@ class Receiver:
                 return list(self.requests)
             time.sleep(0.05)
         raise AssertionError(f"expected {count} requests, got {len(self.requests)}")
+
+    def wait_for_event(
+        self, event_type: str, tick: Callable[[], object] = lambda: None, timeout: float = 30
+    ) -> dict[str, Any]:
+        """The first event of that type received (verified when verifying); tick() while none."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for event in self.events():
+                if event.get("type") == event_type:
+                    return event
+            tick()
+            time.sleep(0.5)
+        raise TimeoutError(f"the receiver got no {event_type} in {timeout:g} s")
+
+    def events(self) -> list[dict[str, Any]]:
+        with self._lock:
+            if self.verify:
+                return [message["payload"] for message in self.verified]
+            return [json.loads(received.body) for received in self.requests]
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         receiver = self

@@ -2,7 +2,7 @@
 
 from rest_framework.routers import SimpleRouter
 
-from notifications.api import DeliveryViewSet, RecipientViewSet
+from notifications.api.views import DeliveryViewSet, RecipientViewSet
 
 router = SimpleRouter()
 router.register("recipients", RecipientViewSet, basename="recipient")

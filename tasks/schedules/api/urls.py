@@ -1,6 +1,6 @@
 from rest_framework.routers import SimpleRouter
 
-from tasks.schedules.api import ScheduleViewSet
+from tasks.schedules.api.views import ScheduleViewSet
 
 router = SimpleRouter()
 router.register("schedules", ScheduleViewSet, basename="schedule")

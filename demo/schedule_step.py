@@ -12,9 +12,9 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule
 
-from project.celery import app
-from project.s3 import media_client
+from demo.worker import in_process_worker
 from tasks.models import Batch
+from tasks.s3clients import media_client
 from tasks.schedules import runs
 from tasks.schedules.models import Schedule
 from tasks.schedules.occurrences import latest_occurrence
@@ -45,8 +45,6 @@ def demo_schedule() -> Schedule:
 
 def run_scheduled_report(step: Callable[[str], None], wait_for: Callable[[Batch], Batch]) -> None:
     """Last Monday's 08:00 run made by the beat's tick (twice: one run), then a run by hand."""
-    from celery.contrib.testing.worker import start_worker
-
     schedule = demo_schedule()
     now = timezone.now()
     monday = latest_occurrence(schedule.cron, schedule.zone, now - timedelta(days=8), now)
@@ -58,7 +56,7 @@ def run_scheduled_report(step: Callable[[str], None], wait_for: Callable[[Batch]
     )
     for name in ("celery", "kombu"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    with start_worker(app, pool="solo", perform_ping_check=False, loglevel="WARNING"):
+    with in_process_worker():
         made = runs.tick(now) + runs.tick(now)  # a tick delivered twice
         run = made[0].run if len(made) == 1 else None
         if run is None or run.batch is None:

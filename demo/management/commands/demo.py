@@ -13,17 +13,18 @@ from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from demo.embedded import SmtpSink, start_s3_emulator
+from demo.receiver import Receiver
+from demo.refresh_step import run_refresh_demo
+from demo.schedule_step import run_scheduled_report
+from demo.worker import in_process_worker
 from notifications.models import Delivery
-from project.celery import app
-from project.embedded import SmtpSink, VerifyingReceiver, start_s3_emulator
-from project.s3 import media_client
-from project.signing import sign
 from tasks.batchspec import BatchRequest
-from tasks.demo_refresh import run_refresh_demo
 from tasks.export import csv_pieces, export_rows
 from tasks.issuing import create_batch
 from tasks.models import Batch
-from tasks.schedules.demo import run_scheduled_report
+from tasks.s3clients import media_client
+from tasks.signing.entry import sign
 
 NOT_UPLOADED = "shares/never-uploaded.txt"
 
@@ -89,14 +90,12 @@ class Command(BaseCommand):
     def issue_batch(self, keys: list[str]) -> None:
         """A batch through a real Celery worker (consumer, acks) on the in-memory broker,
         delivered to a verifying webhook receiver and to an SMTP sink."""
-        from celery.contrib.testing.worker import start_worker
-
         for name in ("celery", "kombu", "mail.log"):  # chatter; the steps say what happens
             logging.getLogger(name).setLevel(logging.ERROR)
         with (
-            VerifyingReceiver() as receiver,
+            Receiver(verify=True) as receiver,
             SmtpSink("127.0.0.1", settings.EMAIL_PORT) as sink,
-            start_worker(app, pool="solo", perform_ping_check=False, loglevel="WARNING"),
+            in_process_worker(),
         ):
             request = BatchRequest(
                 keys=[*keys, keys[0], NOT_UPLOADED],
@@ -136,7 +135,7 @@ class Command(BaseCommand):
             time.sleep(0.2)
         raise CommandError(f"deliveries of batch {subject} did not finish in {timeout:g} s")
 
-    def report_deliveries(self, receiver: VerifyingReceiver, sink: SmtpSink) -> None:
+    def report_deliveries(self, receiver: Receiver, sink: SmtpSink) -> None:
         if not receiver.verified or receiver.rejected:
             raise CommandError("the webhook receiver did not verify the delivery")
         for message in receiver.verified:

@@ -11,20 +11,22 @@ from django_celery_beat.models import CrontabSchedule
 from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from access.grants import scope_of_request
 from notifications.models import Recipient
 from notifications.recipients import RecipientError, recipient_from_spec
-from tasks.schedules.models import Schedule
-from tasks.schedules.occurrences import CRON_FIELDS
-from tasks.schedules.serializers import (
+from tasks import keyscope
+from tasks.schedules.api.serializers import (
     ScheduleRunSerializer,
     ScheduleSerializer,
     ScheduleWriteSerializer,
     name_taken,
 )
+from tasks.schedules.models import Schedule
+from tasks.schedules.occurrences import CRON_FIELDS
 
 
 def crontab_for(expression: str, zone: str) -> CrontabSchedule:
@@ -46,6 +48,14 @@ def recipients_from(owner: Any, specs: list[dict[str, Any]]) -> tuple[list[Recip
         if new.secret:
             secrets[new.recipient.id] = new.secret
     return made, secrets
+
+
+def in_scope(request: Request, prefix: str) -> None:
+    """A schedule shares only a prefix inside the caller's scope (403 naming it)."""
+    try:
+        keyscope.check_prefix(scope_of_request(request), prefix)
+    except keyscope.OutOfScope as error:
+        raise PermissionDenied(error.message) from None
 
 
 class ScheduleViewSet(viewsets.ModelViewSet):
@@ -76,6 +86,8 @@ class ScheduleViewSet(viewsets.ModelViewSet):
         return Response(self.shown(schedule, secrets))
 
     def save(self, schedule: Schedule, data: dict[str, Any]) -> dict[int, str]:
+        if "prefix" in data:
+            in_scope(self.request, data["prefix"])
         try:
             return self.write(schedule, data)
         except IntegrityError as error:  # the name, taken meanwhile by a concurrent request

@@ -1,0 +1,35 @@
+"""Settings for `make demo`: the project's settings on embedded defaults, plus the demo app.
+
+SQLite, an in-process broker, moto's S3, an SMTP sink and a webhook receiver, all on
+loopback. The values are set here, whatever the environment or a .env file says.
+"""
+
+import os
+
+EMBEDDED = {
+    "DJANGO_DEBUG": "true",
+    "DJANGO_SECRET_KEY": "demo-only-not-secret",
+    "FIELD_ENCRYPTION_KEYS": "ZGVtby1vbmx5LWZpZWxkLWVuY3J5cHRpb24ta2V5ISE=",
+    "DJANGO_ENV_FILE": "/dev/null",
+    "DATABASE_URL": "sqlite:///.demo/db.sqlite3",
+    "CELERY_BROKER_URL": "memory://",
+    "DJANGO_AWS_ACCESS_KEY_ID": "demo",
+    "DJANGO_AWS_SECRET_ACCESS_KEY": "demo-secret",
+    "DJANGO_AWS_STORAGE_BUCKET_NAME": "demo-media",
+    "DJANGO_AWS_STATIC_BUCKET_NAME": "demo-static",
+    "DJANGO_AWS_S3_ENDPOINT_URL": "http://127.0.0.1:45999",
+    "DJANGO_AWS_S3_REGION_NAME": "us-east-1",
+    "DJANGO_AWS_S3_ADDRESSING_STYLE": "path",
+    "DJANGO_AWS_S3_SECURE_URLS": "false",
+    "DJANGO_AWS_S3_USE_SSL": "false",
+    "DJANGO_AWS_GZIPPED": "false",
+    "EMAIL_URL": "smtp://127.0.0.1:45998",
+    "WEBHOOK_ALLOW_HTTP": "true",
+    "WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
+}
+os.environ.update(EMBEDDED)
+
+from project.settings import *  # noqa: E402, F403
+from project.settings import INSTALLED_APPS  # noqa: E402
+
+INSTALLED_APPS = [*INSTALLED_APPS, "demo"]

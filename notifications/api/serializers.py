@@ -1,0 +1,107 @@
+"""Serializers for recipients, deliveries and their attempts (secrets masked, shown once)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from notifications.models import Attempt, Delivery, Recipient, WebhookSecret
+from notifications.webhook_secrets import active_secrets
+
+
+class SecretSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = WebhookSecret
+        fields = ["masked", "created_at", "expires_at"]
+
+
+class RecipientSerializer(serializers.ModelSerializer):
+    address = serializers.CharField(read_only=True)
+    header_names = serializers.SerializerMethodField()
+    secrets = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Recipient
+        fields = [
+            "id",
+            "kind",
+            "address",
+            "timezone",
+            "header_names",
+            "secrets",
+            "created_at",
+            "last_success_at",
+            "failing_since",
+            "disabled_at",
+            "disabled_reason",
+        ]
+        read_only_fields = fields
+
+    def get_header_names(self, recipient: Recipient) -> list[str]:
+        return sorted(recipient.headers)  # values may be credentials: names only
+
+    def get_secrets(self, recipient: Recipient) -> list[dict[str, Any]]:
+        if recipient.kind != Recipient.Kind.WEBHOOK:
+            return []
+        live = set(active_secrets(recipient))
+        rows = [s for s in recipient.secrets.all() if s.secret in live]
+        return list(SecretSerializer(rows, many=True).data)
+
+
+class RecipientSpecSerializer(serializers.Serializer):
+    email = serializers.CharField(required=False)
+    webhook = serializers.CharField(required=False)
+    secret = serializers.CharField(required=False)
+    headers = serializers.DictField(child=serializers.CharField(), required=False)
+    timezone = serializers.CharField(required=False)
+
+
+class AttemptSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Attempt
+        fields = [
+            "number",
+            "started_at",
+            "latency_ms",
+            "outcome",
+            "status_code",
+            "response",
+            "error",
+        ]
+
+
+class DeliverySerializer(serializers.ModelSerializer):
+    webhook_id = serializers.CharField(source="message_id", read_only=True)
+    recipient_kind = serializers.CharField(source="recipient.kind", read_only=True)
+    recipient_address = serializers.CharField(source="recipient.address", read_only=True)
+
+    class Meta:
+        model = Delivery
+        fields = [
+            "id",
+            "webhook_id",
+            "recipient",
+            "recipient_kind",
+            "recipient_address",
+            "event_type",
+            "subject",
+            "part",
+            "parts",
+            "link_count",
+            "status",
+            "created_at",
+            "next_attempt_at",
+            "delivered_at",
+            "attempt_count",
+            "last_error",
+        ]
+        read_only_fields = fields
+
+
+class DeliveryDetailSerializer(DeliverySerializer):
+    attempts = AttemptSerializer(many=True, read_only=True)
+
+    class Meta(DeliverySerializer.Meta):
+        fields = [*DeliverySerializer.Meta.fields, "attempts"]
+        read_only_fields = fields

@@ -1,0 +1,63 @@
+"""The process's one Signer, built from settings: the strategy for the media bucket's target."""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any
+
+import botocore.session
+
+from tasks import s3clients
+from tasks.s3clients import boto_session, s3_client
+from tasks.signing.credentials import CredentialSource
+from tasks.signing.signer import Signer
+from tasks.signing.sigv4 import SigV4QueryPresigner
+from tasks.signing.strategies import (
+    BotocoreStrategy,
+    CloudFrontStrategy,
+    PresignerStrategy,
+    S3HostStrategy,
+    Strategy,
+)
+from tasks.signing.target import BucketTarget, CustomDomainSigning, media_target
+
+
+def build_strategy(target: BucketTarget, client: Any, settings: Any) -> Strategy:
+    if not target.custom_domain:
+        presigner = SigV4QueryPresigner(
+            region=target.region,
+            endpoint_url=target.endpoint_url,
+            addressing_style=target.addressing_style,
+        )
+        return PresignerStrategy(presigner, BotocoreStrategy(client, target.bucket), target.bucket)
+    scheme = "https" if target.custom_domain_secure else "http"
+    base_url = f"{scheme}://{target.custom_domain}"
+    if target.custom_domain_signing is CustomDomainSigning.CLOUDFRONT:
+        pem = settings.AWS_CLOUDFRONT_KEY.replace("\\n", "\n").encode()
+        return CloudFrontStrategy(base_url, settings.AWS_CLOUDFRONT_KEY_ID, pem)
+    return S3HostStrategy(base_url, target.region)
+
+
+def build_signer(settings: Any, session: botocore.session.Session | None = None) -> Signer:
+    target = media_target(settings)
+    session = session or boto_session(settings)
+    strategy = build_strategy(target, s3_client(session, target), settings)
+    credentials = CredentialSource(session.get_credentials()) if strategy.uses_credentials else None
+    return Signer(strategy, credentials)
+
+
+@functools.cache
+def get_signer() -> Signer:
+    from django.conf import settings
+
+    return build_signer(settings)
+
+
+def reset() -> None:
+    """Forget the process's signer and media client (settings changed, or a new process)."""
+    get_signer.cache_clear()
+    s3clients.reset()
+
+
+os.register_at_fork(after_in_child=get_signer.cache_clear)
