@@ -1,5 +1,5 @@
-"""`manage.py check --deploy` is clean with the production values of .env.example (plus a
-secret key, which the example leaves empty on purpose)."""
+"""`manage.py check --deploy` is clean with the production values of .env.example (plus the
+secret keys, which the example leaves empty on purpose)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import os
 import secrets
 import subprocess
 import sys
+
+from cryptography.fernet import Fernet
 
 from tests.procfile import ROOT
 
@@ -28,6 +30,7 @@ def check_deploy(**overrides: str) -> subprocess.CompletedProcess[str]:
         "HOME": os.environ.get("HOME", "/tmp"),
         **{name: value for name, value in example.items() if value},
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         "DJANGO_ENV_FILE": os.devnull,
         "DJANGO_SETTINGS_MODULE": "project.settings",
         **overrides,

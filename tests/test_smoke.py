@@ -25,6 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 import requests
+from cryptography.fernet import Fernet
 from standardwebhooks.webhooks import Webhook
 
 from tests.services.ports import free_port
@@ -91,6 +92,7 @@ def stack_env(smoke_database, s3_server, tmp_path) -> Stack:
         "DJANGO_ENV_FILE": os.devnull,
         "DJANGO_DEBUG": "false",
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DJANGO_SECURE_SSL_REDIRECT": "false",
         "DJANGO_SECURE_COOKIES": "false",
