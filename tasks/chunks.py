@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from django.db import transaction
 
+from common import metrics
 from tasks import progress
 from tasks.issuing import check_bucket
 from tasks.linkstore import NewLink, insert_links
@@ -90,4 +91,6 @@ def sign_chunk(chunk_id: int) -> None:
         return
     if chunk.batch.status != Batch.Status.SIGNING:
         return
-    record(prepare(chunk))
+    signed = prepare(chunk)
+    if record(signed):
+        metrics.LINKS_SIGNED.inc(len(signed.links))

@@ -66,3 +66,36 @@ def test_heartbeat_ages_are_exported(client):
     beat_and_workers_alive(seconds_ago=30)
     found = samples(client)
     assert 29 <= found[("linkdist_heartbeat_age_seconds", (("source", "beat"),))] < 60
+
+
+def counted(name: str) -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value(name) or 0.0
+
+
+@pytest.mark.s3
+def test_signing_counts_the_links_it_stores(media_bucket):
+    before = counted("linkdist_links_signed_total")
+    overdue_refreshing_batch(timedelta(seconds=1), keys=3)
+    assert counted("linkdist_links_signed_total") == before + 3
+
+
+@pytest.mark.s3
+def test_a_link_refreshed_after_it_expired_counts_as_lapsed_without_refresh(
+    media_bucket, settings
+):
+    from tasks.refresh.refresher import run_pass
+
+    settings.LINKS_REFRESH_CHECK_EXISTS = False
+    on_time = overdue_refreshing_batch(timedelta(seconds=1), keys=2)
+    late = overdue_refreshing_batch(timedelta(minutes=10), keys=1)
+    ShareLink.objects.filter(batch=late).update(expires_at=timezone.now() - timedelta(minutes=1))
+    refreshed = counted("linkdist_links_refreshed_total")
+    lapsed = counted("linkdist_links_lapsed_without_refresh_total")
+
+    report = run_pass()
+
+    assert report.refreshed == 3 and on_time.links.filter(version=2).count() == 2
+    assert counted("linkdist_links_refreshed_total") == refreshed + 3
+    assert counted("linkdist_links_lapsed_without_refresh_total") == lapsed + 1

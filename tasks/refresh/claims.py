@@ -15,7 +15,18 @@ from django.db.models import QuerySet
 
 from tasks.models import ShareLink
 
-TAKEN_FIELDS = ("id", "batch", "bucket", "key", "filename", "ttl", "version", "refresh_until")
+# expires_at: a link re-signed after it had expired is counted (lapsed without refresh).
+TAKEN_FIELDS = (
+    "id",
+    "batch",
+    "bucket",
+    "key",
+    "filename",
+    "ttl",
+    "version",
+    "refresh_until",
+    "expires_at",
+)
 
 
 def due(now: datetime) -> QuerySet[ShareLink]:

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from common import metrics
 from tasks import s3clients
 from tasks.listing import missing_keys
 from tasks.models import Batch, ShareLink
@@ -93,7 +94,17 @@ def refresh_chunk(report: PassReport, limit: int) -> int:
     report.past_until += len(past)
     report.gone += len(gone)
     report.failed += len(unsignable) + len(foreign)
+    count_refreshed(links, saved, now)
     return len(links)
+
+
+def count_refreshed(links: Sequence[ShareLink], saved: Sequence[int], now: datetime) -> None:
+    """Metrics: links re-signed, and those re-signed only after they had expired (dead for a
+    while: lapsed without a refresh in time)."""
+    resigned = set(saved)
+    metrics.LINKS_REFRESHED.inc(len(resigned))
+    late = sum(1 for link in links if link.id in resigned and link.expires_at <= now)
+    metrics.LAPSED_WITHOUT_REFRESH.inc(late)
 
 
 def absent(links: Sequence[ShareLink]) -> set[int]:
