@@ -26,6 +26,7 @@ EMBEDDED = {
     "EMAIL_URL": "smtp://127.0.0.1:45998",
     "WEBHOOK_ALLOW_HTTP": "true",
     "WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
+    "WEBHOOK_ALLOWED_PORTS": "80,443,1024-65535",  # the receiver listens on a free port
 }
 os.environ.update(EMBEDDED)
 

@@ -7,9 +7,10 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from notifications.netguard import Network, refusal
+from notifications.netguard import Network, PortRange, port_refusal, refusal
 
 MAX_URL_LENGTH = 2048
+DEFAULT_PORTS = {"http": 80, "https": 443}
 MAX_HEADERS = 20
 HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$")
 RESERVED_HEADERS = frozenset(
@@ -31,11 +32,13 @@ class AddressError(ValueError):
     pass
 
 
-def check_webhook_url(url: object, *, allow_http: bool, allowed: list[Network]) -> str:
-    """An absolute https URL (http when allowed) with a host and no credentials.
+def check_webhook_url(
+    url: object, *, allow_http: bool, allowed: list[Network], ports: list[PortRange]
+) -> str:
+    """An absolute https URL (http when allowed) with a host, an allowed port, no credentials.
 
-    A host written as an IP address is checked against the SSRF guard here already; names
-    are checked when resolved, at every connection.
+    A host written as an IP address is checked against the SSRF guard here already, and the
+    port always; names are checked when resolved, at every connection.
     """
     if not isinstance(url, str) or not url.strip():
         raise AddressError("a webhook URL is required")
@@ -44,7 +47,7 @@ def check_webhook_url(url: object, *, allow_http: bool, allowed: list[Network]) 
         raise AddressError(f"a webhook URL is at most {MAX_URL_LENGTH} characters")
     try:
         parts = urlsplit(url)
-        host, _port = parts.hostname, parts.port
+        host, port = parts.hostname, parts.port
     except ValueError as error:
         raise AddressError(f"not a valid URL: {error}") from None
     schemes = {"https", "http"} if allow_http else {"https"}
@@ -62,8 +65,9 @@ def check_webhook_url(url: object, *, allow_http: bool, allowed: list[Network]) 
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
-        return url
-    reason = refusal(address, allowed)
+        address = None  # a name: checked when resolved, at every connection
+    reason = refusal(address, allowed) if address else None
+    reason = reason or port_refusal(port or DEFAULT_PORTS[parts.scheme], ports)
     if reason:
         raise AddressError(f"webhook target refused: {reason}")
     return url

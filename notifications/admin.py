@@ -52,7 +52,7 @@ class RecipientAdmin(admin.ModelAdmin):
     list_display = [
         "id",
         "kind",
-        "address",
+        "address_",
         "owner",
         "enabled",
         "last_success_at",
@@ -65,7 +65,7 @@ class RecipientAdmin(admin.ModelAdmin):
         "owner",
         "kind",
         "email",
-        "url",
+        "url_",
         "timezone",
         "event_types",
         "header_names",
@@ -78,7 +78,7 @@ class RecipientAdmin(admin.ModelAdmin):
     readonly_fields = [
         "kind",
         "email",
-        "url",
+        "url_",
         "header_names",
         "created_at",
         "last_success_at",
@@ -95,6 +95,14 @@ class RecipientAdmin(admin.ModelAdmin):
     @admin.display(boolean=True)
     def enabled(self, recipient: Recipient) -> bool:
         return not recipient.is_disabled
+
+    @admin.display(description="address")
+    def address_(self, recipient: Recipient) -> str:
+        return redact(recipient.address)
+
+    @admin.display(description="url")
+    def url_(self, recipient: Recipient) -> str:
+        return redact(recipient.url or "")
 
     @admin.display(description="headers (values hidden)")
     def header_names(self, recipient: Recipient) -> str:
@@ -126,18 +134,27 @@ class RecipientAdmin(admin.ModelAdmin):
 
 class AttemptInline(admin.TabularInline):
     model = Attempt
-    fields = ["number", "started_at", "latency_ms", "outcome", "status_code", "error", "response"]
+    fields = ["number", "started_at", "latency_ms", "outcome", "status_code", "error_", "response_"]
     readonly_fields = [
         "number",
         "started_at",
         "latency_ms",
         "outcome",
         "status_code",
-        "error",
-        "response",
+        "error_",
+        "response_",
     ]
     extra = 0
     can_delete = False
+
+    # Stored redacted already; redacted again when shown, for rows older than the rules.
+    @admin.display(description="error")
+    def error_(self, attempt: Attempt) -> str:
+        return redact(attempt.error)
+
+    @admin.display(description="response")
+    def response_(self, attempt: Attempt) -> str:
+        return redact(attempt.response)
 
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
@@ -155,12 +172,12 @@ class DeliveryAdmin(admin.ModelAdmin):
         "attempt_count",
         "next_attempt_at",
         "delivered_at",
-        "last_error",
+        "last_error_",
     ]
     list_filter = ["status", "event_type", "recipient__kind"]
     search_fields = ["subject", "=id"]
     list_select_related = ["recipient"]
-    exclude = ["payload", "claim_token"]
+    exclude = ["body", "claim_token", "last_error"]  # last_error: shown redacted
     readonly_fields = [
         "webhook_id",
         "recipient",
@@ -177,14 +194,11 @@ class DeliveryAdmin(admin.ModelAdmin):
         "attempt_count",
         "tries",
         "delivered_at",
-        "last_error",
+        "last_error_",
         "payload_redacted",
     ]
     inlines = [AttemptInline]
     actions = ["replay_deliveries"]
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Delivery]:
-        return super().get_queryset(request).defer("payload")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -196,6 +210,10 @@ class DeliveryAdmin(admin.ModelAdmin):
     @admin.display(description="webhook-id")
     def webhook_id(self, delivery: Delivery) -> str:
         return delivery.message_id
+
+    @admin.display(description="last error")
+    def last_error_(self, delivery: Delivery) -> str:
+        return redact(delivery.last_error)
 
     @admin.display(description="payload (signatures shortened)")
     def payload_redacted(self, delivery: Delivery) -> str:

@@ -39,7 +39,9 @@ def claim(ids: Sequence[Any], token: uuid.UUID) -> list[Delivery]:
         attempt_count=F("attempt_count") + 1,
         tries=F("tries") + 1,
     )
-    claimed = Delivery.objects.filter(id__in=ids, claim_token=token).select_related("recipient")
+    claimed = Delivery.objects.filter(id__in=ids, claim_token=token).select_related(
+        "recipient", "body"
+    )
     return list(claimed.order_by("recipient__kind", "recipient_id", "created_at", "part"))
 
 

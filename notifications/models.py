@@ -9,6 +9,7 @@ from django.db import models
 from django.utils import timezone
 
 from common.fields import EncryptedJSONField, EncryptedTextField
+from common.redact import redact
 
 
 class Recipient(models.Model):
@@ -65,7 +66,8 @@ class Recipient(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind}:{self.email or self.url}"
+        # shown in admin pages and logs: a URL may carry a token (?token=…)
+        return redact(f"{self.kind}:{self.email or self.url}")
 
     @property
     def address(self) -> str:
@@ -99,6 +101,20 @@ class WebhookSecret(models.Model):
         return "whsec_…" + self.secret[-4:]
 
 
+class MessageBody(models.Model):
+    """A message body, stored once and shared by the deliveries that send it.
+
+    Every recipient of one event (one part of it, for webhooks) gets the same bytes; each
+    delivery signs them with its own recipient's secret and its own webhook-id when it sends.
+    """
+
+    text = models.TextField(help_text="the message as JSON text, exactly as sent")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"message body {self.pk} ({len(self.text)} characters)"
+
+
 class Delivery(models.Model):
     """One message to one recipient about one event (one part of it when split)."""
 
@@ -114,7 +130,7 @@ class Delivery(models.Model):
     subject = models.CharField(max_length=200, help_text="what the event is about (a batch id)")
     part = models.PositiveIntegerField(default=1)
     parts = models.PositiveIntegerField(default=1)
-    payload = models.TextField(help_text="the message as JSON text, exactly as sent")
+    body = models.ForeignKey(MessageBody, on_delete=models.PROTECT, related_name="deliveries")
     link_count = models.PositiveIntegerField(default=0)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     created_at = models.DateTimeField(default=timezone.now)
@@ -148,6 +164,11 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.subject} part {self.part}/{self.parts} → {self.recipient}"
+
+    @property
+    def payload(self) -> str:
+        """The body as sent (JSON text); shared with the other deliveries of the same part."""
+        return self.body.text
 
     @property
     def message_id(self) -> str:

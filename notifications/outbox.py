@@ -18,8 +18,9 @@ split so that each is at most WEBHOOK_MAX_BODY_BYTES. Bad input (unknown event t
 unsaved recipient, too many links for email without a manifest, one link too large for a
 body) raises PublishError and writes nothing. Deliveries to disabled recipients are
 recorded as failed and not sent. A recipient that subscribes to some event types only
-(Recipient.event_types) gets no delivery for the others. The returned deliveries have their
-payload deferred (it is loaded again on access) so that a million links do not stay in memory.
+(Recipient.event_types) gets no delivery for the others. Each body is stored once
+(MessageBody) and shared by the deliveries that send it; the returned deliveries refer to it
+by id and load it on access, so that a million links do not stay in memory.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from notifications import catalog
-from notifications.models import Delivery, Recipient
+from notifications.models import Delivery, MessageBody, Recipient
 from notifications.payloads import (
     Part,
     PayloadTooLarge,
@@ -69,14 +70,17 @@ def publish(
 
     def new_deliveries() -> Iterator[Delivery]:
         common = {"event_type": event_type, "subject": subject, "created_at": now}
-        for recipient in emails:
-            yield _delivery(recipient, now, payload=email_body, link_count=len(items), **common)
+        if emails:
+            body = _store(email_body or "", now)
+            for recipient in emails:
+                yield _delivery(recipient, now, body_id=body, link_count=len(items), **common)
         for part in bodies or ():
+            body = _store(part.body, now)  # once, however many recipients send it
             for recipient in webhooks:
                 yield _delivery(
                     recipient,
                     now,
-                    payload=part.body,
+                    body_id=body,
                     part=part.number,
                     parts=parts,
                     link_count=part.count,
@@ -100,15 +104,15 @@ def publish_test(recipient: Recipient) -> Delivery:
             f"the endpoint is disabled ({recipient.disabled_reason}); enable it first"
         )
     now = timezone.now()
-    delivery = _delivery(
-        recipient,
-        now,
-        event_type=catalog.TEST_EVENT,
-        subject=catalog.TEST_EVENT,
-        created_at=now,
-        payload=payload_for_test(recipient.pk, now),
-    )
     with transaction.atomic():
+        delivery = _delivery(
+            recipient,
+            now,
+            event_type=catalog.TEST_EVENT,
+            subject=catalog.TEST_EVENT,
+            created_at=now,
+            body_id=_store(payload_for_test(recipient.pk, now), now),
+        )
         [created] = _save([delivery])
         transaction.on_commit(lambda: enqueue([created.id]), robust=True)
     return created
@@ -154,6 +158,11 @@ def _email_body(
     return email_payload(event_type, subject, now, items, manifest_url)
 
 
+def _store(text: str, now: datetime) -> int:
+    """Store a body once; its id (the deliveries refer to it and do not hold the text)."""
+    return int(MessageBody.objects.create(text=text, created_at=now).pk)
+
+
 def _delivery(recipient: Recipient, now: datetime, **fields: Any) -> Delivery:
     if recipient.is_disabled:
         return Delivery(
@@ -179,7 +188,4 @@ def _create(deliveries: Iterator[Delivery]) -> list[Delivery]:
 
 def _save(chunk: list[Delivery]) -> list[Delivery]:
     Delivery.objects.bulk_create(chunk)
-    for delivery in chunk:
-        # Deferred: loaded again on access, so large payloads do not pile up in memory.
-        delivery.__dict__.pop("payload", None)
     return chunk

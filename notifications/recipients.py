@@ -12,9 +12,11 @@
 - Bad input raises RecipientError(field, message) and writes nothing.
 
 An owner's recipient with the same address is reused (an endpoint keeps its secret across
-batches); naming it again re-enables it when it was disabled, and updates its headers,
-timezone or event types when given. A different secret for an existing endpoint is refused:
-rotate it.
+batches), and its headers, timezone or event types are updated when given. A different
+secret for an existing endpoint is refused: rotate it. A disabled recipient stays disabled
+until someone enables it on purpose (POST /api/recipients/{id}/enable/ or the admin): naming
+it again is refused with a RecipientError naming its field, so a batch that names it writes
+nothing.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from django.db import IntegrityError, transaction
 from notifications.addresses import AddressError, check_headers, check_webhook_url
 from notifications.catalog import SUBSCRIBABLE
 from notifications.models import Recipient
-from notifications.netguard import allowed_networks
+from notifications.netguard import allowed_networks, allowed_ports
 from notifications.webhook_secrets import (
     SecretFormatError,
     active_secrets,
@@ -126,6 +128,7 @@ def _email(owner: Any, spec: dict[str, Any]) -> NewRecipient:
         raise RecipientError("email", f"{address!r} is not a valid email address") from None
     tz, events = _timezone(spec), _event_types(spec)
     recipient, _ = _get_or_create(_owner(owner), Recipient.Kind.EMAIL, email=address)
+    _refuse_disabled(recipient, "email")
     _update(recipient, timezone=tz, event_types=events)
     return NewRecipient(recipient, None)
 
@@ -134,7 +137,10 @@ def _webhook(owner: Any, spec: dict[str, Any]) -> NewRecipient:
     _unknown(spec, WEBHOOK_KEYS)
     try:
         url = check_webhook_url(
-            spec["webhook"], allow_http=settings.WEBHOOK_ALLOW_HTTP, allowed=allowed_networks()
+            spec["webhook"],
+            allow_http=settings.WEBHOOK_ALLOW_HTTP,
+            allowed=allowed_networks(),
+            ports=allowed_ports(),
         )
     except AddressError as error:
         raise RecipientError("webhook", str(error)) from None
@@ -151,6 +157,7 @@ def _webhook(owner: Any, spec: dict[str, Any]) -> NewRecipient:
     tz, events = _timezone(spec), _event_types(spec)
     with transaction.atomic():
         recipient, created = _get_or_create(_owner(owner), Recipient.Kind.WEBHOOK, url=url)
+        _refuse_disabled(recipient, "webhook")
         if not created and secret is not None and secret not in active_secrets(recipient):
             raise RecipientError(
                 "secret",
@@ -174,10 +181,19 @@ def _get_or_create(owner: Any, kind: str, **address: str) -> tuple[Recipient, bo
         return Recipient.objects.get(**lookup), False
 
 
+def _refuse_disabled(recipient: Recipient, field: str) -> None:
+    if recipient.disabled_at is None:
+        return
+    raise RecipientError(
+        field,
+        f"{recipient.address} was disabled on {recipient.disabled_at:%Y-%m-%d %H:%M} UTC "
+        f"({recipient.disabled_reason or 'by an operator'}); it stays disabled until someone "
+        f"enables it (POST /api/recipients/{recipient.pk}/enable/ or the admin)",
+    )
+
+
 def _update(recipient: Recipient, **fields: Any) -> None:
     changes = {name: value for name, value in fields.items() if value is not None}
-    if recipient.disabled_at is not None:
-        changes.update(disabled_at=None, disabled_reason="", failing_since=None)
     if changes:
         for name, value in changes.items():
             setattr(recipient, name, value)

@@ -69,6 +69,16 @@ def networks(name: str, default: list[str]) -> list[str]:
     return values
 
 
+def ports(name: str, default: str) -> list[tuple[int, int]]:
+    """Comma-separated ports and ranges ('80,443,8000-8999'), as (lowest, highest) pairs."""
+    return envparse.parse_port_ranges(name, text(name, default) or "")
+
+
+def rate(name: str, default: str) -> tuple[int, int] | None:
+    """Requests per period ('120/1m') as (count, seconds); None when 'off'."""
+    return envparse.parse_rate(name, text(name, default) or "")
+
+
 def db_url(name: str, default: str) -> dict:
     return _env.db_url_config(text(name, default))
 

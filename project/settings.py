@@ -246,6 +246,8 @@ LINKS_PUBLIC_BASE_URL = env.text("LINKS_PUBLIC_BASE_URL")
 WEBHOOK_ALLOW_HTTP = env.boolean("WEBHOOK_ALLOW_HTTP", False)
 # Networks (CIDR) a webhook may reach although they are loopback/private/link-local.
 WEBHOOK_ALLOWED_NETWORKS = env.networks("WEBHOOK_ALLOWED_NETWORKS", [])
+# Ports a webhook URL may name (cloud metadata addresses are refused whatever is allowed).
+WEBHOOK_ALLOWED_PORTS = env.ports("WEBHOOK_ALLOWED_PORTS", "80,443")
 WEBHOOK_MAX_BODY_BYTES = env.integer("WEBHOOK_MAX_BODY_BYTES", 262144, minimum=8192)
 WEBHOOK_CONNECT_TIMEOUT = env.seconds("WEBHOOK_CONNECT_TIMEOUT", 5)
 WEBHOOK_TIMEOUT = env.seconds("WEBHOOK_TIMEOUT", 15)  # the whole request
@@ -283,6 +285,13 @@ LINKS_REFRESH_RETRY_AFTER = env.seconds("LINKS_REFRESH_RETRY_AFTER", 120)
 LINKS_REFRESH_CHECK_EXISTS = env.boolean("LINKS_REFRESH_CHECK_EXISTS", True)  # HEAD each link
 LINKS_LAPSE_INTERVAL = env.seconds("LINKS_LAPSE_INTERVAL", 60)
 LINKS_PERMALINK_TTL = env.seconds("LINKS_PERMALINK_TTL", 300)  # the URL a permalink redirects to
+
+# --- Rate limits per client address: permalinks and the admin login ----------------------
+# Requests per period ("120/1m", "10/5m") or "off"; over it, 429 with Retry-After.
+LINKS_PERMALINK_RATE = env.rate("LINKS_PERMALINK_RATE", "120/1m")
+ADMIN_LOGIN_RATE = env.rate("ADMIN_LOGIN_RATE", "10/5m")  # login form submissions
+# Reverse proxies in front that append to X-Forwarded-For (0: REMOTE_ADDR is the client).
+TRUSTED_PROXY_COUNT = env.integer("TRUSTED_PROXY_COUNT", 0, minimum=0)
 
 # --- Schedules (tasks.schedules): batches on a calendar --------------------------------
 SCHEDULES_TICK_INTERVAL = env.seconds("SCHEDULES_TICK_INTERVAL", 30)  # how often due ones run

@@ -2,13 +2,18 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from common.ratelimit import rate_limited
 from ops.health import healthz
 from ops.metrics import metrics
 from project.apiroot import api_root
 from tasks.permalink_view import permalink
 from tasks.views import object_links
 
+admin_login = rate_limited("admin-login", "ADMIN_LOGIN_RATE", methods={"POST"})(admin.site.login)
+limited_permalink = rate_limited("permalink", "LINKS_PERMALINK_RATE")(permalink)
+
 urlpatterns = [
+    path("admin/login/", admin_login),  # before admin's own URLs: the same view, limited
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics, name="metrics"),
@@ -20,5 +25,5 @@ urlpatterns = [
     path("api/", include("tasks.api.urls")),
     path("api/", include("tasks.schedules.api.urls")),
     path("staff/object-links/", object_links, name="object-links"),
-    path("l/<str:token>", permalink, name="permalink"),
+    path("l/<str:token>", limited_permalink, name="permalink"),
 ]

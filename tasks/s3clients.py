@@ -10,6 +10,7 @@ import boto3
 import botocore.session
 from botocore.config import Config
 
+from tasks.signing.resolved import PROBE_CREDENTIALS
 from tasks.signing.target import BucketTarget, media_target
 
 
@@ -22,14 +23,29 @@ def boto_session(settings: Any) -> botocore.session.Session:
     return session
 
 
-def s3_client(session: botocore.session.Session, target: BucketTarget, **config: Any) -> Any:
-    return boto3.Session(botocore_session=session).client(
-        "s3",
-        region_name=target.region,
-        endpoint_url=target.endpoint_url,
-        config=Config(
+def client_args(target: BucketTarget, **config: Any) -> dict[str, Any]:
+    return {
+        "region_name": target.region,
+        "endpoint_url": target.endpoint_url,
+        "config": Config(
             signature_version="s3v4", s3={"addressing_style": target.addressing_style}, **config
         ),
+    }
+
+
+def s3_client(session: botocore.session.Session, target: BucketTarget, **config: Any) -> Any:
+    return boto3.Session(botocore_session=session).client("s3", **client_args(target, **config))
+
+
+def probe_client(session: botocore.session.Session, target: BucketTarget) -> Any:
+    """A client configured like s3_client, holding throw-away credentials (signs nothing real)."""
+    creds = PROBE_CREDENTIALS
+    return session.create_client(
+        "s3",
+        aws_access_key_id=creds.access_key,
+        aws_secret_access_key=creds.secret_key,
+        aws_session_token=creds.token,
+        **client_args(target),
     )
 
 

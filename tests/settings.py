@@ -29,6 +29,8 @@ os.environ.setdefault("CELERY_TASK_DEFAULT_QUEUE", f"test-{RUN_ID}")
 # worker started later knows it), short retry schedules and timeouts so tests stay quick.
 os.environ.setdefault("WEBHOOK_ALLOW_HTTP", "true")
 os.environ.setdefault("WEBHOOK_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
+# Receivers on free ports, and port 9 (discard) as a dead end; test_ssrf_defaults tests 80,443.
+os.environ.setdefault("WEBHOOK_ALLOWED_PORTS", "1-65535")
 os.environ.setdefault("WEBHOOK_CONNECT_TIMEOUT", "2")
 os.environ.setdefault("WEBHOOK_TIMEOUT", "2")
 os.environ.setdefault("DELIVERY_RETRY_SCHEDULE", "0,1s,1s,1s,1s,1s,1s,1s")
@@ -38,6 +40,9 @@ if "EMAIL_URL" not in os.environ:
 
     os.environ["EMAIL_URL"] = f"smtp://127.0.0.1:{free_port()}"
 os.environ.setdefault("EMAIL_TIMEOUT", "5")
+# Generous per-address limits: every test client is 127.0.0.1 (the limit tests set their own).
+os.environ.setdefault("LINKS_PERMALINK_RATE", "100000/1m")
+os.environ.setdefault("ADMIN_LOGIN_RATE", "100000/1m")
 os.environ.setdefault("SCHEDULES_TICK_INTERVAL", "2")  # a beat started by a test ticks often
 os.environ.setdefault("LINKS_LOCK_TIMEOUT", "2")  # a held lock turns into a retry quickly
 # Always PostgreSQL in tests, whatever DATABASE_URL says for development.

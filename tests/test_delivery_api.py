@@ -142,6 +142,35 @@ def test_an_endpoint_failing_too_long_is_disabled_and_shows_it(api, ana, receive
 
 
 @pytest.mark.django_db
+def test_a_batch_naming_a_disabled_endpoint_is_refused_until_it_is_enabled(api, ana):
+    from tasks.models import Batch
+    from tests.auth import grant
+
+    grant(ana, "")  # the whole bucket: this test is about the recipient
+    url = "https://hooks.example.com/gone"
+    recipient = recipient_from_spec(ana, {"webhook": url}).recipient
+    Recipient.objects.filter(id=recipient.id).update(
+        disabled_at=timezone.now(), disabled_reason="410 Gone"
+    )
+    body = {"keys": ["a.txt"], "recipients": [{"email": "x@example.com"}, {"webhook": url}]}
+
+    refused = api.post("/api/batches/", body, format="json")
+
+    assert refused.status_code == 400, refused.content
+    [message] = refused.json()["errors"]["recipients[1].webhook"]
+    assert url in message and "disabled" in message and "410 Gone" in message
+    assert Batch.objects.count() == 0
+    assert not Recipient.objects.filter(email="x@example.com").exists()  # nothing half-written
+    recipient.refresh_from_db()
+    assert recipient.disabled_at is not None
+
+    assert api.post(f"/api/recipients/{recipient.id}/enable/").status_code == 200
+    accepted = api.post("/api/batches/", body, format="json")
+    assert accepted.status_code in (201, 202), accepted.content
+    assert Batch.objects.get().recipients.filter(id=recipient.id).exists()
+
+
+@pytest.mark.django_db
 def test_a_success_clears_failing_since(ana, receiver, settings):
     hook = receiver()
     recipient = recipient_from_spec(ana, {"webhook": hook.url}).recipient

@@ -71,13 +71,23 @@ def test_each_owner_has_their_own_recipient():
     assert a.recipient.owner == ana
 
 
-def test_naming_a_disabled_endpoint_again_enables_it():
-    new = recipient_from_spec(None, {"webhook": URL})
+@pytest.mark.parametrize(
+    ("spec", "field"), [({"webhook": URL}, "webhook"), ({"email": "a@b.co"}, "email")]
+)
+def test_naming_a_disabled_recipient_again_is_refused_and_it_stays_disabled(spec, field):
+    new = recipient_from_spec(None, spec)
     Recipient.objects.filter(pk=new.recipient.pk).update(
         disabled_at=timezone.now(), disabled_reason="410 Gone"
     )
-    again = recipient_from_spec(None, {"webhook": URL})
-    assert again.recipient.disabled_at is None and again.recipient.disabled_reason == ""
+
+    with pytest.raises(RecipientError) as refused:
+        recipient_from_spec(None, {**spec, "timezone": "Europe/Paris"})
+
+    assert refused.value.field == field
+    assert "disabled" in str(refused.value) and "410 Gone" in str(refused.value)
+    assert f"/api/recipients/{new.recipient.pk}/enable/" in str(refused.value)
+    new.recipient.refresh_from_db()
+    assert new.recipient.disabled_at is not None and new.recipient.timezone == "UTC"
 
 
 @pytest.mark.parametrize(

@@ -87,6 +87,9 @@ def test_custom_domain_with_nothing_to_sign_it_is_refused(tmp_path):
             "WEBHOOK_ALLOWED_NETWORKS: '10.1' is not a",
         ),
         ("LINKS_CHUNK_SIZE", "0", "LINKS_CHUNK_SIZE must be at least 1"),
+        ("WEBHOOK_ALLOWED_PORTS", "443,22x", "WEBHOOK_ALLOWED_PORTS: '22x' is not a port"),
+        ("ADMIN_LOGIN_RATE", "10", "ADMIN_LOGIN_RATE must be a number of requests per period"),
+        ("TRUSTED_PROXY_COUNT", "-1", "TRUSTED_PROXY_COUNT must be at least 0"),
     ],
 )
 def test_bad_values_name_their_variable(tmp_path, name, value, message):

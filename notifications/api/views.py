@@ -118,7 +118,7 @@ class DeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         return DeliveryDetailSerializer if self.action == "retrieve" else DeliverySerializer
 
     def get_queryset(self) -> QuerySet[Delivery]:
-        rows = Delivery.objects.select_related("recipient").defer("payload")
+        rows = Delivery.objects.select_related("recipient")
         if self.action == "retrieve":
             rows = rows.prefetch_related("attempts")
         user = self.request.user

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,10 +13,15 @@ from standardwebhooks.webhooks import Webhook
 from urllib3 import PoolManager, Timeout
 from urllib3.exceptions import HTTPError, LocationValueError
 
-from common.redact import redact
+from common.redact import redact, remember_secret
 from notifications.addresses import AddressError, check_webhook_url
 from notifications.models import Delivery
-from notifications.netguard import BlockedAddressError, allowed_networks, guarded_pool_manager
+from notifications.netguard import (
+    BlockedAddressError,
+    allowed_networks,
+    allowed_ports,
+    guarded_pool_manager,
+)
 from notifications.policy import is_success, is_transient_http, parse_retry_after, truncate
 from notifications.transports.base import Sent, Transport, TransportError
 from notifications.webhook_secrets import active_secrets, active_secrets_of
@@ -70,13 +75,16 @@ class WebhookTransport(Transport):
         self.secrets: dict[int, list[str]] = {}
 
     def prepare(self, deliveries: Sequence[Delivery]) -> None:
-        self.secrets.update(active_secrets_of({d.recipient_id for d in deliveries}))
+        loaded = active_secrets_of({d.recipient_id for d in deliveries})
+        _remember(loaded.values())
+        self.secrets.update(loaded)
 
     def send(self, delivery: Delivery) -> Sent:
         recipient = delivery.recipient
         url = self._url(recipient.url)
         if recipient.pk not in self.secrets:
             self.secrets[recipient.pk] = active_secrets(recipient)
+            _remember([self.secrets[recipient.pk]])
         secrets = self.secrets[recipient.pk]
         if not secrets:
             raise TransportError("the endpoint has no active signing secret", permanent=True)
@@ -89,7 +97,10 @@ class WebhookTransport(Transport):
     def _url(self, url: str) -> str:
         try:
             return check_webhook_url(
-                url, allow_http=settings.WEBHOOK_ALLOW_HTTP, allowed=allowed_networks()
+                url,
+                allow_http=settings.WEBHOOK_ALLOW_HTTP,
+                allowed=allowed_networks(),
+                ports=allowed_ports(),
             )
         except AddressError as error:
             raise TransportError(str(error), permanent=True) from None
@@ -119,6 +130,13 @@ class WebhookTransport(Transport):
         except HTTPError as error:
             raise TransportError(redact(_describe(error))) from None
         return _judge(response.status, response.headers, text)
+
+
+def _remember(secret_lists: Iterable[list[str]]) -> None:
+    """A receiver may echo a secret back in any encoding: the recorder's redact() knows it."""
+    for secrets in secret_lists:
+        for secret in secrets:
+            remember_secret(secret)
 
 
 def _read_some(response: Any, limit: int) -> str:

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import functools
+import logging
 import os
 from typing import Any
 
 import botocore.session
 
 from tasks import s3clients
-from tasks.s3clients import boto_session, s3_client
+from tasks.s3clients import boto_session, probe_client, s3_client
 from tasks.signing.credentials import CredentialSource
+from tasks.signing.resolved import fast_presigner
 from tasks.signing.signer import Signer
-from tasks.signing.sigv4 import SigV4QueryPresigner
 from tasks.signing.strategies import (
     BotocoreStrategy,
     CloudFrontStrategy,
@@ -22,15 +23,26 @@ from tasks.signing.strategies import (
 )
 from tasks.signing.target import BucketTarget, CustomDomainSigning, media_target
 
+log = logging.getLogger(__name__)
 
-def build_strategy(target: BucketTarget, client: Any, settings: Any) -> Strategy:
+
+def bucket_strategy(
+    target: BucketTarget, client: Any, session: botocore.session.Session
+) -> Strategy:
+    """The fast presigner when it signs what `client` would (as configured), else botocore."""
+    fallback = BotocoreStrategy(client, target.bucket)
+    presigner = fast_presigner(client, probe_client(session, target), target.bucket)
+    if isinstance(presigner, str):
+        log.info("links are signed by botocore, not the fast presigner: %s", presigner)
+        return fallback
+    return PresignerStrategy(presigner, fallback, target.bucket)
+
+
+def build_strategy(
+    target: BucketTarget, client: Any, settings: Any, session: botocore.session.Session
+) -> Strategy:
     if not target.custom_domain:
-        presigner = SigV4QueryPresigner(
-            region=target.region,
-            endpoint_url=target.endpoint_url,
-            addressing_style=target.addressing_style,
-        )
-        return PresignerStrategy(presigner, BotocoreStrategy(client, target.bucket), target.bucket)
+        return bucket_strategy(target, client, session)
     scheme = "https" if target.custom_domain_secure else "http"
     base_url = f"{scheme}://{target.custom_domain}"
     if target.custom_domain_signing is CustomDomainSigning.CLOUDFRONT:
@@ -42,7 +54,7 @@ def build_strategy(target: BucketTarget, client: Any, settings: Any) -> Strategy
 def build_signer(settings: Any, session: botocore.session.Session | None = None) -> Signer:
     target = media_target(settings)
     session = session or boto_session(settings)
-    strategy = build_strategy(target, s3_client(session, target), settings)
+    strategy = build_strategy(target, s3_client(session, target), settings, session)
     credentials = CredentialSource(session.get_credentials()) if strategy.uses_credentials else None
     return Signer(strategy, credentials)
 

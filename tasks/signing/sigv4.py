@@ -9,9 +9,10 @@ config=Config(signature_version="s3v4", s3={"addressing_style": ...}))
 .generate_presigned_url("get_object", ...)`` returns with botocore's default
 configuration. Anything this module does not reproduce exactly makes
 ``can_presign`` answer False, so the caller can fall back to botocore.
-Settings that change botocore's answer and that this module does not read:
-``AWS_S3_US_EAST_1_REGIONAL_ENDPOINT=regional``, FIPS / dual-stack /
-accelerate options, ``AWS_ENDPOINT_URL(_S3)``, and their config-file forms.
+Settings that change botocore's answer (``AWS_ENDPOINT_URL(_S3)``, FIPS,
+dual-stack, accelerate, ``AWS_S3_US_EAST_1_REGIONAL_ENDPOINT=regional`` and
+their config-file forms) are not read here: ``tasks.signing.resolved`` builds
+this presigner from what botocore's client resolved, and proves it equal.
 """
 
 from __future__ import annotations
