@@ -82,9 +82,7 @@ def test_signing_counts_the_links_it_stores(media_bucket):
 
 
 @pytest.mark.s3
-def test_a_link_refreshed_after_it_expired_counts_as_lapsed_without_refresh(
-    media_bucket, settings
-):
+def test_a_link_refreshed_after_it_expired_counts_as_lapsed_without_refresh(media_bucket, settings):
     from tasks.refresh.refresher import run_pass
 
     settings.LINKS_REFRESH_CHECK_EXISTS = False
