@@ -20,6 +20,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -28,6 +29,7 @@ import requests
 from cryptography.fernet import Fernet
 from standardwebhooks.webhooks import Webhook
 
+from tests.procfile import procfile
 from tests.services.ports import free_port
 from tests.services.procfile_stack import ROOT, ProcfileRun, wait_until
 
@@ -59,6 +61,7 @@ class Stack:
     env: dict[str, str]
     port: int
     metrics_token: str
+    hook: Any  # the webhook receiver (its port is the one webhooks may use)
 
     @property
     def url(self) -> str:
@@ -79,8 +82,11 @@ class Stack:
 
 
 @pytest.fixture
-def stack_env(smoke_database, s3_server, tmp_path) -> Stack:
+def stack_env(smoke_database, s3_server, tmp_path, receiver) -> Stack:
+    hook = receiver()
+    hook_port = urlsplit(hook.url).port
     port = free_port()
+    run = uuid.uuid4().hex[:8]
     token = secrets.token_urlsafe(24)
     bucket = s3_server.make_bucket("smoke")
     venv_bin = os.path.dirname(sys.executable)
@@ -99,7 +105,8 @@ def stack_env(smoke_database, s3_server, tmp_path) -> Stack:
         "DJANGO_STATIC_ROOT": str(tmp_path / "static"),
         "DATABASE_URL": smoke_database,
         "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0"),
-        "CELERY_QUEUE_PREFIX": f"smoke-{uuid.uuid4().hex[:8]}-",
+        "CELERY_QUEUE_PREFIX": f"smoke-{run}-",
+        "CELERY_TASK_DEFAULT_QUEUE": f"smoke-{run}",
         "DJANGO_AWS_ACCESS_KEY_ID": s3_server.access_key,
         "DJANGO_AWS_SECRET_ACCESS_KEY": s3_server.secret_key,
         "DJANGO_AWS_STORAGE_BUCKET_NAME": bucket,
@@ -111,6 +118,7 @@ def stack_env(smoke_database, s3_server, tmp_path) -> Stack:
         "EMAIL_URL": "consolemail://",
         "WEBHOOK_ALLOW_HTTP": "true",
         "WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
+        "WEBHOOK_ALLOWED_PORTS": str(hook_port),
         "LINKS_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         "METRICS_TOKEN": token,
         "METRICS_ALLOWED_NETWORKS": "192.0.2.1/32",  # not loopback: the token is needed
@@ -120,13 +128,14 @@ def stack_env(smoke_database, s3_server, tmp_path) -> Stack:
         "HEALTH_CACHE_SECONDS": str(HEALTH_CACHE),
         "GUNICORN_HOST": "127.0.0.1",
         "WEB_CONCURRENCY": "1",
+        "WORKER_CONCURRENCY": "2",
         "UPKEEP_CONCURRENCY": "1",
         "BULK_CONCURRENCY": "1",
         "DELIVERIES_CONCURRENCY": "4",
         "DELIVERIES_DB_CONNECTIONS": "4",
     }
     s3_server.client.put_object(Bucket=bucket, Key="smoke/report.csv", Body=b"a,b\n1,2\n")
-    return Stack(env, port, token)
+    return Stack(env, port, token, hook)
 
 
 @pytest.fixture
@@ -134,9 +143,9 @@ def running(stack_env) -> Iterator[tuple[Stack, ProcfileRun, ProcfileRun]]:
     release = ProcfileRun(["release"], stack_env.env).start()
     assert release.wait(timeout=180) == 0, release.log()
     stack_env.manage("collectstatic", "--noinput")  # the image's build step
-    web_and_workers = ProcfileRun(
-        ["web", "upkeep", "deliveries", "bulk"], stack_env.env, port=stack_env.port
-    ).start()
+    serving = [name for name in procfile() if name not in {"release", "beat"}]
+    assert serving[0] == "web"  # honcho gives the first process the port
+    web_and_workers = ProcfileRun(serving, stack_env.env, port=stack_env.port).start()
     beat = ProcfileRun(["beat"], stack_env.env).start()
     try:
         yield stack_env, web_and_workers, beat
@@ -164,11 +173,11 @@ def api_token(stack: Stack, username: str) -> str:
     return stack.manage("api_token", username).strip()
 
 
-def test_the_procfile_stack_serves_a_batch_end_to_end(running, receiver):
+def test_the_procfile_stack_serves_a_batch_end_to_end(running):
     stack, web_and_workers, beat = running
     wait_until(lambda: healthy(stack), timeout=120, what=f"/healthz 200\n{web_and_workers.log()}")
     token = api_token(stack, "operator")
-    hook = receiver()
+    hook = stack.hook
     api = {"Authorization": f"Token {token}"}
 
     created = requests.post(
