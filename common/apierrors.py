@@ -9,6 +9,8 @@
 - `detail`: one sentence for people.
 - `errors`: each refused field and its messages; nested fields are named as a path,
   `recipients[1].webhook`. Empty when the error is not about a field.
+- `limit` (only with code `limit_exceeded`): the setting whose limit refused the request,
+  e.g. `LINKS_QUOTA_BATCHES_PER_HOUR` (common.throttling.LimitExceeded).
 
 `api_exception_handler` (REST_FRAMEWORK's EXCEPTION_HANDLER) makes every error answer this
 shape; `ErrorSerializer` documents it.
@@ -39,6 +41,10 @@ ErrorSerializer = inline_serializer(
             help_text="Each refused field (nested ones as a path, `recipients[1].webhook`) and "
             "why; empty when the error is not about a field.",
         ),
+        "limit": serializers.CharField(
+            required=False,
+            help_text="With code `limit_exceeded`: the setting whose limit refused the request.",
+        ),
     },
 )
 
@@ -60,7 +66,10 @@ def error_body(exc: Exception, data: Any) -> dict[str, Any]:
             "errors": errors,
         }
     detail = data.get("detail", "") if isinstance(data, dict) else data
-    return {"code": str(getattr(detail, "code", "error")), "detail": str(detail), "errors": {}}
+    body = {"code": str(getattr(detail, "code", "error")), "detail": str(detail), "errors": {}}
+    if isinstance(data, dict) and "limit" in data:
+        body["limit"] = str(data["limit"])
+    return body
 
 
 def field_messages(detail: Any, path: str = "") -> Messages:

@@ -27,6 +27,8 @@ EMBEDDED = {
     "WEBHOOK_ALLOW_HTTP": "true",
     "WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
     "WEBHOOK_ALLOWED_PORTS": "80,443,1024-65535",  # the receiver listens on a free port
+    "CACHE_URL": "locmemcache://",  # one process: no Redis needed for the throttle counts
+    "LINKS_REFRESH_MIN_TTL": "6",  # the demo shows a 6-second link refreshed (docs/limits.md)
 }
 os.environ.update(EMBEDDED)
 

@@ -48,6 +48,16 @@ def seconds(name: str, default: int) -> int:
     return default if raw is None else envparse.parse_duration(name, raw)
 
 
+def optional_seconds(name: str) -> int | None:
+    """A duration, or None when the variable is unset (the caller derives a value)."""
+    raw = text(name)
+    return None if raw is None else envparse.parse_duration(name, raw)
+
+
+def cache_url(name: str, default: str) -> dict:
+    return _env.cache_url_config(text(name, default))
+
+
 def words(name: str, default: list[str]) -> list[str]:
     raw = text(name)
     return default if raw is None else [w.strip() for w in raw.split(",") if w.strip()]

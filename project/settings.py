@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "common.idempotency",
     "access",
     "notifications",
     "tasks",
@@ -168,10 +169,24 @@ DEFAULT_FROM_EMAIL = env.text("DEFAULT_FROM_EMAIL", "links@localhost")
 LINKS_DEFAULT_EXPIRES_IN = env.seconds("LINKS_DEFAULT_EXPIRES_IN", 86400)
 LINKS_HEALTH_TIMEOUT = env.seconds("LINKS_HEALTH_TIMEOUT", 3)
 
+# --- Cache (throttles and anything short-lived; Redis so that every web process agrees) --
+CACHES = {"default": env.cache_url("CACHE_URL", "redis://127.0.0.1:6379/1")}
+CACHE_TIMEOUT = env.seconds("CACHE_TIMEOUT", 2)  # every cache call: connect and reply
+if "redis" in CACHES["default"]["BACKEND"].lower():
+    CACHES["default"].setdefault("OPTIONS", {})
+    CACHES["default"]["OPTIONS"].setdefault("socket_connect_timeout", CACHE_TIMEOUT)
+    CACHES["default"]["OPTIONS"].setdefault("socket_timeout", CACHE_TIMEOUT)
+CACHES["default"].setdefault("KEY_PREFIX", env.text("CACHE_KEY_PREFIX", "linkdist") or "")
+
 # --- Secrets at rest (webhook secrets, header values): Fernet keys, first one encrypts ----
 FIELD_ENCRYPTION_KEYS = env.words("FIELD_ENCRYPTION_KEYS", [])
 
 # --- API ------------------------------------------------------------------------------
+# Per user: every request, and the requests that create or change something.
+API_THROTTLE_RATE = env.rate("API_THROTTLE_RATE", "1200/1m")
+API_THROTTLE_WRITE_RATE = env.rate("API_THROTTLE_WRITE_RATE", "120/1m")
+# How long a POST's Idempotency-Key is remembered (a retry within it gets the same answer).
+IDEMPOTENCY_KEY_TTL = env.seconds("IDEMPOTENCY_KEY_TTL", 86400)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "access.authentication.ApiTokenAuthentication",
@@ -181,6 +196,10 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "common.apischema.ApiSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,
+    "DEFAULT_THROTTLE_CLASSES": [
+        "common.throttling.UserThrottle",
+        "common.throttling.UserWriteThrottle",
+    ],
     "EXCEPTION_HANDLER": "common.apierrors.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
@@ -285,6 +304,17 @@ LINKS_REFRESH_RETRY_AFTER = env.seconds("LINKS_REFRESH_RETRY_AFTER", 120)
 LINKS_REFRESH_CHECK_EXISTS = env.boolean("LINKS_REFRESH_CHECK_EXISTS", True)  # HEAD each link
 LINKS_LAPSE_INTERVAL = env.seconds("LINKS_LAPSE_INTERVAL", 60)
 LINKS_PERMALINK_TTL = env.seconds("LINKS_PERMALINK_TTL", 300)  # the URL a permalink redirects to
+# A pass leases the links it takes for this long while it checks and signs them outside any
+# row lock; if it dies, they are due again when the lease ends.
+LINKS_REFRESH_LEASE = env.seconds("LINKS_REFRESH_LEASE", 120)
+
+# --- Limits per tenant (tasks/limits.py, tasks/quotas.py) --------------------------------
+# A refreshing batch's links live at least this long; unset: derived from the refresh
+# interval and the worst recovery (2 × (LINKS_REFRESH_INTERVAL + recovery)).
+LINKS_REFRESH_MIN_TTL = env.optional_seconds("LINKS_REFRESH_MIN_TTL")
+LINKS_REFRESH_MAX_LIFE = env.seconds("LINKS_REFRESH_MAX_LIFE", 30 * 86400)  # no refresh_until
+LINKS_QUOTA_BATCHES_PER_HOUR = env.integer("LINKS_QUOTA_BATCHES_PER_HOUR", 100, minimum=0)
+LINKS_QUOTA_REFRESHING_LINKS = env.integer("LINKS_QUOTA_REFRESHING_LINKS", 1_000_000, minimum=0)
 
 # --- Rate limits per client address: permalinks and the admin login ----------------------
 # Requests per period ("120/1m", "10/5m") or "off"; over it, 429 with Retry-After.

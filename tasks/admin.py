@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db import models
+from django.db import models, transaction
 from django.db.models import CharField, Count, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Cast, Coalesce
 from django.http import HttpRequest
@@ -16,8 +16,9 @@ from django.utils.html import format_html
 
 from common.redact import redact
 from notifications.models import Delivery
+from tasks import enqueue
 from tasks.models import Batch, ShareLink, SkippedKey
-from tasks.refresh.revocation import Revoked, revoke
+from tasks.refresh.revocation import Revoked, revocation_for, revoke
 
 
 class ReadOnly:
@@ -45,7 +46,17 @@ def report_revoked(model_admin: admin.ModelAdmin, request: HttpRequest, done: Re
 
 @admin.action(description="Revoke every active link of the selected batches")
 def revoke_batches(model_admin: admin.ModelAdmin, request: HttpRequest, batches: QuerySet) -> None:
-    report_revoked(model_admin, request, revoke(ShareLink.objects.filter(batch__in=batches)))
+    with transaction.atomic():
+        for batch in batches:
+            revocation, new = revocation_for(batch, by=request.user)
+            if new:
+                enqueue.revocation_on_commit(revocation.id)
+    model_admin.message_user(
+        request,
+        f"Revoking the links of {len(batches)} batches in the background; recipients get "
+        "links.revoked. URLs already handed out stay valid until they expire.",
+        messages.SUCCESS,
+    )
 
 
 @admin.action(description="Revoke the selected links")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from tasks.signing.signer import (
@@ -38,6 +38,15 @@ class BatchRequest:
     notify_lapsed: bool = False
     refresh_margin: float | None = None  # share of the TTL; None: LINKS_REFRESH_MARGIN_PERCENT
     refresh_floor: int | None = None  # seconds; None: LINKS_REFRESH_FLOOR
+
+
+@dataclass(frozen=True)
+class RefreshLimits:
+    """What tasks.limits derives from the settings, as values."""
+
+    min_ttl: int = 1  # seconds: a refreshing batch's links live at least this long
+    min_ttl_source: str = "LINKS_REFRESH_MIN_TTL"  # named in the error
+    max_life: int | None = None  # seconds: refresh_until when none is given; None: no end
 
 
 def distinct(keys: Iterable[str]) -> list[str]:
@@ -102,7 +111,13 @@ def check_refresh(refresh: bool | None, until: datetime | None, now: datetime) -
     return True
 
 
-def validate(request: BatchRequest, *, max_size: int, now: datetime) -> BatchRequest:
+def validate(
+    request: BatchRequest,
+    *,
+    max_size: int,
+    now: datetime,
+    limits: RefreshLimits = RefreshLimits(),
+) -> BatchRequest:
     """The request with distinct keys and refresh resolved, or BatchInputError."""
     if request.keys is not None and request.prefix is not None:
         raise BatchInputError("prefix", "give either keys or a prefix, not both")
@@ -116,7 +131,21 @@ def validate(request: BatchRequest, *, max_size: int, now: datetime) -> BatchReq
     prefix = None if request.prefix is None else check_prefix(request.prefix)
     refresh = check_refresh(request.refresh, request.refresh_until, now)
     check_margin(request.refresh_margin, request.refresh_floor)
-    return replace(request, keys=keys, prefix=prefix, refresh=refresh)
+    until = request.refresh_until
+    if refresh:
+        check_refresh_ttl(request.expires_in, limits)
+        if until is None and limits.max_life is not None:
+            until = now + timedelta(seconds=limits.max_life)
+    return replace(request, keys=keys, prefix=prefix, refresh=refresh, refresh_until=until)
+
+
+def check_refresh_ttl(expires_in: int, limits: RefreshLimits) -> None:
+    if expires_in < limits.min_ttl:
+        raise BatchInputError(
+            "expires_in",
+            f"a refreshing batch's links live at least {limits.min_ttl} s "
+            f"({limits.min_ttl_source}); {expires_in} s would be re-signed on every pass",
+        )
 
 
 def check_margin(margin: float | None, floor: int | None) -> None:

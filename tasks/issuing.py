@@ -16,8 +16,9 @@ from access.grants import scope_for
 from access.scopes import KeyScope
 from notifications.models import Recipient
 from notifications.recipients import NewRecipient, RecipientError, recipient_from_spec
-from tasks import enqueue, keyscope
+from tasks import enqueue, keyscope, quotas
 from tasks.batchspec import BatchInputError, BatchRequest, validate
+from tasks.limits import refresh_limits
 from tasks.listing import has_objects, list_pages
 from tasks.models import Batch, BatchChunk
 from tasks.progress import fail_batch
@@ -42,10 +43,13 @@ def create_batch(
     """Check the request, store the batch (and its keys, in chunks), queue it after commit.
 
     `scope`: the keys the caller may share (default: the owner's grants; no owner: the
-    operator's). Raises BatchInputError (OutOfScope among them; nothing written) or
-    StorageUnavailable.
+    operator's). Raises BatchInputError (OutOfScope among them), QuotaExceeded (nothing
+    written) or StorageUnavailable.
     """
-    request = validate(request, max_size=settings.LINKS_MAX_BATCH_SIZE, now=timezone.now())
+    now = timezone.now()
+    request = validate(
+        request, max_size=settings.LINKS_MAX_BATCH_SIZE, now=now, limits=refresh_limits(settings)
+    )
     scope = scope if scope is not None else scope_for(owner)
     bucket = settings.AWS_STORAGE_BUCKET_NAME
     if not bucket:
@@ -58,6 +62,8 @@ def create_batch(
         keyscope.check_prefix(scope, request.prefix)
         check_prefix_has_objects(bucket, request.prefix)
     with transaction.atomic():
+        if owner is not None:
+            quotas.check_new_batch(owner.pk, refreshing_keys(request), now)
         made = [
             recipient_from(owner, number, spec) for number, spec in enumerate(request.recipients)
         ]
@@ -85,6 +91,13 @@ def create_batch(
         else:
             enqueue.expansion_on_commit(batch.id)
     return CreatedBatch(batch, [(new.recipient, new.secret) for new in made if new.secret])
+
+
+def refreshing_keys(request: BatchRequest) -> int | None:
+    """The links a checked request adds to its owner's refreshing ones (0: not listed yet)."""
+    if not request.refresh:
+        return None
+    return len(request.keys) if request.keys is not None else 0
 
 
 def check_prefix_has_objects(bucket: str, prefix: str) -> None:
@@ -184,4 +197,9 @@ def store_listing(batch: Batch, scope: KeyScope) -> None:
         if batch.skipped:
             raise PermanentError(f"no key under the prefix {batch.prefix!r} may be shared")
         raise PermanentError(f"no objects under the prefix {batch.prefix!r} any more")
+    if batch.refresh and batch.owner_id is not None:
+        try:
+            quotas.check_refreshing_links(batch.owner_id, writer.count)
+        except quotas.QuotaExceeded as error:
+            raise PermanentError(f"{error}: no link was made") from None
     writer.start_signing()

@@ -201,3 +201,53 @@ class ShareLink(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class Revocation(models.Model):
+    """A request to revoke links (a batch's, or some by id), carried out in steps that survive
+    a lost worker: the links are revoked in chunks, then their recipients are told once."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"  # asked; the task is queued
+        REVOKING = "revoking"  # links being revoked, chunk by chunk
+        ANNOUNCING = "announcing"  # all revoked; links.revoked being published
+        DONE = "done"
+        FAILED = "failed"
+
+    UNFINISHED = (Status.PENDING, Status.REVOKING, Status.ANNOUNCING)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    batch = models.ForeignKey(
+        Batch, null=True, blank=True, on_delete=models.CASCADE, related_name="revocations"
+    )
+    link_ids = models.JSONField(default=list, blank=True, help_text="Links by id, when no batch.")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    # The links it revokes get exactly this revoked_at: it tells them apart from other revocations.
+    requested_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    revoked = models.PositiveIntegerField(default=0, help_text="Links revoked so far.")
+    deliveries = models.PositiveIntegerField(default=0, help_text="links.revoked deliveries.")
+    error = models.TextField(blank=True)
+    enqueued_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["batch"],
+                condition=models.Q(status__in=["pending", "revoking", "announcing"]),
+                name="one_unfinished_revocation_per_batch",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["enqueued_at"],
+                condition=models.Q(status__in=["pending", "revoking", "announcing"]),
+                name="unfinished_revocations",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"revocation {self.id} ({self.status})"

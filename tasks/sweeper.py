@@ -1,4 +1,5 @@
-"""Re-queue batch work whose message was lost (a SIGKILLed worker, a Redis restart).
+"""Re-queue batch work whose message was lost (a SIGKILLed worker, a Redis restart, a broker
+that was down when the work was stored), and revocations left unfinished.
 
 The database says what is unfinished. A sweep locks the stale rows it takes (another
 sweep skips them) and moves their `enqueued_at`, so each is queued once per window.
@@ -15,7 +16,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from tasks import enqueue
-from tasks.models import Batch, BatchChunk
+from tasks.models import Batch, BatchChunk, Revocation
 
 LIMIT = 5000
 
@@ -25,6 +26,7 @@ class Resumed:
     chunks: int
     expansions: int
     hand_overs: int
+    revocations: int = 0
 
 
 def resume_stalled(now: datetime, older_than: timedelta) -> Resumed:
@@ -44,7 +46,12 @@ def resume_stalled(now: datetime, older_than: timedelta) -> Resumed:
             enqueue.expansion_on_commit(batch_id)
         for batch_id in hand_overs:
             enqueue.hand_over_on_commit(batch_id)
-    return Resumed(len(chunk_ids), len(expansions), len(hand_overs))
+        revocations = claim(
+            Revocation.objects.filter(status__in=Revocation.UNFINISHED), cutoff, now
+        )
+        for revocation_id in revocations:
+            enqueue.revocation_on_commit(revocation_id)
+    return Resumed(len(chunk_ids), len(expansions), len(hand_overs), len(revocations))
 
 
 def claim(rows: QuerySet[Any], cutoff: datetime, now: datetime) -> list[Any]:

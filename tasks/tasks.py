@@ -19,8 +19,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from tasks import chunks, handover, issuing, progress, sweeper
-from tasks.models import Batch, BatchChunk
-from tasks.refresh import lapsing, refresher
+from tasks.models import Batch, BatchChunk, Revocation
+from tasks.refresh import lapsing, refresher, revocation
 from tasks.retrying import PermanentError, backoff_delay, describe, is_transient
 
 log = logging.getLogger(__name__)
@@ -99,6 +99,22 @@ def hand_over_batch(self: Any, batch_id: str) -> None:
         ),
         Batch,
         batch_id,
+    )
+
+
+@shared_task(bind=True, name="tasks.revoke_links")
+def revoke_links(self: Any, revocation_id: str) -> None:
+    """Carry out a revocation (a batch's links, in chunks, then links.revoked once)."""
+
+    def work() -> None:
+        revocation.carry_out(revocation_id)
+
+    attempt(
+        self,
+        work,
+        lambda reason: revocation.give_up(revocation_id, f"revoking failed: {reason}"),
+        Revocation,
+        revocation_id,
     )
 
 

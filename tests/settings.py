@@ -45,6 +45,11 @@ os.environ.setdefault("LINKS_PERMALINK_RATE", "100000/1m")
 os.environ.setdefault("ADMIN_LOGIN_RATE", "100000/1m")
 os.environ.setdefault("SCHEDULES_TICK_INTERVAL", "2")  # a beat started by a test ticks often
 os.environ.setdefault("LINKS_LOCK_TIMEOUT", "2")  # a held lock turns into a retry quickly
+# Limits: the short-TTL refresh tests need no minimum; the limit tests set their own values.
+os.environ.setdefault("LINKS_REFRESH_MIN_TTL", "1")
+os.environ.setdefault("API_THROTTLE_RATE", "60000/1m")
+os.environ.setdefault("API_THROTTLE_WRITE_RATE", "6000/1m")
+os.environ.setdefault("CACHE_KEY_PREFIX", f"test-{RUN_ID}")  # runs share one Redis
 # Always PostgreSQL in tests, whatever DATABASE_URL says for development.
 os.environ["DATABASE_URL"] = os.environ.get(
     "TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/linkdist"

@@ -21,7 +21,8 @@ from tests.auth import api_client_for
 from tests.batches import wait_for_batch
 from tests.helpers import download
 
-DANGEROUS = ['=HYPERLINK("https://evil.example","x")', "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)"]
+# (no "//" in a key: an empty path segment is refused by the key scopes)
+DANGEROUS = ['=HYPERLINK("evil.example/x","x")', "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)"]
 
 
 def formula_keys() -> list[str]:

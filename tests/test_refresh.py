@@ -154,15 +154,15 @@ def test_revoked_links_are_never_refreshed_and_recipients_are_told(put_object):
     assert revoke(ShareLink.objects.filter(id=revoked.id)).links == 0  # once
 
 
-def test_a_pass_that_dies_leaves_its_links_due(put_object):
+def test_a_pass_that_dies_leaves_its_links_due_when_its_lease_ends(put_object):
     batch = issue_in_process(list(objects(put_object, 2)), expires_in=600, refresh=True)
     later = max(batch.links.values_list("refresh_at", flat=True)) + timedelta(seconds=1)
+    lease = later + timedelta(seconds=120)
 
-    with pytest.raises(RuntimeError), transaction.atomic():
-        assert len(claims.take(later, 10)) == 2
-        raise RuntimeError("the worker died mid-pass")
+    assert len(claims.take(later, 10, lease)) == 2  # then the worker dies mid-pass
 
-    assert claims.due(later).filter(batch=batch).count() == 2
+    assert not claims.due(lease - timedelta(seconds=1)).filter(batch=batch).exists()
+    assert claims.due(lease).filter(batch=batch).count() == 2
     assert set(batch.links.values_list("version", flat=True)) == {1}
 
 
@@ -261,27 +261,32 @@ def test_permalink_past_refresh_until_or_expiry_is_gone(client, put_object):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_links_one_pass_holds_are_skipped_by_another(put_object):
-    """Rows taken by one pass are skipped, not waited for, by another (SKIP LOCKED)."""
+def test_links_one_pass_takes_are_skipped_by_another(put_object):
+    """Rows being taken by one pass are skipped, not waited for, by another (SKIP LOCKED);
+    once taken they are leased, so no other pass takes them until the lease ends."""
     batch = issue_in_process(list(objects(put_object, 3)), expires_in=600, refresh=True)
     later = max(batch.links.values_list("refresh_at", flat=True)) + timedelta(seconds=1)
+    lease = later + timedelta(seconds=120)
     taken_by_other: list[int] = []
 
-    def other_pass() -> None:
+    def other_pass(now: datetime) -> None:
         try:
-            with transaction.atomic():
-                taken_by_other.extend(link.id for link in claims.take(later, 10))
+            taken_by_other.extend(
+                link.id for link in claims.take(now, 10, now + timedelta(seconds=120))
+            )
         finally:
             connection.close()
 
     with transaction.atomic(), CaptureQueriesContext(connection) as captured:
-        mine = claims.take(later, 10)
-        thread = threading.Thread(target=other_pass)
+        mine = claims.take(later, 10, lease)
+        thread = threading.Thread(target=other_pass, args=(later,))
         thread.start()
         thread.join(30)
 
     assert any("SKIP LOCKED" in q["sql"] for q in captured.captured_queries)
     assert len(mine) == 3
     assert taken_by_other == []
-    other_pass()  # once the first pass is over (here: it saved nothing), they are due again
+    other_pass(later)  # the first pass committed its lease: still nothing for another pass
+    assert taken_by_other == []
+    other_pass(lease)  # the lease ended (the first pass died): they are due again
     assert sorted(taken_by_other) == sorted(link.id for link in mine)

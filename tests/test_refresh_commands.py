@@ -9,7 +9,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
-from tasks.models import Batch, ShareLink
+from tasks.models import Batch, Revocation, ShareLink
+from tasks.refresh.revocation import carry_out
 from tests.auth import api_token
 from tests.batches import unique_prefix
 from tests.refresh_helpers import event_links, issue_in_process
@@ -70,9 +71,13 @@ def test_admin_actions_revoke_links_and_batches(admin_client, put_object):
         follow=True,
     )
     assert "Revoked 1 links" in page.content.decode()
-    admin_client.post(
-        "/admin/tasks/batch/", {"action": "revoke_batches", "_selected_action": [str(batch.id)]}
+    queued = admin_client.post(
+        "/admin/tasks/batch/",
+        {"action": "revoke_batches", "_selected_action": [str(batch.id)]},
+        follow=True,
     )
+    assert "in the background" in queued.content.decode()
+    carry_out(Revocation.objects.get(batch=batch).id)  # what the queued task does
     assert set(batch.links.values_list("status", flat=True)) == {"revoked"}
     detail = admin_client.get(f"/admin/tasks/sharelink/{one.id}/change/").content.decode()
     assert one.token not in detail

@@ -7,17 +7,23 @@ from __future__ import annotations
 import copy
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.utils import timezone
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
+from standardwebhooks.webhooks import Webhook
 
 from notifications import catalog
 from notifications.payloads import payload_for_test, webhook_parts
+from tasks.models import ShareLink
+from tasks.refresh import refresher
+from tasks.refresh.lapsing import lapse_expired
 from tests.auth import api_client_for
+from tests.batches import unique_prefix, wait_for_batch
 
 GUIDE = Path(__file__).resolve().parent.parent / "docs" / "webhooks.md"
 RFC3339_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
@@ -150,3 +156,67 @@ def test_the_guide_covers_every_event_field_and_header():
         assert f"`{header}`" in guide
     for topic in ("HMAC-SHA256", "Retry-After", "410", "part", "expires_at", "permalink"):
         assert topic in guide
+
+
+# --- real bodies, end to end --------------------------------------------------------------
+
+
+@pytest.mark.s3
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_real_bodies_of_every_event_match_their_schemas(
+    django_user_model, celery_worker, put_object, receiver
+):
+    prefix = unique_prefix("catalog")
+    keys = [put_object(f"{prefix}{name}", b"x") for name in ("a.pdf", "b.pdf", "c.pdf")]
+    hook = receiver()
+    alice = api_client_for(django_user_model.objects.create_user("alice"))
+    created = alice.post(
+        "/api/batches/",
+        {
+            "keys": keys,
+            "expires_in": 600,
+            "refresh": True,
+            "notify_lapsed": True,
+            "filename_from_key": True,
+            "recipients": [{"webhook": hook.url}],
+        },
+        format="json",
+    ).json()
+    [shown] = created["recipients"]
+    batch = wait_for_batch(created["id"])
+    hook.wait_for(1)
+    links = {link.key: link for link in ShareLink.objects.filter(batch=batch)}
+
+    # links.refreshed: the refresh pass, with the links due now
+    ShareLink.objects.filter(batch=batch).update(refresh_at=timezone.now())
+    assert refresher.run_pass().refreshed == 3
+    hook.wait_for(2)
+    # links.revoked: through the API
+    assert alice.post(f"/api/links/{links[keys[0]].id}/revoke/").status_code == 200
+    hook.wait_for(3)
+    # links.lapsed: a link past its expiry with no refresh ahead, swept
+    past = timezone.now() - timedelta(seconds=1)
+    ShareLink.objects.filter(id=links[keys[1]].id).update(expires_at=past, refresh_at=None)
+    assert lapse_expired(timezone.now()).lapsed == 1
+    hook.wait_for(4)
+    # test: through the API
+    answer = alice.post(f"/api/recipients/{shown['id']}/send-test/")
+    assert answer.status_code == 202, answer.content
+    received = hook.wait_for(5)
+
+    bodies = [Webhook(shown["secret"]).verify(r.body, r.headers) for r in received]
+    assert [body["type"] for body in bodies] == [
+        "links.issued",
+        "links.refreshed",
+        "links.revoked",
+        "links.lapsed",
+        "test",
+    ]
+    for body in bodies:
+        assert_valid(body)
+        for path, value in timestamps(body):
+            assert RFC3339_Z.match(value), (body["type"], path, value)
+    issued = bodies[0]["data"]["links"]
+    assert [link["filename"] for link in issued] == ["a.pdf", "b.pdf", "c.pdf"]
+    assert bodies[4]["data"]["recipient"] == shown["id"]

@@ -4,10 +4,13 @@ signed, recorded as a delivery with its attempts, whatever the endpoint subscrib
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
+from standardwebhooks.webhooks import Webhook
 
-from notifications.models import Delivery
+from notifications.models import Delivery, Recipient
 from notifications.outbox import PublishError, publish_test
 from notifications.recipients import recipient_from_spec
+from tests.auth import api_client_for
 from tests.delivery_fixtures import wait_final
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -81,3 +84,60 @@ def test_the_admin_sets_a_subscription(admin_client, endpoint):
     hook.recipient.refresh_from_db()
     assert hook.recipient.event_types == ["links.issued", "links.refreshed"]
     assert hook.secret not in admin_client.get(page).content.decode()
+
+
+def test_the_api_sends_a_test_event_and_shows_its_attempts(
+    django_user_model, celery_worker, receiver
+):
+    alice = api_client_for(django_user_model.objects.create_user("alice"))
+    hook = receiver()
+    created = alice.post(
+        "/api/recipients/", {"webhook": hook.url, "event_types": ["links.lapsed"]}, format="json"
+    ).json()
+
+    response = alice.post(f"/api/recipients/{created['id']}/send-test/")
+
+    assert response.status_code == 202, response.content
+    assert (response.json()["event_type"], response.json()["status"]) == ("test", "pending")
+    [delivery] = wait_final([response.json()["id"]])
+    detail = alice.get(f"/api/deliveries/{delivery.id}/").json()
+    assert detail["status"] == "delivered"
+    assert [(a["number"], a["outcome"], a["status_code"]) for a in detail["attempts"]] == [
+        (1, "delivered", 200)
+    ]
+    [request] = hook.requests
+    body = Webhook(created["secret"]).verify(request.body, request.headers)
+    assert body["type"] == "test" and body["data"]["recipient"] == created["id"]
+    assert request.headers["webhook-id"] == detail["webhook_id"]
+
+
+def test_the_api_refuses_a_test_event_it_cannot_send(django_user_model):
+    alice = api_client_for(django_user_model.objects.create_user("alice"))
+    bob = api_client_for(django_user_model.objects.create_user("bob"))
+    mailbox = alice.post("/api/recipients/", {"email": "a@example.com"}, format="json").json()
+    hook = alice.post(
+        "/api/recipients/", {"webhook": "https://hooks.example.com/t"}, format="json"
+    ).json()
+    Recipient.objects.filter(id=hook["id"]).update(
+        disabled_at=timezone.now(), disabled_reason="the endpoint answered 410 Gone"
+    )
+
+    email = alice.post(f"/api/recipients/{mailbox['id']}/send-test/")
+    disabled = alice.post(f"/api/recipients/{hook['id']}/send-test/")
+    foreign = bob.post(f"/api/recipients/{hook['id']}/send-test/")
+
+    assert (email.status_code, list(email.json()["errors"])) == (400, ["kind"])
+    assert disabled.status_code == 409
+    assert disabled.json()["code"] == "conflict" and "enable it first" in disabled.json()["detail"]
+    assert foreign.status_code == 404
+    assert not Delivery.objects.exists()
+
+
+def test_the_openapi_document_describes_send_test(django_user_model):
+    alice = api_client_for(django_user_model.objects.create_user("alice"))
+    document = alice.get("/api/schema/", {"format": "json"}).json()
+
+    operation = document["paths"]["/api/recipients/{id}/send-test/"]["post"]
+
+    assert {"202", "404", "409"} <= set(operation["responses"])
+    assert "test" in operation["summary"]

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from notifications.catalog import SUBSCRIBABLE
 from notifications.models import Attempt, Delivery, Recipient, WebhookSecret
 from notifications.webhook_secrets import active_secrets
 
@@ -16,10 +18,27 @@ class SecretSerializer(serializers.ModelSerializer):
         fields = ["masked", "created_at", "expires_at"]
 
 
+EVENT_TYPES_HELP = (
+    "The event types it receives (see the `webhooks` section); null: all of them, including "
+    "types added later. The `test` event is sent on request whatever this says."
+)
+
+
+def event_types_field(**options: Any) -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.ChoiceField(choices=SUBSCRIBABLE),
+        allow_null=True,
+        allow_empty=False,
+        help_text=EVENT_TYPES_HELP,
+        **options,
+    )
+
+
 class RecipientSerializer(serializers.ModelSerializer):
     address = serializers.CharField(read_only=True)
     header_names = serializers.SerializerMethodField()
     secrets = serializers.SerializerMethodField()
+    event_types = serializers.SerializerMethodField()
 
     class Meta:
         model = Recipient
@@ -28,6 +47,7 @@ class RecipientSerializer(serializers.ModelSerializer):
             "kind",
             "address",
             "timezone",
+            "event_types",
             "header_names",
             "secrets",
             "created_at",
@@ -37,6 +57,10 @@ class RecipientSerializer(serializers.ModelSerializer):
             "disabled_reason",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(event_types_field(read_only=True))
+    def get_event_types(self, recipient: Recipient) -> list[str] | None:
+        return list(recipient.event_types) or None
 
     def get_header_names(self, recipient: Recipient) -> list[str]:
         return sorted(recipient.headers)  # values may be credentials: names only
@@ -55,6 +79,11 @@ class RecipientSpecSerializer(serializers.Serializer):
     secret = serializers.CharField(required=False)
     headers = serializers.DictField(child=serializers.CharField(), required=False)
     timezone = serializers.CharField(required=False)
+    event_types = event_types_field(required=False)
+
+
+class RecipientChangeSerializer(serializers.Serializer):
+    event_types = event_types_field(required=True)
 
 
 class AttemptSerializer(serializers.ModelSerializer):

@@ -13,20 +13,30 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from common.apischema import error_responses
+from common.idempotency import keys as idempotency
 from notifications.api.serializers import (
     DeliveryDetailSerializer,
     DeliverySerializer,
+    RecipientChangeSerializer,
     RecipientSerializer,
     RecipientSpecSerializer,
 )
 from notifications.models import Delivery, Recipient
-from notifications.recipients import RecipientError, recipient_from_spec
+from notifications.outbox import PublishError, publish_test
+from notifications.recipients import RecipientError, check_event_types, recipient_from_spec
 from notifications.replay import ReplayError, replay
 from notifications.webhook_secrets import SecretFormatError, rotate_secret
+
+
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "the object is not in a state that allows this"
+    default_code = "conflict"
 
 
 def _spec_error(error: RecipientError | SecretFormatError, field: str) -> ValidationError:
@@ -46,8 +56,15 @@ class RecipientViewSet(
         user = self.request.user
         return rows if user.is_staff else rows.filter(owner_id=user.pk)
 
-    @extend_schema(request=RecipientSpecSerializer, responses={201: RecipientSerializer})
+    @extend_schema(
+        request=RecipientSpecSerializer,
+        parameters=[idempotency.PARAMETER],
+        responses={201: RecipientSerializer, **idempotency.RESPONSES},
+    )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return idempotency.idempotent(request, "recipients", lambda: self.create_now(request))
+
+    def create_now(self, request: Request) -> Response:
         data = request.data
         spec = data.dict() if hasattr(data, "dict") else data  # form posts: a QueryDict
         try:
@@ -87,6 +104,43 @@ class RecipientViewSet(
         except SecretFormatError as error:
             raise _spec_error(error, "secret") from None
         return Response({"secret": secret})
+
+    @extend_schema(request=RecipientChangeSerializer, responses={200: RecipientSerializer})
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Change what the endpoint subscribes to (`event_types`; null: every event type)."""
+        recipient = self.get_object()
+        given = RecipientChangeSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        unknown = sorted(set(request.data) - set(given.fields))
+        if unknown:
+            raise ValidationError({name: ["unknown field; only event_types"] for name in unknown})
+        try:
+            recipient.event_types = check_event_types(given.validated_data["event_types"])
+        except RecipientError as error:
+            raise _spec_error(error, "event_types") from None
+        recipient.save(update_fields=["event_types"])
+        return Response(RecipientSerializer(recipient).data)
+
+    @extend_schema(
+        request=None,
+        responses={202: DeliverySerializer, **error_responses(409)},
+    )
+    @action(detail=True, methods=["post"], url_path="send-test")
+    def send_test(self, request: Request, pk: str | None = None) -> Response:
+        """Send the endpoint a signed `test` event now.
+
+        It goes through the outbox and the webhook transport like any event (whatever the
+        endpoint subscribes to); follow the returned delivery and its attempts at
+        /api/deliveries/{id}/. 400 for an email recipient, 409 while the endpoint is disabled.
+        """
+        recipient = self.get_object()
+        if recipient.kind != Recipient.Kind.WEBHOOK:
+            raise ValidationError({"kind": ["only webhook endpoints take a test event"]})
+        try:
+            delivery = publish_test(recipient)
+        except PublishError as error:
+            raise Conflict(str(error)) from None
+        return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=None, responses={200: RecipientSerializer})
     @action(detail=True, methods=["post"])

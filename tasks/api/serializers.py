@@ -11,7 +11,7 @@ from rest_framework import serializers
 
 from notifications.models import Recipient
 from tasks.batchspec import BatchRequest
-from tasks.models import Batch, ShareLink, SkippedKey
+from tasks.models import Batch, Revocation, ShareLink, SkippedKey
 
 REPORT_LIMIT = 1000  # skipped keys shown on a batch; the CSV export lists them all
 
@@ -184,6 +184,23 @@ class LinkSerializer(serializers.ModelSerializer):
         return self.context["permalink"](link.token)
 
 
-class RevokedSerializer(serializers.Serializer):
-    revoked = serializers.IntegerField(help_text="Links revoked now (active ones only).")
-    deliveries = serializers.IntegerField(help_text="links.revoked deliveries created.")
+class RevocationSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField(help_text="Where to follow it (GET).")
+
+    class Meta:
+        model = Revocation
+        fields = [
+            "id",
+            "url",
+            "batch",
+            "status",
+            "revoked",
+            "deliveries",
+            "error",
+            "requested_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+    def get_url(self, revocation: Revocation) -> str:
+        return f"/api/revocations/{revocation.id}/"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import OperationalError, transaction
 from django.db.models import QuerySet
 from django.http import HttpResponseBase, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -17,19 +18,25 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from access.grants import scope_of_request
+from common.apierrors import ErrorSerializer
+from common.apischema import error_responses
+from common.idempotency import keys as idempotency
+from common.throttling import LimitExceeded
+from tasks import enqueue
 from tasks.api.serializers import (
     BatchCreateSerializer,
     BatchSerializer,
     LinkSerializer,
-    RevokedSerializer,
+    RevocationSerializer,
 )
 from tasks.batchspec import BatchInputError
 from tasks.export import csv_pieces, export_rows
 from tasks.issuing import StorageUnavailable, create_batch
 from tasks.keyscope import OutOfScope
-from tasks.models import Batch, ShareLink
+from tasks.models import Batch, Revocation, ShareLink
 from tasks.permalinks import permalink_maker
-from tasks.refresh.revocation import revoke
+from tasks.quotas import QuotaExceeded
+from tasks.refresh.revocation import revocation_for, revoke
 
 
 class CSVRenderer(BaseRenderer):
@@ -59,9 +66,26 @@ class ServiceUnavailable(APIException):
     default_code = "unavailable"
 
 
+class Busy(APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "busy"
+    default_detail = (
+        "the link is busy (a row lock held longer than LINKS_LOCK_TIMEOUT): its revocation "
+        "is completed in the background; check the link again shortly"
+    )
+    wait = 5
+
+
 class Unfinished(APIException):
     status_code = status.HTTP_409_CONFLICT
     default_code = "unfinished"
+
+
+def quota_refusal(error: QuotaExceeded) -> LimitExceeded:
+    """429 with Retry-After when waiting lifts the quota; 403 when only the caller can."""
+    if error.retry_after is None:
+        return LimitExceeded(error.limit, error.message, status_code=status.HTTP_403_FORBIDDEN)
+    return LimitExceeded(error.limit, error.message, wait=error.retry_after)
 
 
 class BatchViewSet(
@@ -77,8 +101,34 @@ class BatchViewSet(
         owner = self.request.user.pk  # IsAuthenticated: never an anonymous user here
         return Batch.objects.filter(owner_id=owner).prefetch_related("recipients")
 
-    @extend_schema(request=BatchCreateSerializer, responses={201: BatchSerializer})
+    @extend_schema(
+        request=BatchCreateSerializer,
+        parameters=[idempotency.PARAMETER],
+        responses={
+            201: BatchSerializer,
+            403: OpenApiResponse(
+                ErrorSerializer,
+                description="The token may not do this, or the owner is at their refreshing "
+                "links quota (code `limit_exceeded`, limit LINKS_QUOTA_REFRESHING_LINKS).",
+            ),
+            429: OpenApiResponse(
+                ErrorSerializer,
+                description="Over a per-user rate (API_THROTTLE_RATE, API_THROTTLE_WRITE_RATE) "
+                "or the owner's batches per hour (LINKS_QUOTA_BATCHES_PER_HOUR): `limit` names "
+                "it; try again after `Retry-After` seconds.",
+            ),
+            **idempotency.RESPONSES,
+        },
+    )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Create a batch: store it and queue its signing.
+
+        The stored batch is the answer even when the broker is down (the sweeper queues it
+        once the broker is back). With an Idempotency-Key, a retry gets the first answer.
+        """
+        return idempotency.idempotent(request, "batches", lambda: self.create_now(request))
+
+    def create_now(self, request: Request) -> Response:
         given = BatchCreateSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         try:
@@ -89,6 +139,8 @@ class BatchViewSet(
             raise PermissionDenied(error.message) from None
         except BatchInputError as error:
             raise ValidationError({error.field: [error.message]}) from None
+        except QuotaExceeded as error:
+            raise quota_refusal(error) from None
         except StorageUnavailable as error:
             raise ServiceUnavailable(str(error)) from None
         secrets = {recipient.id: secret for recipient, secret in created.secrets}
@@ -121,12 +173,21 @@ class BatchViewSet(
         context = {"permalink": permalink_maker()}
         return self.get_paginated_response(LinkSerializer(page, many=True, context=context).data)
 
-    @extend_schema(request=None, responses={200: RevokedSerializer})
+    @extend_schema(request=None, responses={202: RevocationSerializer})
     @action(detail=True, methods=["post"])
     def revoke(self, request: Request, pk: str | None = None) -> Response:
-        """Revoke every active link of the batch (URLs already handed out stay valid)."""
-        done = revoke(self.get_object().links.all())
-        return Response({"revoked": done.links, "deliveries": done.deliveries})
+        """Revoke every active link of the batch, as a task.
+
+        Answers 202 and a revocation to follow at its `url` (also the `Location` header); the
+        batch's unfinished revocation when there is one. URLs already handed out stay valid
+        until they expire.
+        """
+        with transaction.atomic():
+            revocation, new = revocation_for(self.get_object(), by=request.user)
+            if new:
+                enqueue.revocation_on_commit(revocation.id)
+        body = RevocationSerializer(revocation).data
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
 
     @staticmethod
     def export(batch: Batch) -> StreamingHttpResponse:
@@ -142,6 +203,16 @@ class BatchViewSet(
         return response
 
 
+class RevocationViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """A batch revocation's progress: pending, revoking, announcing, then done (or failed)."""
+
+    serializer_class = RevocationSerializer
+    lookup_value_regex = "[0-9a-fA-F-]{32,36}"
+
+    def get_queryset(self) -> QuerySet[Revocation]:
+        return Revocation.objects.filter(batch__owner_id=self.request.user.pk)
+
+
 class LinkViewSet(viewsets.GenericViewSet):
     """Links of the caller's batches; another user's link is a 404."""
 
@@ -151,7 +222,13 @@ class LinkViewSet(viewsets.GenericViewSet):
     def get_queryset(self) -> QuerySet[ShareLink]:
         return ShareLink.objects.filter(batch__owner_id=self.request.user.pk)
 
-    @extend_schema(request=None, responses={200: LinkSerializer})
+    @extend_schema(
+        request=None,
+        responses={
+            200: LinkSerializer,
+            **error_responses(503),
+        },
+    )
     @action(detail=True, methods=["post"])
     def revoke(self, request: Request, pk: str | None = None) -> Response:
         """Revoke a link: no more refreshes, its permalink answers 410, recipients are told.
@@ -159,7 +236,10 @@ class LinkViewSet(viewsets.GenericViewSet):
         A URL already handed out stays valid until it expires (S3 cannot take it back).
         """
         link = self.get_object()
-        revoke(ShareLink.objects.filter(id=link.id))
+        try:
+            revoke(ShareLink.objects.filter(id=link.id), by=request.user)
+        except OperationalError:  # a row lock held past LINKS_LOCK_TIMEOUT
+            raise Busy() from None
         link.refresh_from_db()
         context = {"permalink": permalink_maker()}
         return Response(LinkSerializer(link, context=context).data)

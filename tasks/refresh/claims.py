@@ -1,9 +1,16 @@
 """Taking due links so that two passes (or two workers) never refresh the same one.
 
-A pass takes a chunk of due links with SELECT … FOR UPDATE SKIP LOCKED and re-signs,
-saves and announces them in that same transaction: rows another pass holds are skipped,
-not waited for, and every write is conditional on the link still being active. A pass
-that dies rolls back, and its links are simply still due: the row locks are the lease.
+A pass leases a chunk of due links in one short transaction: SELECT … FOR UPDATE SKIP LOCKED
+(another pass taking links at the same moment skips these rows), then their refresh_at is
+moved to the end of the lease (now + LINKS_REFRESH_LEASE), so they are no longer due. The
+pass then checks and signs them with no transaction open (S3 HEADs, manifest uploads), and
+saves them in a second short transaction, each write conditional on the link being still
+active and still leased by this pass (refresh_at equal to its lease). So:
+- two passes never take the same link: a link is taken again only once its lease has ended,
+  and then with a later lease, which the first pass's conditional writes no longer match;
+- a pass that dies leaves its links leased until the lease ends, then they are due again;
+- a revocation (which clears refresh_at) is never overwritten, and never waits for a pass's
+  S3 calls: no row lock is held while they run.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from django.db import transaction
 from django.db.models import QuerySet
 
 from tasks.models import ShareLink
@@ -25,6 +33,8 @@ TAKEN_FIELDS = (
     "ttl",
     "version",
     "refresh_until",
+    "token",
+    "refresh_at",
     "expires_at",
 )
 
@@ -34,22 +44,29 @@ def due(now: datetime) -> QuerySet[ShareLink]:
     return ShareLink.objects.filter(status=ShareLink.Status.ACTIVE, refresh_at__lte=now)
 
 
-def take(now: datetime, limit: int) -> list[ShareLink]:
-    """Inside a transaction: up to `limit` due links, locked until it ends."""
-    rows = due(now).order_by("refresh_at").select_for_update(skip_locked=True, of=("self",))
-    return list(rows.only(*TAKEN_FIELDS)[:limit])
+def take(now: datetime, limit: int, lease: datetime) -> list[ShareLink]:
+    """Up to `limit` due links, leased until `lease` (committed when this returns)."""
+    with transaction.atomic():
+        rows = due(now).order_by("refresh_at").select_for_update(skip_locked=True, of=("self",))
+        links = list(rows.only(*TAKEN_FIELDS)[:limit])
+        ShareLink.objects.filter(id__in=[link.id for link in links]).update(refresh_at=lease)
+    for link in links:
+        link.refresh_at = lease
+    return links
 
 
-def held(ids: Sequence[int]) -> QuerySet[ShareLink]:
-    """The links among these that are still active (a revocation may have come first)."""
-    return ShareLink.objects.filter(id__in=list(ids), status=ShareLink.Status.ACTIVE)
+def held(ids: Sequence[int], lease: datetime) -> QuerySet[ShareLink]:
+    """The links among these still active and still leased until `lease` (by this pass)."""
+    return ShareLink.objects.filter(
+        id__in=list(ids), status=ShareLink.Status.ACTIVE, refresh_at=lease
+    )
 
 
-def stop(ids: Sequence[int]) -> int:
+def stop(ids: Sequence[int], lease: datetime) -> int:
     """No more refreshes for these: they lapse at their expiry."""
-    return held(ids).update(refresh_at=None)
+    return held(ids, lease).update(refresh_at=None)
 
 
-def postpone(ids: Sequence[int], until: datetime) -> int:
+def postpone(ids: Sequence[int], lease: datetime, until: datetime) -> int:
     """Try these again later (they cannot be refreshed by this process now)."""
-    return held(ids).update(refresh_at=until)
+    return held(ids, lease).update(refresh_at=until)

@@ -1,8 +1,11 @@
-"""One refresh pass: claim due links in chunks, re-sign them, save, announce `links.refreshed`.
+"""One refresh pass: lease due links in chunks, re-sign them, save, announce `links.refreshed`.
 
-Each chunk is taken (see claims.py), checked (past refresh_until; object deleted, by
-a HEAD per key when LINKS_REFRESH_CHECK_EXISTS), re-signed in bulk through the process's
-one signer, and saved with its deliveries, all in one transaction.
+Each chunk is leased (see claims.py), then prepared with no transaction open: checked (past
+refresh_until; object deleted, by a HEAD per key when LINKS_REFRESH_CHECK_EXISTS), re-signed
+in bulk through the process's one signer, and the manifests of large emails uploaded. Then one
+short transaction saves the links still leased and publishes their deliveries. When a link
+was revoked in between and a prepared manifest no longer matches, the chunk is prepared again
+for the links still leased (a few times; then they wait for their lease to end).
 """
 
 from __future__ import annotations
@@ -10,8 +13,9 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -21,8 +25,11 @@ from common import metrics
 from tasks import s3clients
 from tasks.listing import missing_keys
 from tasks.models import Batch, ShareLink
+from tasks.payloads import link_item
+from tasks.permalinks import permalink_maker
+from tasks.progress import lock_timeout
 from tasks.refresh import claims
-from tasks.refresh.announce import announce
+from tasks.refresh.announce import PreparedManifest, StaleManifest, announce, prepare_manifests
 from tasks.refresh.planner import refresh_planner
 from tasks.refresh.policy import keeps_refreshing
 from tasks.refresh.resign import Resigned, resign, save
@@ -30,6 +37,7 @@ from tasks.signing import factory
 from tasks.signing.signer import SigningError
 
 log = logging.getLogger(__name__)
+PREPARE_TRIES = 3
 
 
 @dataclass
@@ -41,6 +49,21 @@ class PassReport:
     failed: int = 0  # could not be signed (left to lapse) or not for this bucket (postponed)
     deliveries: int = 0
     more: bool = False  # stopped at the limit with links still due
+
+
+@dataclass
+class Plan:
+    """What a chunk comes to, worked out with no transaction open."""
+
+    lease: datetime
+    batch_of: dict[int, Any]
+    past: list[int] = field(default_factory=list)
+    gone: list[int] = field(default_factory=list)
+    unsignable: list[int] = field(default_factory=list)
+    foreign: list[int] = field(default_factory=list)
+    resigned: list[Resigned] = field(default_factory=list)
+    manifests: dict[Any, PreparedManifest] = field(default_factory=dict)
+    expired: set[int] = field(default_factory=set)  # already past expires_at when prepared
 
 
 def run_pass(limit: int | None = None) -> PassReport:
@@ -64,47 +87,93 @@ def passes_wanted(now: datetime, parallel: int, chunk: int) -> int:
 
 def refresh_chunk(report: PassReport, limit: int) -> int:
     now = timezone.now()
-    with transaction.atomic():
-        links = claims.take(now, limit)
-        if not links:
-            return 0
-        live: list[ShareLink] = []
-        past: list[ShareLink] = []
-        for link in links:
-            (live if keeps_refreshing(True, link.refresh_until, now) else past).append(link)
-        foreign = [link for link in live if link.bucket != settings.AWS_STORAGE_BUCKET_NAME]
-        if foreign:
-            log.error(
-                "%d due links are in bucket %r, not the configured %r: not refreshed",
-                len(foreign),
-                foreign[0].bucket,
-                settings.AWS_STORAGE_BUCKET_NAME,
-            )
-            retry_at = now + timedelta(seconds=settings.LINKS_REFRESH_RETRY_AFTER)
-            claims.postpone([link.id for link in foreign], retry_at)
-            live = [link for link in live if link.bucket == settings.AWS_STORAGE_BUCKET_NAME]
-        gone = absent(live) if settings.LINKS_REFRESH_CHECK_EXISTS else set()
-        resigned, unsignable = sign_all([link for link in live if link.id not in gone])
-        claims.stop([link.id for link in past] + sorted(gone) + unsignable)
-        saved = save(resigned, timezone.now())
-        batch_of = {link.id: link.batch_id for link in links}
-        report.deliveries += announce("links.refreshed", [(batch_of[i], i) for i in saved])
+    lease = now + timedelta(seconds=settings.LINKS_REFRESH_LEASE)
+    links = claims.take(now, limit, lease)
     report.due += len(links)
-    report.refreshed += len(saved)
-    report.past_until += len(past)
-    report.gone += len(gone)
-    report.failed += len(unsignable) + len(foreign)
-    count_refreshed(links, saved, now)
+    work = links
+    for _ in range(PREPARE_TRIES):
+        if not work:
+            break
+        plan = prepare(work, lease)
+        try:
+            commit(plan, report)
+            break
+        except StaleManifest as error:
+            log.info("refresh: %s; preparing the chunk again", error)
+            still = claims.held([link.id for link in work], lease)
+            work = list(still.only(*claims.TAKEN_FIELDS))
     return len(links)
 
 
-def count_refreshed(links: Sequence[ShareLink], saved: Sequence[int], now: datetime) -> None:
+def prepare(links: Sequence[ShareLink], lease: datetime) -> Plan:
+    """Sort, check and re-sign the leased links, and upload large emails' manifests."""
+    now = timezone.now()
+    plan = Plan(lease, {link.id: link.batch_id for link in links})
+    live = [link for link in links if keeps_refreshing(True, link.refresh_until, now)]
+    alive = {link.id for link in live}
+    plan.past = [link.id for link in links if link.id not in alive]
+    ours = settings.AWS_STORAGE_BUCKET_NAME
+    plan.foreign = [link.id for link in live if link.bucket != ours]
+    if plan.foreign:
+        log.error(
+            "%d due links are in another bucket than %r: not refreshed", len(plan.foreign), ours
+        )
+    live = [link for link in live if link.bucket == ours]
+    gone = absent(live) if settings.LINKS_REFRESH_CHECK_EXISTS else set()
+    plan.gone = sorted(gone)
+    plan.expired = {link.id for link in live if link.expires_at <= now}
+    plan.resigned, plan.unsignable = sign_all([link for link in live if link.id not in gone])
+    plan.manifests = prepare_manifests(
+        [(plan.batch_of[r.id], r.id) for r in plan.resigned], planned_items(live, plan.resigned)
+    )
+    return plan
+
+
+def commit(plan: Plan, report: PassReport) -> None:
+    """Save what is still leased and publish it, in one short transaction."""
+    now = timezone.now()
+    retry_at = now + timedelta(seconds=settings.LINKS_REFRESH_RETRY_AFTER)
+    with transaction.atomic():
+        lock_timeout()
+        claims.stop(plan.past + plan.gone + plan.unsignable, plan.lease)
+        claims.postpone(plan.foreign, plan.lease, retry_at)
+        saved = save(plan.resigned, now, plan.lease)
+        pairs = [(plan.batch_of[link_id], link_id) for link_id in saved]
+        deliveries = announce("links.refreshed", pairs, manifests=plan.manifests)
+    count_refreshed(saved, plan.expired)
+    report.refreshed += len(saved)
+    report.deliveries += deliveries
+    report.past_until += len(plan.past)
+    report.gone += len(plan.gone)
+    report.failed += len(plan.unsignable) + len(plan.foreign)
+
+
+def count_refreshed(saved: Sequence[int], expired: set[int]) -> None:
     """Metrics: links re-signed, and those re-signed only after they had expired (dead for a
     while: lapsed without a refresh in time)."""
-    resigned = set(saved)
-    metrics.LINKS_REFRESHED.inc(len(resigned))
-    late = sum(1 for link in links if link.id in resigned and link.expires_at <= now)
-    metrics.LAPSED_WITHOUT_REFRESH.inc(late)
+    metrics.LINKS_REFRESHED.inc(len(saved))
+    metrics.LAPSED_WITHOUT_REFRESH.inc(len(expired.intersection(saved)))
+
+
+def planned_items(
+    links: Sequence[ShareLink], resigned: Sequence[Resigned]
+) -> dict[Any, list[dict[str, Any]]]:
+    """The re-signed links as their event will show them, by batch (for the manifests)."""
+    by_id = {link.id: link for link in links}
+    permalink = permalink_maker()
+    items: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+    for new in sorted(resigned, key=lambda r: by_id[r.id].key):
+        old = by_id[new.id]
+        shown = ShareLink(
+            id=old.id,
+            key=old.key,
+            url=new.url,
+            expires_at=new.expires_at,
+            token=old.token,
+            filename=old.filename,
+        )
+        items[old.batch_id].append(link_item(shown, permalink))
+    return items
 
 
 def absent(links: Sequence[ShareLink]) -> set[int]:

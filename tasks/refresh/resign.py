@@ -46,12 +46,13 @@ def resign(
     return Resigned(link.id, signed.url, issued_at, signed.expires_at, refresh_at)
 
 
-def save(links: Sequence[Resigned], now: datetime) -> list[int]:
-    """Store the new signatures of the links still active; their ids. In the taking transaction."""
+def save(links: Sequence[Resigned], now: datetime, lease: datetime) -> list[int]:
+    """Store the new signatures of the links still active and still leased until `lease` (by
+    the pass that signed them); their ids."""
     if not links:
         return []
     if connection.vendor != "postgresql":
-        return [link.id for link in links if save_one(link, now)]
+        return [link.id for link in links if save_one(link, now, lease)]
     table = ShareLink._meta.db_table
     with connection.cursor() as cursor:
         rows = (tuple(getattr(link, name) for name in COLUMNS) for link in links)
@@ -60,16 +61,16 @@ def save(links: Sequence[Resigned], now: datetime) -> list[int]:
             f"UPDATE {table} AS l SET url = r.url, issued_at = r.issued_at, "  # noqa: S608 - constants
             "expires_at = r.expires_at, refresh_at = r.refresh_at, version = l.version + 1, "
             f"updated_at = %s FROM {SCRATCH} AS r "
-            "WHERE l.id = r.id AND l.status = %s RETURNING l.id",
-            [now, ShareLink.Status.ACTIVE],
+            "WHERE l.id = r.id AND l.status = %s AND l.refresh_at = %s RETURNING l.id",
+            [now, ShareLink.Status.ACTIVE, lease],
         )
         return [row[0] for row in cursor.fetchall()]
 
 
-def save_one(link: Resigned, now: datetime) -> bool:
+def save_one(link: Resigned, now: datetime, lease: datetime) -> bool:
     """The same, one row at a time (SQLite: the demo)."""
     return bool(
-        held([link.id]).update(
+        held([link.id], lease).update(
             url=link.url,
             issued_at=link.issued_at,
             expires_at=link.expires_at,

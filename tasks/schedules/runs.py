@@ -26,6 +26,7 @@ from tasks.batchspec import BatchInputError, BatchRequest
 from tasks.issuing import StorageUnavailable, create_batch
 from tasks.listing import list_entries
 from tasks.models import Batch
+from tasks.quotas import QuotaExceeded
 from tasks.retrying import describe, is_transient
 from tasks.s3clients import media_client
 from tasks.schedules.models import Schedule, ScheduleRun
@@ -179,7 +180,7 @@ def make_batch(schedule: Schedule, selection: Selection, now: datetime) -> Batch
     )
     try:
         batch = create_batch(request, owner=schedule.owner).batch
-    except (BatchInputError, StorageUnavailable) as error:
+    except (BatchInputError, QuotaExceeded, StorageUnavailable) as error:
         raise RunFailed(f"the batch was refused: {error}") from None
     batch.recipients.set(schedule.recipients.all())
     return batch

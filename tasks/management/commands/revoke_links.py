@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tasks.models import Batch, ShareLink
-from tasks.refresh.revocation import revoke
+from tasks.refresh.revocation import Revoked, revoke, revoke_batch_now
 
 
 class Command(BaseCommand):
@@ -27,17 +27,19 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["batch"]:
-            if not Batch.objects.filter(id=options["batch"]).exists():
+            batch = Batch.objects.filter(id=options["batch"]).first()
+            if batch is None:
                 raise CommandError(f"--batch {options['batch']}: no such batch")
-            links = ShareLink.objects.filter(batch_id=options["batch"])
-        else:
-            wanted = set(options["link"])
-            known = set(ShareLink.objects.filter(id__in=wanted).values_list("id", flat=True))
-            if wanted - known:
-                unknown = ", ".join(str(i) for i in sorted(wanted - known))
-                raise CommandError(f"--link: no link with id {unknown}; nothing was revoked")
-            links = ShareLink.objects.filter(id__in=wanted)
-        done = revoke(links)
+            self.report(revoke_batch_now(batch))
+            return
+        wanted = set(options["link"])
+        known = set(ShareLink.objects.filter(id__in=wanted).values_list("id", flat=True))
+        if wanted - known:
+            unknown = ", ".join(str(i) for i in sorted(wanted - known))
+            raise CommandError(f"--link: no link with id {unknown}; nothing was revoked")
+        self.report(revoke(ShareLink.objects.filter(id__in=wanted)))
+
+    def report(self, done: Revoked) -> None:
         self.stdout.write(
             f"revoked {done.links} links ({done.deliveries} links.revoked deliveries); "
             "URLs already handed out stay valid until they expire"

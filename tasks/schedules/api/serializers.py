@@ -6,11 +6,13 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from tasks.api.serializers import RecipientSummarySerializer, recipient_summaries
-from tasks.batchspec import BatchInputError, check_prefix
+from tasks.batchspec import BatchInputError, check_prefix, check_refresh_ttl
+from tasks.limits import refresh_limits
 from tasks.schedules.models import Schedule, ScheduleRun
 from tasks.schedules.occurrences import parse_cron
 from tasks.signing.signer import SigningError, check_expires_in
@@ -40,7 +42,8 @@ class ScheduleWriteSerializer(serializers.Serializer):
         min_value=1,
         required=False,
         allow_null=True,
-        help_text="Seconds after a run until which its links are refreshed; null: no end.",
+        help_text="Seconds after a run until which its links are refreshed; "
+        "null: LINKS_REFRESH_MAX_LIFE.",
     )
     recipients = serializers.ListField(
         child=serializers.DictField(),
@@ -100,9 +103,22 @@ class ScheduleWriteSerializer(serializers.Serializer):
                 raise serializers.ValidationError(
                     {name: ["This field is required."] for name in missing}
                 )
+        self.check_refresh_ttl(attrs)
         if attrs.get("refresh_for") is not None:
             attrs["refresh_for"] = timedelta(seconds=attrs["refresh_for"])
         return attrs
+
+    def check_refresh_ttl(self, attrs: dict[str, Any]) -> None:
+        """The runs' batches must pass the minimum TTL of refreshing batches (else every run
+        would fail): refused here, naming expires_in."""
+        refresh = attrs.get("refresh", getattr(self.instance, "refresh", False))
+        expires_in = attrs.get("expires_in", getattr(self.instance, "expires_in", None))
+        if not refresh or expires_in is None:
+            return
+        try:
+            check_refresh_ttl(expires_in, refresh_limits(settings))
+        except BatchInputError as error:
+            raise serializers.ValidationError({error.field: [error.message]}) from None
 
 
 class ScheduleRunSerializer(serializers.ModelSerializer):

@@ -16,6 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from access.grants import scope_of_request
+from common.idempotency import keys as idempotency
 from notifications.models import Recipient
 from notifications.recipients import RecipientError, recipient_from_spec
 from tasks import keyscope
@@ -68,8 +69,15 @@ class ScheduleViewSet(viewsets.ModelViewSet):
             .prefetch_related("recipients")
         )
 
-    @extend_schema(request=ScheduleWriteSerializer, responses={201: ScheduleSerializer})
+    @extend_schema(
+        request=ScheduleWriteSerializer,
+        parameters=[idempotency.PARAMETER],
+        responses={201: ScheduleSerializer, **idempotency.RESPONSES},
+    )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return idempotency.idempotent(request, "schedules", lambda: self.create_now(request))
+
+    def create_now(self, request: Request) -> Response:
         given = ScheduleWriteSerializer(data=request.data, context={"owner_id": request.user.pk})
         given.is_valid(raise_exception=True)
         schedule = Schedule(owner_id=request.user.pk, covered_until=timezone.now())
