@@ -34,7 +34,7 @@ def configure() -> str:
     database_url = f"{SERVER}/{DATABASE}"
     os.environ["TEST_DATABASE_URL"] = database_url
     os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"  # S3 test values, PostgreSQL
-    os.environ["CELERY_TASK_DEFAULT_QUEUE"] = f"bench-{uuid.uuid4().hex[:8]}"
+    os.environ["CELERY_QUEUE_PREFIX"] = f"bench-{uuid.uuid4().hex[:8]}-"
     os.environ["DJANGO_LOG_LEVEL"] = "WARNING"
     return database_url
 
@@ -126,7 +126,7 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     keys = [f"bench/{number:07d}/report.pdf" for number in range(args.keys)]
-    worker = WorkerProcess(database_url, settings.CELERY_TASK_DEFAULT_QUEUE, args.concurrency)
+    worker = WorkerProcess(database_url, settings.QUEUE_BULK, args.concurrency)
     worker.start()
     try:
         baseline = obvious_loop([f"loop/{key}" for key in keys[: args.baseline_keys]], 3600)

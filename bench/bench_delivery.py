@@ -10,7 +10,8 @@ Measured, in one run, through the project's own code (publish → claim → sign
 record Attempt rows):
 - webhooks, one process running the dispatcher, keep-alive connection pool (the default)
   against a new connection for every request;
-- webhooks through Celery: one worker process (prefork, concurrency 1) fed by publish();
+- webhooks through Celery: the deliveries pool as the Procfile starts it (one process, a
+  thread pool) fed by publish();
 - emails, one SMTP connection per dispatch run (the default) against one per message.
 
 Measured on the project's 2-core machine (sinks, PostgreSQL and the sender sharing it),
@@ -85,7 +86,7 @@ def configure(smtp_port: int) -> None:
     os.environ.update(
         DJANGO_SETTINGS_MODULE="tests.settings",
         TEST_DATABASE_URL=f"{SERVER}/{DATABASE}",
-        CELERY_TASK_DEFAULT_QUEUE=f"bench-delivery-{uuid.uuid4().hex[:8]}",
+        CELERY_QUEUE_PREFIX=f"bench-delivery-{uuid.uuid4().hex[:8]}-",
         EMAIL_URL=f"smtp://127.0.0.1:{smtp_port}",
         DJANGO_LOG_LEVEL="WARNING",
     )
@@ -120,7 +121,7 @@ def publish_many(targets: list[Any], count: int) -> list[Any]:
     from notifications.outbox import publish
 
     ids: list[Any] = []
-    with mock.patch("notifications.outbox.enqueue"), transaction.atomic():
+    with mock.patch("notifications.outbox.enqueue_lanes"), transaction.atomic():
         for event in range(count // len(targets)):
             created = publish(
                 "links.issued", subject=f"bench-{event}", recipients=targets, items=ITEMS
@@ -190,12 +191,11 @@ def measure(
 def measure_celery(specs: list[dict[str, str]], count: int) -> tuple[str, int, float]:
     from notifications.models import Delivery
     from notifications.queue import enqueue
-    from tests.services.celery_processes import WorkerProcess
+    from tests.services.celery_processes import PoolProcess
 
     fresh_tables()
     targets = recipients(specs)
-    queue = os.environ["CELERY_TASK_DEFAULT_QUEUE"]
-    worker = WorkerProcess(os.environ["TEST_DATABASE_URL"], queue, concurrency=1).start()
+    worker = PoolProcess(os.environ["TEST_DATABASE_URL"], "deliveries").start()
     ids = publish_many(targets, count)
     try:
         started = time.perf_counter()
@@ -208,7 +208,7 @@ def measure_celery(specs: list[dict[str, str]], count: int) -> tuple[str, int, f
         elapsed = time.perf_counter() - started
     finally:
         worker.stop()
-    return "celery worker, 1 process, pooled", len(ids), elapsed
+    return "celery deliveries pool (Procfile), pooled", len(ids), elapsed
 
 
 def table(title: str, rows: list[tuple[str, int, float]], baseline: int) -> None:

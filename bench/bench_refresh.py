@@ -135,7 +135,7 @@ def through_workers(batch: object, count: int, concurrency: int) -> float:
     )
     ShareLink.objects.filter(id__in=ids).update(refresh_at=timezone.now())
     database_url = os.environ["TEST_DATABASE_URL"]
-    worker = WorkerProcess(database_url, settings.CELERY_TASK_DEFAULT_QUEUE, concurrency)
+    worker = WorkerProcess(database_url, settings.QUEUE_UPKEEP, concurrency)
     worker.start()
     try:
         started = time.perf_counter()

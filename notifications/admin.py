@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.html import format_html_join
 
 from common.redact import redact
+from notifications.breaker import CLOSED
 from notifications.catalog import SUBSCRIBABLE
 from notifications.models import Attempt, Delivery, Recipient, WebhookSecret
 from notifications.outbox import PublishError, publish_test
@@ -57,6 +58,7 @@ class RecipientAdmin(admin.ModelAdmin):
         "enabled",
         "last_success_at",
         "failing_since",
+        "breaker_state",
         "disabled_reason",
     ]
     list_filter = ["kind", ("disabled_at", admin.EmptyFieldListFilter)]
@@ -72,6 +74,10 @@ class RecipientAdmin(admin.ModelAdmin):
         "created_at",
         "last_success_at",
         "failing_since",
+        "consecutive_failures",
+        "breaker_state",
+        "breaker_open_until",
+        "breaker_trips",
         "disabled_at",
         "disabled_reason",
     ]
@@ -83,6 +89,10 @@ class RecipientAdmin(admin.ModelAdmin):
         "created_at",
         "last_success_at",
         "failing_since",
+        "consecutive_failures",
+        "breaker_state",
+        "breaker_open_until",
+        "breaker_trips",
         "disabled_at",
         "disabled_reason",
     ]
@@ -110,7 +120,7 @@ class RecipientAdmin(admin.ModelAdmin):
 
     @admin.action(description="Enable the selected endpoints")
     def enable_endpoints(self, request: HttpRequest, queryset: QuerySet[Recipient]) -> None:
-        count = queryset.update(disabled_at=None, disabled_reason="", failing_since=None)
+        count = queryset.update(disabled_at=None, disabled_reason="", failing_since=None, **CLOSED)
         self.message_user(request, f"{count} enabled; replay their failed deliveries if needed.")
 
     @admin.action(description="Send a test event to the selected endpoints")

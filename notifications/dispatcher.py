@@ -1,8 +1,19 @@
-"""A dispatch run: claim due deliveries, send them through one transport per channel, record.
+"""A dispatch run: one lane's due deliveries, round after round, each send under its deadline.
 
-Claims are conditional updates (`status='pending' AND due`), so two workers never send the
-same attempt; results are written only under the run's claim token, so a run whose claim
-was taken over (a worker thought lost) cannot overwrite the newer state.
+    drain(lane) -> attempted      # what a `dispatch` task does
+    run(ids) -> attempted         # drain the lanes of these deliveries (tests, benchmarks)
+
+A round claims up to DELIVERY_DISPATCH_BATCH due deliveries of the lane (see lanes.py),
+sends them one after another over one transport (one kept-alive connection, one SMTP
+session), and records the results; the run claims again until the lane has nothing due.
+A send starts only while the round's lease outlives its hard deadline; what a round could
+not send goes back, due, for the next. A webhook failure ends the round, so a failing
+endpoint costs one attempt per round until its breaker opens; a run tries each delivery
+once (its retry comes with a message of its own, as scheduled). After DELIVERY_RUN_BUDGET
+the run queues its lane again and leaves, so that a long backlog takes turns with others.
+
+With a connection pool (the deliveries worker), a thread gives its database connection
+back before it sends: hundreds of threads wait on endpoints with a few connections.
 """
 
 from __future__ import annotations
@@ -12,53 +23,20 @@ import time
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
-from itertools import groupby
 from typing import Any
 
 from django.conf import settings
-from django.db.models import F
+from django.db import connection
 from django.utils import timezone
 
-from notifications.models import Delivery
-from notifications.queue import enqueue
+from notifications import lanes
+from notifications.lanes import Lane, Round
+from notifications.models import Delivery, Recipient
+from notifications.queue import enqueue_lanes
 from notifications.recorder import Recorder, Result
 from notifications.transports import TRANSPORTS, Transport, TransportError
 
 log = logging.getLogger(__name__)
-CLOCK_TOLERANCE = timedelta(seconds=1)  # a countdown task may arrive a hair early
-
-
-def claim(ids: Sequence[Any], token: uuid.UUID) -> list[Delivery]:
-    now = timezone.now()
-    Delivery.objects.filter(
-        id__in=ids, status=Delivery.Status.PENDING, next_attempt_at__lte=now + CLOCK_TOLERANCE
-    ).update(
-        status=Delivery.Status.SENDING,
-        claimed_at=now,
-        claim_token=token,
-        attempt_count=F("attempt_count") + 1,
-        tries=F("tries") + 1,
-    )
-    claimed = Delivery.objects.filter(id__in=ids, claim_token=token).select_related(
-        "recipient", "body"
-    )
-    return list(claimed.order_by("recipient__kind", "recipient_id", "created_at", "part"))
-
-
-def release(deliveries: Sequence[Delivery], token: uuid.UUID) -> None:
-    """Give back claimed deliveries that this run had no time to send, and enqueue them."""
-    if not deliveries:
-        return
-    ids = [d.id for d in deliveries]
-    Delivery.objects.filter(id__in=ids, claim_token=token).update(
-        status=Delivery.Status.PENDING,
-        claim_token=None,
-        claimed_at=None,
-        attempt_count=F("attempt_count") - 1,
-        tries=F("tries") - 1,
-        queued_at=timezone.now(),
-    )
-    enqueue(ids)
 
 
 def attempt(transport: Transport, delivery: Delivery) -> Result:
@@ -76,29 +54,82 @@ def attempt(transport: Transport, delivery: Delivery) -> Result:
 
 
 def run(ids: Sequence[Any], transports: dict[str, type[Transport]] | None = None) -> int:
-    """Send the due ones among `ids`; returns how many were attempted."""
+    """Drain the lanes of these deliveries; returns how many sends were attempted."""
+    return sum(drain(lane, transports) for lane in lanes.lanes_of(ids))
+
+
+def drain(lane: Lane, transports: dict[str, type[Transport]] | None = None) -> int:
     token = uuid.uuid4()
-    claimed = claim(ids, token)
-    if not claimed:
-        return 0
-    deadline = time.monotonic() + settings.DELIVERY_RUN_BUDGET
+    budget_end = time.monotonic() + settings.DELIVERY_RUN_BUDGET
+    kind = Recipient.Kind.EMAIL if lane.kind == lanes.EMAIL else Recipient.Kind.WEBHOOK
+    attempted = 0
+    failed: set[Any] = set()  # tried once by this run: a retry comes with a new message
+    retrying = False
+    with (transports or TRANSPORTS)[kind]() as transport:
+        tolerance = lanes.CLOCK_TOLERANCE  # the message may arrive a hair before it is due
+        while time.monotonic() < budget_end:
+            started = time.monotonic()
+            limit = settings.DELIVERY_DISPATCH_BATCH
+            batch = lanes.claim(lane, token, limit, tolerance, exclude=failed)
+            tolerance = timedelta(0)  # later rounds: what is due now
+            if not batch.deliveries:
+                if retrying:  # now that this run holds no claim, its retries find the lane open
+                    enqueue_lanes([lane])
+                return attempted
+            transport.prepare(batch.deliveries)
+            sent = send_round(
+                transport, lane, batch, token, lease_end=started + lane.lease, until=budget_end
+            )
+            attempted += len(sent)
+            errors = [result for result in sent if result.error is not None]
+            failed.update(result.delivery.id for result in errors)
+            retrying = retrying or any(r.error and not r.error.permanent for r in errors)
+            if not sent:  # the lease could not cover a send (a slow database): try later
+                break
+    enqueue_lanes([lane])  # budget spent: to the back of the queue, behind other lanes
+    return attempted
+
+
+def send_round(
+    transport: Transport,
+    lane: Lane,
+    batch: Round,
+    token: uuid.UUID,
+    *,
+    lease_end: float,
+    until: float,
+) -> list[Result]:
+    """Send the round's deliveries in turn; returns the results (what was attempted)."""
     recorder = Recorder(token)
-    leftovers: list[Delivery] = []
+    unsent: list[Delivery] = []
+    sent: list[Result] = []
     try:
-        for kind, grouped in groupby(claimed, key=lambda d: d.recipient.kind):
-            group = list(grouped)
-            with (transports or TRANSPORTS)[kind]() as transport:
-                transport.prepare(group)
-                for delivery in group:
-                    if time.monotonic() > deadline:
-                        leftovers.append(delivery)
-                    elif (
-                        delivery.recipient_id in recorder.disabled or delivery.recipient.is_disabled
-                    ):
-                        recorder.skip_disabled(delivery)
-                    else:
-                        recorder.add(attempt(transport, delivery))
+        hand_back_connection()
+        for index, delivery in enumerate(batch.deliveries):
+            now = time.monotonic()
+            if now + lane.timeout + lanes.LEASE_SAFETY > lease_end or now > until:
+                unsent = batch.deliveries[index:]
+                break
+            result = attempt(transport, delivery)
+            recorder.add(result)
+            sent.append(result)
+            failed = result.error is not None
+            if failed and lane.kind == lanes.WEBHOOK:
+                unsent = batch.deliveries[index + 1 :]  # the endpoint is failing: new round
+                break
+            if recorder.due():
+                recorder.flush()
+                hand_back_connection()
     finally:
+        lanes.release(unsent, token)
         recorder.flush()
-        release(leftovers, token)
-    return len(claimed) - len(leftovers)
+        hand_back_connection()
+    return sent
+
+
+def hand_back_connection() -> None:
+    """With a connection pool, return this thread's connection to it (outside transactions):
+    a thread waiting on an endpoint holds no database connection."""
+    pooled = connection.settings_dict.get("OPTIONS", {}).get("pool")
+    if pooled and not connection.in_atomic_block:
+        connection.close()

@@ -43,6 +43,17 @@ class Recipient(models.Model):
     )
     disabled_at = models.DateTimeField(null=True, blank=True)
     disabled_reason = models.CharField(max_length=200, blank=True)
+    # The circuit breaker (webhooks): after DELIVERY_BREAKER_AFTER failures in a row the
+    # endpoint is left alone until breaker_open_until; then one probe decides.
+    consecutive_failures = models.PositiveIntegerField(
+        default=0, help_text="timeouts and errors in a row since the last success"
+    )
+    breaker_open_until = models.DateTimeField(
+        null=True, blank=True, help_text="no attempts before then (the breaker is open)"
+    )
+    breaker_trips = models.PositiveIntegerField(
+        default=0, help_text="times the breaker opened since the last success"
+    )
 
     class Meta:
         constraints = [
@@ -76,6 +87,14 @@ class Recipient(models.Model):
     @property
     def is_disabled(self) -> bool:
         return self.disabled_at is not None
+
+    @property
+    def breaker_state(self) -> str:
+        """closed (sending), open (left alone until breaker_open_until) or half-open (one
+        probe allowed: its result closes or opens the breaker again)."""
+        if self.breaker_open_until is None:
+            return "closed"
+        return "open" if self.breaker_open_until > timezone.now() else "half-open"
 
     def wants(self, event_type: str) -> bool:
         """Whether it subscribes to this event type (all of them when it names none)."""
@@ -140,6 +159,9 @@ class Delivery(models.Model):
     )
     claimed_at = models.DateTimeField(null=True, blank=True)
     claim_token = models.UUIDField(null=True, blank=True)
+    lease_until = models.DateTimeField(
+        null=True, blank=True, help_text="a claim not renewed by then is a lost worker's"
+    )
     attempt_count = models.PositiveIntegerField(default=0)
     tries = models.PositiveIntegerField(default=0, help_text="attempts since the last (re)play")
     delivered_at = models.DateTimeField(null=True, blank=True)
@@ -157,6 +179,21 @@ class Delivery(models.Model):
                 fields=["claimed_at"],
                 condition=models.Q(status="sending"),
                 name="delivery_claimed_idx",
+            ),
+            models.Index(
+                fields=["lease_until"],
+                condition=models.Q(status="sending"),
+                name="delivery_lease_idx",
+            ),
+            models.Index(
+                fields=["recipient", "next_attempt_at"],
+                condition=models.Q(status="pending"),
+                name="delivery_lane_due_idx",
+            ),
+            models.Index(
+                fields=["recipient", "claim_token"],
+                condition=models.Q(status="sending"),
+                name="delivery_lane_sending_idx",
             ),
             models.Index(fields=["recipient", "-created_at"], name="delivery_recipient_idx"),
             models.Index(fields=["subject", "event_type"], name="delivery_subject_idx"),

@@ -19,6 +19,8 @@ from urllib3 import HTTPConnectionPool, HTTPSConnectionPool, PoolManager
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
+from notifications import deadline
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 PortRange = tuple[int, int]  # (lowest, highest), both allowed
@@ -176,6 +178,7 @@ def connect_checked(
     error: OSError | None = None
     for family, sockaddr in check_host(host, port):
         sock = socket.socket(family, socket.SOCK_STREAM)
+        deadline.watch(sock, copy=True)  # the attempt's deadline: the connect and all after it
         try:
             for option in options or ():
                 sock.setsockopt(*option)
@@ -210,10 +213,20 @@ class GuardedHTTPConnection(HTTPConnection):
     def _new_conn(self) -> socket.socket:
         return guarded_socket(self)
 
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        if self.sock is not None:  # a kept-alive connection: under this attempt's deadline too
+            deadline.watch(self.sock)
+        super().request(*args, **kwargs)
+
 
 class GuardedHTTPSConnection(HTTPSConnection):
     def _new_conn(self) -> socket.socket:
         return guarded_socket(self)
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        if self.sock is not None:
+            deadline.watch(self.sock)
+        super().request(*args, **kwargs)
 
 
 class GuardedHTTPConnectionPool(HTTPConnectionPool):
@@ -226,7 +239,7 @@ class GuardedHTTPSConnectionPool(HTTPSConnectionPool):
 
 def guarded_pool_manager(maxsize: int, **options: Any) -> PoolManager:
     """Connections reused per host; every new connection goes through the guard."""
-    manager = PoolManager(num_pools=256, maxsize=maxsize, block=False, **options)
+    manager = PoolManager(num_pools=1024, maxsize=maxsize, block=False, **options)
     manager.pool_classes_by_scheme = {
         "http": GuardedHTTPConnectionPool,
         "https": GuardedHTTPSConnectionPool,

@@ -34,6 +34,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from notifications import catalog
+from notifications.lanes import Lane
 from notifications.models import Delivery, MessageBody, Recipient
 from notifications.payloads import (
     Part,
@@ -42,7 +43,7 @@ from notifications.payloads import (
     payload_for_test,
     webhook_parts,
 )
-from notifications.queue import enqueue
+from notifications.queue import enqueue_lanes
 
 EVENT_TYPES = frozenset(catalog.SUBSCRIBABLE)  # publish()'s; the test event has publish_test()
 _CREATE_CHUNK = 100
@@ -89,8 +90,12 @@ def publish(
 
     with transaction.atomic():
         created = _create(new_deliveries())
-        due = [d.id for d in created if d.status == Delivery.Status.PENDING]
-        transaction.on_commit(lambda: enqueue(due), robust=True)
+        lanes = {
+            Lane.of(d.recipient.kind, d.recipient_id)
+            for d in created
+            if d.status == Delivery.Status.PENDING and d.queued_at is not None
+        }
+        transaction.on_commit(lambda: enqueue_lanes(sorted(lanes, key=str)), robust=True)
     return created
 
 
@@ -114,7 +119,9 @@ def publish_test(recipient: Recipient) -> Delivery:
             body_id=_store(payload_for_test(recipient.pk, now), now),
         )
         [created] = _save([delivery])
-        transaction.on_commit(lambda: enqueue([created.id]), robust=True)
+        transaction.on_commit(
+            lambda: enqueue_lanes([Lane.of(recipient.kind, recipient.id)]), robust=True
+        )
     return created
 
 
@@ -171,6 +178,9 @@ def _delivery(recipient: Recipient, now: datetime, **fields: Any) -> Delivery:
             last_error=f"recipient disabled: {recipient.disabled_reason}"[:500],
             **fields,
         )
+    if recipient.breaker_open_until is not None and recipient.breaker_open_until > now:
+        # the endpoint's breaker is open: due when it may close (the sweeper queues it then)
+        return Delivery(recipient=recipient, next_attempt_at=recipient.breaker_open_until, **fields)
     return Delivery(recipient=recipient, next_attempt_at=now, queued_at=now, **fields)
 
 

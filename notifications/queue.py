@@ -1,13 +1,20 @@
-"""Enqueue dispatch runs; the database stays the truth when the broker is away."""
+"""Enqueue dispatch runs, one per lane; the database stays the truth when the broker is away.
+
+A `dispatch` message names a lane ("webhook:42", "email"), not deliveries: the run takes
+whatever of that lane is due when it starts, so a message that arrives late or twice does
+no harm (it finds nothing due, or the lane full, and leaves).
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
-from django.conf import settings
 from kombu.exceptions import OperationalError
+
+if TYPE_CHECKING:
+    from notifications.lanes import Lane
 
 log = logging.getLogger(__name__)
 
@@ -17,16 +24,21 @@ def chunks(values: Sequence[Any], size: int) -> list[Sequence[Any]]:
 
 
 def enqueue(ids: Sequence[Any], countdown: float = 0) -> None:
-    """One dispatch task per DELIVERY_DISPATCH_BATCH ids. When the broker cannot take them,
-    their `queued_at` is cleared so that the sweeper's next pass enqueues them."""
+    """A dispatch run for the lane of each of these deliveries."""
+    from notifications.lanes import lanes_of
+
+    enqueue_lanes(lanes_of(ids), countdown)
+
+
+def enqueue_lanes(lanes: Iterable[Lane], countdown: float = 0) -> None:
+    """When the broker cannot take a message, the lane's pending deliveries get their
+    `queued_at` cleared, so that the sweeper's next pass enqueues them."""
     from notifications.models import Delivery
     from notifications.tasks import dispatch
 
-    for chunk in chunks(list(ids), settings.DELIVERY_DISPATCH_BATCH):
+    for lane in lanes:
         try:
-            dispatch.apply_async(args=([str(i) for i in chunk],), countdown=countdown)
+            dispatch.apply_async(args=(str(lane),), countdown=countdown)
         except OperationalError as error:
-            log.warning(
-                "broker unavailable, %d deliveries left to the sweeper: %s", len(chunk), error
-            )
-            Delivery.objects.filter(id__in=chunk).update(queued_at=None)
+            log.warning("broker unavailable, lane %s left to the sweeper: %s", lane, error)
+            lane.deliveries().filter(status=Delivery.Status.PENDING).update(queued_at=None)

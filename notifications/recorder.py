@@ -1,7 +1,10 @@
-"""Writing down what a dispatch run did: Attempt rows, delivery states, endpoint health.
+"""Writing down what a dispatch run did: Attempt rows, delivery states, endpoint health and
+its circuit breaker.
 
-Results are flushed in small batches (every FLUSH_EVERY results or second), so the rows
-that record a send are written soon after it, in a few statements rather than one per send.
+Results are flushed in small batches (the run flushes when `due()`: every FLUSH_EVERY
+results or second), so the rows that record a send are written soon after it, in a few
+statements rather than one per send. Every write is conditional on the run's claim token:
+a run whose claim was taken over cannot overwrite the newer state.
 """
 
 from __future__ import annotations
@@ -19,9 +22,11 @@ from django.utils import timezone
 
 from common import metrics
 from common.redact import redact
+from notifications import breaker
+from notifications.lanes import Lane
 from notifications.models import Attempt, Delivery, Recipient
 from notifications.policy import delivery_retry_delay
-from notifications.queue import enqueue
+from notifications.queue import enqueue_lanes
 from notifications.transports.base import Sent, TransportError
 
 log = logging.getLogger(__name__)
@@ -63,25 +68,14 @@ class Recorder:
     def __init__(self, token: uuid.UUID) -> None:
         self.token = token
         self.results: list[Result] = []
-        self.disabled: set[int] = set()
         self._last_flush = time.monotonic()
 
     def add(self, result: Result) -> None:
         self.results.append(result)
-        if result.error is not None and result.error.disable:
-            self.disabled.add(result.delivery.recipient_id)
-        if len(self.results) >= FLUSH_EVERY or time.monotonic() - self._last_flush > FLUSH_SECONDS:
-            self.flush()
 
-    def skip_disabled(self, delivery: Delivery) -> None:
-        """A delivery whose recipient was disabled meanwhile: failed, nothing sent."""
-        Delivery.objects.filter(id=delivery.id, claim_token=self.token).update(
-            status=Delivery.Status.FAILED,
-            claim_token=None,
-            next_attempt_at=None,
-            attempt_count=delivery.attempt_count - 1,
-            tries=delivery.tries - 1,
-            last_error="recipient disabled",
+    def due(self) -> bool:
+        return (
+            len(self.results) >= FLUSH_EVERY or time.monotonic() - self._last_flush > FLUSH_SECONDS
         )
 
     def flush(self) -> None:
@@ -104,8 +98,9 @@ class Recorder:
                         retries.append((result.delivery, delay))
             self._health(results, now)
         count(results, failed)
+        lane_of = {d.id: Lane.of(d.recipient.kind, d.recipient_id) for d, _ in retries}
         for ids, countdown in group_retries(retries):
-            enqueue(ids, countdown=countdown)
+            enqueue_lanes(sorted({lane_of[i] for i in ids}, key=str), countdown=countdown)
 
     def _delivered(self, results: list[Result], now: datetime) -> None:
         if not results:
@@ -117,6 +112,7 @@ class Recorder:
             delivered_at=now,
             next_attempt_at=None,
             claim_token=None,
+            lease_until=None,
             last_error="",
         )
         for result in results:
@@ -155,7 +151,7 @@ class Recorder:
                 "queued_at": next_at if by_countdown else None,
             }
         Delivery.objects.filter(id=delivery.id, claim_token=self.token).update(
-            claim_token=None, claimed_at=None, last_error=message, **fields
+            claim_token=None, claimed_at=None, lease_until=None, last_error=message, **fields
         )
         log.warning(
             "delivery %s to %s #%s, attempt %d: %s%s",
@@ -176,7 +172,14 @@ class Recorder:
         Recipient.objects.filter(id__in=failing - healthy, failing_since__isnull=True).update(
             failing_since=now
         )
-        Recipient.objects.filter(id__in=healthy).update(last_success_at=now, failing_since=None)
+        Recipient.objects.filter(id__in=healthy).update(
+            last_success_at=now,
+            failing_since=None,
+            consecutive_failures=0,
+            breaker_trips=0,
+            breaker_open_until=None,
+        )
+        breaker.record_failures(_transient_counts(webhook, healthy), now)
         gone = {r.delivery.recipient_id for r in webhook if r.error and r.error.disable}
         if gone:
             disable(gone, "the endpoint answered 410 Gone", now)
@@ -210,9 +213,19 @@ def _span(seconds: int) -> str:
     return f"{seconds} seconds"
 
 
+def _transient_counts(results: list[Result], healthy: set[int]) -> dict[int, int]:
+    """Timeouts and errors per endpoint that had no success in these results."""
+    counts: dict[int, int] = {}
+    for result in results:
+        error, rid = result.error, result.delivery.recipient_id
+        if error is not None and not error.permanent and rid not in healthy:
+            counts[rid] = counts.get(rid, 0) + 1
+    return counts
+
+
 def group_retries(retries: list[tuple[Delivery, float]]) -> list[tuple[list[Any], float]]:
-    """One task per second of delay rather than one per delivery; each group waits for its
-    latest member, so none arrives before it is due."""
+    """One task per lane per second of delay rather than one per delivery; each group waits
+    for its latest member, so none arrives before it is due."""
     groups: dict[int, list[tuple[Delivery, float]]] = {}
     for delivery, delay in retries:
         groups.setdefault(int(delay), []).append((delivery, delay))

@@ -1,4 +1,5 @@
-"""The periodic sweep: re-dispatch what is due, recover what a lost worker left `sending`.
+"""The periodic sweep (every DELIVERY_SWEEP_INTERVAL): re-dispatch what is due, and recover
+what a lost worker left `sending` once its lease has run out.
 
 Celery only executes; the database says what is owed. After a Redis flush, a restart or a
 killed worker, the next sweep finds every delivery that is due and not taken, and enqueues it.
@@ -12,12 +13,16 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
+from notifications.lanes import Lane, lanes_of
 from notifications.models import Attempt, Delivery
-from notifications.queue import enqueue
+from notifications.queue import enqueue_lanes
 
 log = logging.getLogger(__name__)
+LOST = "the worker stopped while sending (its lease ran out)"
+LEGACY_LEASE = 900  # claims made before leases existed
 
 
 @dataclass(frozen=True)
@@ -26,30 +31,34 @@ class SweepReport:
     enqueued: int
 
 
-def recover_stuck(now: datetime, limit: int) -> int:
-    """Deliveries claimed longer than DELIVERY_STUCK_AFTER ago: their worker is gone.
+def recover_stuck(now: datetime, limit: int) -> list[Delivery]:
+    """Deliveries whose lease ran out: their worker is gone (a live run renews its lease
+    every round and never sends past it, see lanes.py).
 
     Whether the request left is unknown, so the try is recorded as `lost` and the delivery
     is due again at once (same webhook-id: a receiver can drop a duplicate), unless its
-    tries are spent.
+    tries are spent. Returns the recovered deliveries.
     """
-    cutoff = now - timedelta(seconds=settings.DELIVERY_STUCK_AFTER)
-    stuck = Delivery.objects.filter(status=Delivery.Status.SENDING, claimed_at__lt=cutoff)
-    recovered = 0
-    for delivery in stuck.order_by("claimed_at")[:limit]:
+    stuck = Delivery.objects.filter(status=Delivery.Status.SENDING).filter(
+        Q(lease_until__lt=Now())
+        | Q(lease_until__isnull=True, claimed_at__lt=now - timedelta(seconds=LEGACY_LEASE))
+    )
+    recovered = []
+    for delivery in stuck.select_related("recipient").order_by("claimed_at")[:limit]:
         spent = delivery.tries > len(settings.DELIVERY_RETRY_SCHEDULE)
         taken = Delivery.objects.filter(
             id=delivery.id, status=Delivery.Status.SENDING, claim_token=delivery.claim_token
         ).update(
             status=Delivery.Status.FAILED if spent else Delivery.Status.PENDING,
             next_attempt_at=None if spent else now,
-            queued_at=None,
+            queued_at=None if spent else now,
             claim_token=None,
             claimed_at=None,
-            last_error="the worker stopped while sending (claim expired)",
+            lease_until=None,
+            last_error=LOST,
         )
         if taken:
-            recovered += 1
+            recovered.append(delivery)
             Attempt.objects.bulk_create(
                 [
                     Attempt(
@@ -57,13 +66,13 @@ def recover_stuck(now: datetime, limit: int) -> int:
                         number=delivery.attempt_count,
                         started_at=delivery.claimed_at or now,
                         outcome=Attempt.Outcome.LOST,
-                        error="the worker stopped while sending (claim expired)",
+                        error=LOST,
                     )
                 ],
                 ignore_conflicts=True,
             )
     if recovered:
-        log.warning("recovered %d deliveries left in `sending` by a lost worker", recovered)
+        log.warning("recovered %d deliveries left in `sending` by a lost worker", len(recovered))
     return recovered
 
 
@@ -83,6 +92,8 @@ def sweep(now: datetime | None = None) -> SweepReport:
     ids = due_ids(now, limit)
     if ids:
         Delivery.objects.filter(id__in=ids).update(queued_at=now)
-        enqueue(ids)
-        log.info("sweep: enqueued %d due deliveries", len(ids))
-    return SweepReport(recovered, len(ids))
+    lanes = set(lanes_of(ids)) | {Lane.of(d.recipient.kind, d.recipient_id) for d in recovered}
+    enqueue_lanes(sorted(lanes, key=str))
+    if ids:
+        log.info("sweep: enqueued %d due deliveries in %d lanes", len(ids), len(lanes))
+    return SweepReport(len(recovered), len(ids))

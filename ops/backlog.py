@@ -76,12 +76,13 @@ def links_by_status() -> dict[str, int]:
     return counts
 
 
-def endpoint_states() -> dict[str, int]:
-    """Webhook endpoints failing (no success since a failure) and disabled."""
+def endpoint_states(now: datetime) -> dict[str, int]:
+    """Webhook endpoints failing (no success since a failure), disabled, with an open breaker."""
     from notifications.models import Recipient
 
     webhooks = Recipient.objects.filter(kind=Recipient.Kind.WEBHOOK)
     return webhooks.aggregate(
         failing=Count("id", filter=Q(failing_since__isnull=False, disabled_at__isnull=True)),
         disabled=Count("id", filter=Q(disabled_at__isnull=False)),
+        breaker_open=Count("id", filter=Q(breaker_open_until__gt=now, disabled_at__isnull=True)),
     )

@@ -35,7 +35,7 @@ def take(now: datetime) -> Snapshot:
         expired_awaiting_refresh=backlog.expired_awaiting_refresh(now),
         delivery_backlog=backlog.delivery_backlog(),
         delivery_lag=lag(now, backlog.oldest_due_delivery(now)),
-        endpoints=backlog.endpoint_states(),
+        endpoints=backlog.endpoint_states(now),
         heartbeat_ages={name: age(now, at) or 0.0 for name, at in heartbeat.latest().items()},
     )
 

@@ -6,6 +6,7 @@ Every variable is listed in .env.example and the README's configuration table.
 from __future__ import annotations
 
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 from project import env
 from project.env import BASE_DIR
@@ -68,6 +69,15 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env.db_url("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+# A process-wide pool of at most this many PostgreSQL connections, shared by its threads
+# (the deliveries worker runs hundreds of threads; PostgreSQL allows only so many sessions).
+DB_POOL_SIZE = env.integer("DJANGO_DB_POOL_SIZE", 0, minimum=0)
+if DB_POOL_SIZE and DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": DB_POOL_SIZE,
+        "timeout": env.seconds("DJANGO_DB_POOL_TIMEOUT", 30),  # waiting for a free connection
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -149,7 +159,33 @@ CELERY_TASK_TIME_LIMIT = env.seconds("CELERY_TASK_TIME_LIMIT", 600)
 CELERY_TASK_SOFT_TIME_LIMIT = env.seconds("CELERY_TASK_SOFT_TIME_LIMIT", 540)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
-CELERY_TASK_DEFAULT_QUEUE = env.text("CELERY_TASK_DEFAULT_QUEUE", "celery")
+# Queues by job, each served by its own worker pool (Procfile: upkeep, deliveries, bulk), so
+# that a million-key batch or a slow webhook endpoint never delays a refresh pass. The prefix
+# lets a test run (or two deployments on one Redis) keep queues of its own.
+CELERY_QUEUE_PREFIX = env.text("CELERY_QUEUE_PREFIX", "") or ""
+QUEUE_UPKEEP = f"{CELERY_QUEUE_PREFIX}upkeep"  # refresh passes, lapse sweep, sweepers, ticks
+QUEUE_DELIVERIES = f"{CELERY_QUEUE_PREFIX}deliveries"  # webhook and email sends (I/O pool)
+QUEUE_BULK = f"{CELERY_QUEUE_PREFIX}bulk"  # listing, chunk signing, hand-over
+CELERY_TASK_QUEUES = [Queue(name) for name in (QUEUE_UPKEEP, QUEUE_DELIVERIES, QUEUE_BULK)]
+CELERY_TASK_DEFAULT_QUEUE = QUEUE_BULK  # a worker without -Q consumes all three (the demo)
+CELERY_TASK_ROUTES = {
+    **{
+        name: {"queue": QUEUE_UPKEEP}
+        for name in (
+            "tasks.refresh_links",
+            "tasks.lapse_links",
+            "tasks.resume_stalled_batches",
+            "notifications.tasks.sweep",
+            "schedules.tick",
+            "tasks.revoke_links",  # a revocation waits neither behind signing nor sends
+        )
+    },
+    **{name: {"queue": QUEUE_DELIVERIES} for name in ("notifications.tasks.dispatch",)},
+    **{
+        name: {"queue": QUEUE_BULK}
+        for name in ("tasks.expand_batch", "tasks.sign_chunk", "tasks.hand_over_batch")
+    },
+}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 
@@ -280,9 +316,21 @@ DELIVERY_MAX_RETRY_AFTER = env.seconds("DELIVERY_MAX_RETRY_AFTER", 86400)
 DELIVERY_COUNTDOWN_MAX = env.seconds("DELIVERY_COUNTDOWN_MAX", 60)  # longer waits: the sweeper
 DELIVERY_DISPATCH_BATCH = env.integer("DELIVERY_DISPATCH_BATCH", 100, minimum=1)
 DELIVERY_RUN_BUDGET = env.seconds("DELIVERY_RUN_BUDGET", 60)  # then a run re-enqueues the rest
-DELIVERY_STUCK_AFTER = env.seconds("DELIVERY_STUCK_AFTER", 900)  # a claim older is a lost worker
-DELIVERY_REQUEUE_AFTER = env.seconds("DELIVERY_REQUEUE_AFTER", 300)  # enqueued but not taken
-DELIVERY_SWEEP_INTERVAL = env.seconds("DELIVERY_SWEEP_INTERVAL", 30)
+# A claim is a lease of the send's deadline plus this grace (renewed every round); one not
+# renewed in time is a lost worker's: the sweeper sends it again, with the same webhook-id.
+DELIVERY_LEASE_GRACE = env.seconds("DELIVERY_LEASE_GRACE", 10)
+if DELIVERY_LEASE_GRACE < 1:
+    raise ImproperlyConfigured("DELIVERY_LEASE_GRACE must be at least 1 second")
+DELIVERY_REQUEUE_AFTER = env.seconds("DELIVERY_REQUEUE_AFTER", 30)  # enqueued but not taken
+DELIVERY_SWEEP_INTERVAL = env.seconds("DELIVERY_SWEEP_INTERVAL", 15)
+# Fairness: attempts in flight at once per webhook endpoint (each a lane sending in turn), and
+# for email (one SMTP connection each).
+DELIVERY_ENDPOINT_LANES = env.integer("DELIVERY_ENDPOINT_LANES", 2, minimum=1)
+DELIVERY_EMAIL_LANES = env.integer("DELIVERY_EMAIL_LANES", 4, minimum=1)
+# The circuit breaker: after this many timeouts or errors in a row an endpoint is left alone
+# for the next wait of the back-off (the last one repeats), then one probe decides.
+DELIVERY_BREAKER_AFTER = env.integer("DELIVERY_BREAKER_AFTER", 5, minimum=1)
+DELIVERY_BREAKER_BACKOFF = env.durations("DELIVERY_BREAKER_BACKOFF", "30s,1m,5m,15m,30m,1h")
 DELIVERY_SWEEP_LIMIT = env.integer("DELIVERY_SWEEP_LIMIT", 20000, minimum=1)
 DELIVERY_RESPONSE_MAX_BYTES = env.integer("DELIVERY_RESPONSE_MAX_BYTES", 4096, minimum=0)
 EMAIL_LINK_LIMIT = env.integer("EMAIL_LINK_LIMIT", 50, minimum=1)  # more: a CSV manifest link
@@ -364,9 +412,6 @@ HEALTH_MAX_DELIVERY_LAG = env.seconds("HEALTH_MAX_DELIVERY_LAG", 600)
 HEALTH_CACHE_SECONDS = env.seconds("HEALTH_CACHE_SECONDS", 5)  # one evaluation per this long
 if HEALTH_MAX_BEAT_AGE <= HEALTH_HEARTBEAT_INTERVAL:
     raise ImproperlyConfigured("HEALTH_MAX_BEAT_AGE must be longer than HEALTH_HEARTBEAT_INTERVAL")
-QUEUE_UPKEEP = str(globals().get("QUEUE_UPKEEP", CELERY_TASK_DEFAULT_QUEUE))
-QUEUE_DELIVERIES = str(globals().get("QUEUE_DELIVERIES", CELERY_TASK_DEFAULT_QUEUE))
-QUEUE_BULK = str(globals().get("QUEUE_BULK", CELERY_TASK_DEFAULT_QUEUE))
 HEALTH_QUEUE_MAX_AGE = {
     QUEUE_UPKEEP: HEALTH_HEARTBEAT_INTERVAL + HEALTH_MAX_QUEUE_WAIT,
     QUEUE_DELIVERIES: HEALTH_HEARTBEAT_INTERVAL + HEALTH_MAX_QUEUE_WAIT,

@@ -16,23 +16,28 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from notifications.recovery import NAMES, RecoverySettings
 from tasks.batchspec import RefreshLimits
+from tasks.refresh.margin import minimum_margin
 
 
-def recovery_seconds(settings: Any) -> int:
-    """Worst case, in seconds, from a lost worker to its work being done again.
-
-    A lost refresh pass leaves its links leased for LINKS_REFRESH_LEASE; a lost delivery is
-    taken again once DELIVERY_STUCK_AFTER has passed, at the next sweep. Then one attempt.
-    """
-    lost_delivery = settings.DELIVERY_STUCK_AFTER + settings.DELIVERY_SWEEP_INTERVAL
-    lost_pass = settings.LINKS_REFRESH_LEASE
-    return max(lost_delivery, lost_pass) + settings.WEBHOOK_TIMEOUT
+def recovery_settings(settings: Any) -> RecoverySettings:
+    return RecoverySettings(
+        webhook_timeout=settings.WEBHOOK_TIMEOUT,
+        email_timeout=settings.EMAIL_TIMEOUT,
+        lease_grace=settings.DELIVERY_LEASE_GRACE,
+        sweep_interval=settings.DELIVERY_SWEEP_INTERVAL,
+        requeue_after=settings.DELIVERY_REQUEUE_AFTER,
+    )
 
 
 def derived_min_refresh_ttl(settings: Any) -> int:
-    """The shortest TTL whose half-life covers a refresh interval plus the worst recovery."""
-    return 2 * (settings.LINKS_REFRESH_INTERVAL + recovery_seconds(settings))
+    """Twice the shortest margin that holds through a lost worker (tasks/refresh/margin.py):
+    the margin is at most half a link's life."""
+    margin = minimum_margin(
+        settings.LINKS_REFRESH_INTERVAL, recovery_settings(settings), settings.LINKS_REFRESH_LEASE
+    )
+    return 2 * margin
 
 
 def min_refresh_ttl(settings: Any) -> int:
@@ -51,8 +56,8 @@ def describe_min_ttl(settings: Any) -> str:
     if getattr(settings, "LINKS_REFRESH_MIN_TTL", None) is not None:
         return "LINKS_REFRESH_MIN_TTL"
     return (
-        "LINKS_REFRESH_MIN_TTL, derived: 2 × (LINKS_REFRESH_INTERVAL + the worst recovery "
-        "from DELIVERY_STUCK_AFTER, DELIVERY_SWEEP_INTERVAL, LINKS_REFRESH_LEASE, WEBHOOK_TIMEOUT)"
+        "LINKS_REFRESH_MIN_TTL, derived: twice the minimum refresh margin, from "
+        f"LINKS_REFRESH_INTERVAL, LINKS_REFRESH_LEASE and {NAMES}"
     )
 
 

@@ -19,7 +19,7 @@ from botocore.config import Config
 from django.conf import settings
 
 from demo.receiver import Receiver, Reply
-from tests.services.celery_processes import WorkerProcess
+from tests.services.celery_processes import WorkerPools
 from tests.services.localstack import LocalStack, endpoint
 from tests.services.smtp import SmtpServer
 
@@ -90,14 +90,15 @@ def put_object(s3_server: S3Server, media_bucket: str) -> Callable[..., str]:
 @pytest.fixture(scope="session")
 def celery_worker(
     django_db_setup: None, django_db_blocker: Any, media_bucket: str
-) -> Iterator[WorkerProcess]:
-    """A real worker process on this run's queue, against the test database."""
+) -> Iterator[WorkerPools]:
+    """The worker pools (upkeep, deliveries, bulk) started as the Procfile starts them, on this
+    run's queues (CELERY_QUEUE_PREFIX), against the test database."""
     from django.db import connection
 
     with django_db_blocker.unblock():
         name = connection.settings_dict["NAME"]
     database_url = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + f"/{name}"
-    worker = WorkerProcess(database_url, settings.CELERY_TASK_DEFAULT_QUEUE)
+    worker = WorkerPools(database_url)
     worker.start()
     yield worker
     worker.stop()

@@ -24,7 +24,7 @@ os.environ.setdefault("DJANGO_AWS_S3_SECURE_URLS", "false")
 os.environ.setdefault("DJANGO_AWS_S3_USE_SSL", "false")
 os.environ.setdefault("DJANGO_AWS_GZIPPED", "false")
 os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
-os.environ.setdefault("CELERY_TASK_DEFAULT_QUEUE", f"test-{RUN_ID}")
+os.environ.setdefault("CELERY_QUEUE_PREFIX", f"test-{RUN_ID}-")  # queues of this run's own
 # Deliveries: loopback receivers over plain http, an SMTP server on a port chosen now (so a
 # worker started later knows it), short retry schedules and timeouts so tests stay quick.
 os.environ.setdefault("WEBHOOK_ALLOW_HTTP", "true")

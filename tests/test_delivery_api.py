@@ -99,6 +99,7 @@ def test_a_delivery_shows_its_attempts_without_link_signatures(api, ana, receive
     hook = receiver(default=Reply(500, body=f"echo {SIGNED}".encode()))
     recipient = recipient_from_spec(ana, {"webhook": hook.url}).recipient
     settings.DELIVERY_COUNTDOWN_MAX = 0  # leave the retry to the sweeper: nothing else runs
+    settings.DELIVERY_RETRY_SCHEDULE = [3600]  # one attempt, then a long wait
     [delivery] = publish("links.issued", subject="b-9", recipients=[recipient], items=[link()])
     dispatcher.run([delivery.id])
 

@@ -22,6 +22,7 @@ from notifications.recipients import recipient_from_spec
 from notifications.sweeper import sweep
 from notifications.tasks import dispatch
 from tests.delivery_fixtures import wait_final
+from tests.helpers import wait_until
 from tests.services.celery_processes import ROOT, WorkerProcess
 
 OWN_REDIS_DB = 11  # this module's own Redis database index: FLUSHDB touches nobody else's
@@ -138,7 +139,7 @@ def test_nothing_is_sent_when_the_callers_transaction_rolls_back(celery_worker, 
 
 @pytest.mark.django_db(transaction=True)
 def test_two_dispatchers_on_the_same_ids_never_send_the_same_attempt(endpoint, monkeypatch):
-    monkeypatch.setattr("notifications.outbox.enqueue", lambda ids: None)  # no worker here
+    monkeypatch.setattr("notifications.outbox.enqueue_lanes", lambda lanes: None)  # no worker
     hook = endpoint()
     extra = [
         recipient_from_spec(None, {"webhook": f"{hook.receiver.url}?n={n}"}).recipient
@@ -172,24 +173,28 @@ def test_two_dispatchers_on_the_same_ids_never_send_the_same_attempt(endpoint, m
 def test_a_killed_worker_loses_nothing(
     celery_worker, endpoint, monkeypatch, settings, test_database_url
 ):
-    """A worker SIGKILLed while sending: the sweeper takes the stuck delivery over, and the
-    receiver gets it again with the same webhook-id (it can drop the duplicate)."""
+    """A worker SIGKILLed while sending: once its lease runs out the sweeper takes the stuck
+    delivery over, and the receiver gets it again with the same webhook-id (it can drop the
+    duplicate)."""
     queue = f"kill-{uuid.uuid4().hex[:8]}"
-    doomed = WorkerProcess(test_database_url, queue, concurrency=1).start()
+    doomed = WorkerProcess(
+        test_database_url, queue, concurrency=1, extra_env={"DELIVERY_LEASE_GRACE": "1"}
+    ).start()
     hook = endpoint(script=[Reply(200, delay=10)], default=Reply(200))
     monkeypatch.setattr(
-        "notifications.outbox.enqueue",
-        lambda ids: dispatch.apply_async(args=([str(i) for i in ids],), queue=queue),
+        "notifications.outbox.enqueue_lanes",
+        lambda lanes: [dispatch.apply_async(args=(str(lane),), queue=queue) for lane in lanes],
     )
     try:
         [delivery] = publish("links.issued", subject="b", recipients=[hook.recipient], items=[])
         hook.receiver.wait_for(1)
     finally:
         doomed.kill()
-    assert Delivery.objects.get(id=delivery.id).status == "sending"
+    row = Delivery.objects.get(id=delivery.id)
+    assert row.status == "sending" and row.lease_until is not None
 
-    settings.DELIVERY_STUCK_AFTER = 0
-    assert sweep().recovered == 1
+    assert sweep().recovered == 0  # the lease (WEBHOOK_TIMEOUT + 1 s) has not run out yet
+    wait_until(lambda: sweep().recovered == 1, timeout=10)
 
     [delivery] = wait_final([delivery])
     assert delivery.status == "delivered"
@@ -209,7 +214,8 @@ def test_after_a_redis_flush_the_sweeper_delivers_every_pending_delivery_once(
     tasks is the same.
     """
     broker = f"redis://127.0.0.1:6379/{OWN_REDIS_DB}"
-    queue = f"flush-{uuid.uuid4().hex[:8]}"
+    prefix = f"flush-{uuid.uuid4().hex[:8]}-"
+    queue = f"{prefix}deliveries"
     hook = endpoint()
     recipients = [hook.recipient] + [
         recipient_from_spec(None, {"webhook": f"{hook.receiver.url}?n={n}"}).recipient
@@ -218,7 +224,7 @@ def test_after_a_redis_flush_the_sweeper_delivers_every_pending_delivery_once(
     env = {
         **os.environ,
         "CELERY_BROKER_URL": broker,
-        "CELERY_TASK_DEFAULT_QUEUE": queue,
+        "CELERY_QUEUE_PREFIX": prefix,
         "TEST_DATABASE_URL": test_database_url,
         "DJANGO_SETTINGS_MODULE": "tests.settings",
     }
@@ -232,7 +238,7 @@ def test_after_a_redis_flush_the_sweeper_delivers_every_pending_delivery_once(
     )
     ids = json.loads(output.stdout.decode().strip().splitlines()[-1])
     client = redis.Redis.from_url(broker)
-    assert client.llen(queue) == 1  # one dispatch task holding the 25 ids, waiting
+    assert client.llen(queue) == 25  # one dispatch task per endpoint (lane), waiting
     client.flushdb()
     assert Delivery.objects.filter(id__in=ids, status="pending").count() == 25
 

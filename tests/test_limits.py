@@ -15,7 +15,7 @@ from django.utils import timezone
 from tasks import chunks
 from tasks.batchspec import BatchRequest
 from tasks.issuing import create_batch
-from tasks.limits import derived_min_refresh_ttl, min_refresh_ttl, recovery_seconds
+from tasks.limits import derived_min_refresh_ttl, min_refresh_ttl
 from tasks.models import Batch
 from tasks.refresh.revocation import revoke
 from tasks.schedules import runs
@@ -28,11 +28,15 @@ DERIVED = {
     "LINKS_REFRESH_MIN_TTL": None,
     "LINKS_REFRESH_INTERVAL": 60,
     "LINKS_REFRESH_LEASE": 120,
-    "DELIVERY_STUCK_AFTER": 900,
-    "DELIVERY_SWEEP_INTERVAL": 30,
     "WEBHOOK_TIMEOUT": 15,
+    "EMAIL_TIMEOUT": 15,
+    "DELIVERY_LEASE_GRACE": 10,
+    "DELIVERY_SWEEP_INTERVAL": 15,
+    "DELIVERY_REQUEUE_AFTER": 30,
 }
-DERIVED_MIN = 2 * (60 + 900 + 30 + 15)  # the defaults: 2010 s
+# a lost delivery: noticed after max(15 + 1 + 10, 30) + 15 s, then sent within 15 s: 60 s;
+# a lost pass: its lease (120 s) instead of an interval; plus the interval to the next pass
+DERIVED_MIN = 2 * (60 + 120 + 60)  # 480 s
 
 
 @pytest.fixture
@@ -54,12 +58,11 @@ def post_batch(client, **body):
 # --- the minimum TTL (pure, then through the API, the CLI and schedules) ----------------
 
 
-def test_the_minimum_ttl_covers_an_interval_and_the_worst_recovery_twice():
+def test_the_minimum_ttl_is_twice_the_margin_that_holds_through_a_lost_worker():
     values = SimpleNamespace(**DERIVED)
-    assert recovery_seconds(values) == 945  # a lost delivery (stuck + sweep) + one attempt
     assert derived_min_refresh_ttl(values) == min_refresh_ttl(values) == DERIVED_MIN
-    slow_pass = SimpleNamespace(**{**DERIVED, "LINKS_REFRESH_LEASE": 2000})
-    assert recovery_seconds(slow_pass) == 2015  # a lost pass holds its links for its lease
+    short_lease = SimpleNamespace(**{**DERIVED, "LINKS_REFRESH_LEASE": 10})
+    assert derived_min_refresh_ttl(short_lease) == 2 * (60 + 60 + 60)  # an interval, then
     chosen = SimpleNamespace(**{**DERIVED, "LINKS_REFRESH_MIN_TTL": 40})
     assert min_refresh_ttl(chosen) == 40
 

@@ -97,3 +97,19 @@ def test_a_link_refreshed_after_it_expired_counts_as_lapsed_without_refresh(medi
     assert report.refreshed == 3 and on_time.links.filter(version=2).count() == 2
     assert counted("linkdist_links_refreshed_total") == refreshed + 3
     assert counted("linkdist_links_lapsed_without_refresh_total") == lapsed + 1
+
+
+@pytest.mark.s3
+def test_endpoints_failing_disabled_and_with_an_open_breaker(client, media_bucket):
+    from notifications.models import Recipient
+    from tests.health_helpers import overdue_webhook_delivery
+
+    overdue_webhook_delivery(timedelta(seconds=1))
+    now = timezone.now()
+    Recipient.objects.filter(kind="webhook").update(
+        failing_since=now, breaker_open_until=now + timedelta(minutes=5)
+    )
+    found = samples(client)
+    assert found[("linkdist_webhook_endpoints", (("state", "breaker_open"),))] == 1
+    assert found[("linkdist_webhook_endpoints", (("state", "failing"),))] == 1
+    assert found[("linkdist_webhook_endpoints", (("state", "disabled"),))] == 0

@@ -146,12 +146,13 @@ def test_revoke_over_the_api_tells_the_receiver_and_stops_the_permalink(
 
 def test_many_due_links_are_shared_by_parallel_passes_and_refreshed_once(test_database_url):
     """A worker whose pass finds several chunks due starts a helper pass; each link once."""
-    queue = f"fan-{uuid.uuid4().hex[:8]}"
+    prefix = f"fan-{uuid.uuid4().hex[:8]}-"
+    queue = f"{prefix}upkeep"
     worker = WorkerProcess(
         test_database_url,
         queue,
         extra_env={
-            "CELERY_TASK_DEFAULT_QUEUE": queue,
+            "CELERY_QUEUE_PREFIX": prefix,
             "LINKS_REFRESH_CHUNK": "5",
             "LINKS_REFRESH_PARALLEL": "2",
             "LINKS_REFRESH_CHECK_EXISTS": "false",

@@ -132,11 +132,12 @@ def test_an_empty_keys_file_is_refused(tmp_path):
 def test_wait_without_a_worker_says_so_and_creates_nothing():
     name = connection.settings_dict["NAME"]
     database_url = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + f"/{name}"
-    queue = f"nobody-listens-{uuid.uuid4().hex[:8]}"
+    prefix = f"nobody-listens-{uuid.uuid4().hex[:8]}-"
+    queue = f"{prefix}bulk"
     env = {
         **os.environ,
         "TEST_DATABASE_URL": database_url,
-        "CELERY_TASK_DEFAULT_QUEUE": queue,
+        "CELERY_QUEUE_PREFIX": prefix,
         "DJANGO_SETTINGS_MODULE": "tests.settings",
     }
 

@@ -38,6 +38,12 @@ class RecipientSerializer(serializers.ModelSerializer):
     address = serializers.CharField(read_only=True)
     header_names = serializers.SerializerMethodField()
     secrets = serializers.SerializerMethodField()
+    breaker_state = serializers.ChoiceField(
+        choices=["closed", "open", "half-open"],
+        read_only=True,
+        help_text="closed: sending; open: left alone until breaker_open_until after "
+        "consecutive_failures timeouts or errors in a row; half-open: one probe decides",
+    )
     event_types = serializers.SerializerMethodField()
 
     class Meta:
@@ -53,6 +59,10 @@ class RecipientSerializer(serializers.ModelSerializer):
             "created_at",
             "last_success_at",
             "failing_since",
+            "consecutive_failures",
+            "breaker_state",
+            "breaker_open_until",
+            "breaker_trips",
             "disabled_at",
             "disabled_reason",
         ]

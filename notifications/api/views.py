@@ -26,6 +26,7 @@ from notifications.api.serializers import (
     RecipientSerializer,
     RecipientSpecSerializer,
 )
+from notifications.breaker import CLOSED
 from notifications.models import Delivery, Recipient
 from notifications.outbox import PublishError, publish_test
 from notifications.recipients import RecipientError, check_event_types, recipient_from_spec
@@ -148,7 +149,7 @@ class RecipientViewSet(
         """Enable a disabled endpoint again (its failed deliveries can then be replayed)."""
         recipient = self.get_object()
         Recipient.objects.filter(id=recipient.id).update(
-            disabled_at=None, disabled_reason="", failing_since=None
+            disabled_at=None, disabled_reason="", failing_since=None, **CLOSED
         )
         recipient.refresh_from_db()
         return Response(RecipientSerializer(recipient).data)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import smtplib
+import socket
 
-from django.core.mail import get_connection
+from django.conf import settings
+from django.core.mail import EmailMessage, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
 
 from common.redact import redact
+from notifications.deadline import Deadline, watch
 from notifications.emails import build_message
 from notifications.models import Delivery
 from notifications.policy import is_transient_smtp
@@ -22,7 +25,7 @@ class EmailTransport(Transport):
         self._open = False
 
     def open(self) -> None:
-        self.backend = self.backend or get_connection(fail_silently=False)
+        self.backend = self.backend or get_connection(_backend(), fail_silently=False)
 
     def close(self) -> None:
         if self.backend is not None and self._open:
@@ -34,11 +37,28 @@ class EmailTransport(Transport):
         if self.backend is None:
             self.open()
         assert self.backend is not None
-        message = build_message(delivery, connection=self.backend)
+        return self.send_message(build_message(delivery, connection=self.backend))
+
+    def send_message(self, message: EmailMessage) -> Sent:
+        """One message within EMAIL_TIMEOUT: the watchdog cuts a slow server off."""
+        with Deadline(float(settings.EMAIL_TIMEOUT)) as deadline:
+            try:
+                return self._send(message)
+            except TransportError:
+                if deadline.expired:
+                    self.close()
+                    raise _timed_out(settings.EMAIL_TIMEOUT) from None
+                raise
+
+    def _send(self, message: EmailMessage) -> Sent:
+        assert self.backend is not None
         try:
             if not self._open:
                 self.backend.open()  # kept open for the whole run, reopened after a failure
                 self._open = True
+            sock = getattr(getattr(self.backend, "connection", None), "sock", None)
+            if isinstance(sock, socket.socket):
+                watch(sock)
             sent = self.backend.send_messages([message])
         except smtplib.SMTPRecipientsRefused as error:
             code, reply = next(iter(error.recipients.values()))
@@ -54,6 +74,39 @@ class EmailTransport(Transport):
             raise TransportError("the email backend sent nothing")
         is_smtp = isinstance(self.backend, SmtpBackend)
         return Sent(250 if is_smtp else None, "accepted" if is_smtp else "handed to the backend")
+
+
+class _WatchedSMTP(smtplib.SMTP):
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        sock: socket.socket = super()._get_socket(host, port, timeout)  # type: ignore[misc]
+        watch(sock, copy=True)  # the greeting, STARTTLS and all after it: under the deadline
+        return sock
+
+
+class _WatchedSMTPSSL(smtplib.SMTP_SSL):
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        sock: socket.socket = super()._get_socket(host, port, timeout)  # type: ignore[misc]
+        watch(sock, copy=True)
+        return sock
+
+
+class DeadlineSmtpBackend(SmtpBackend):
+    """Django's SMTP backend whose connections are under the sending thread's deadline."""
+
+    @property
+    def connection_class(self) -> type[smtplib.SMTP]:
+        return _WatchedSMTPSSL if self.use_ssl else _WatchedSMTP
+
+
+def _backend() -> str:
+    name = settings.EMAIL_BACKEND
+    if name == "django.core.mail.backends.smtp.EmailBackend":
+        return f"{__name__}.DeadlineSmtpBackend"
+    return name
+
+
+def _timed_out(seconds: float) -> TransportError:
+    return TransportError(f"SMTP timed out: not sent within {seconds:g} s (EMAIL_TIMEOUT)")
 
 
 def _reply_error(code: int, reply: bytes | str) -> TransportError:

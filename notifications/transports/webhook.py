@@ -15,6 +15,7 @@ from urllib3.exceptions import HTTPError, LocationValueError
 
 from common.redact import redact, remember_secret
 from notifications.addresses import AddressError, check_webhook_url
+from notifications.deadline import Deadline
 from notifications.models import Delivery
 from notifications.netguard import (
     BlockedAddressError,
@@ -106,30 +107,45 @@ class WebhookTransport(Transport):
             raise TransportError(str(error), permanent=True) from None
 
     def post(self, url: str, body: bytes, headers: dict[str, str]) -> Sent:
-        pool = self.pool or shared_pool()
+        """One request, from connect to the last byte read, within WEBHOOK_TIMEOUT."""
         total = float(settings.WEBHOOK_TIMEOUT)
-        timeout = Timeout(
-            connect=min(float(settings.WEBHOOK_CONNECT_TIMEOUT), total), read=total, total=total
+        with Deadline(total) as deadline:
+            try:
+                status, answer, text = self._exchange(url, body, headers, total)
+            except BlockedAddressError as error:
+                raise TransportError(str(error), permanent=True) from None
+            except LocationValueError as error:
+                raise TransportError(f"bad webhook URL: {error}", permanent=True) from None
+            except (HTTPError, OSError) as error:
+                if deadline.expired:
+                    raise _timed_out(total) from None
+                raise TransportError(redact(_describe(error))) from None
+        if deadline.expired:  # cut off: whatever was read is not a complete answer
+            raise _timed_out(total)
+        return _judge(status, answer, text)
+
+    def _exchange(
+        self, url: str, body: bytes, headers: dict[str, str], total: float
+    ) -> tuple[int, Any, str]:
+        pool = self.pool or shared_pool()
+        timeout = Timeout(connect=min(float(settings.WEBHOOK_CONNECT_TIMEOUT), total), read=total)
+        response = pool.urlopen(
+            "POST",
+            url,
+            body=body,
+            headers=headers,
+            redirect=False,
+            retries=False,
+            timeout=timeout,
+            preload_content=False,
         )
         try:
-            response = pool.urlopen(
-                "POST",
-                url,
-                body=body,
-                headers=headers,
-                redirect=False,
-                retries=False,
-                timeout=timeout,
-                preload_content=False,
-            )
             text = _read_some(response, settings.DELIVERY_RESPONSE_MAX_BYTES)
-        except BlockedAddressError as error:
-            raise TransportError(str(error), permanent=True) from None
-        except LocationValueError as error:
-            raise TransportError(f"bad webhook URL: {error}", permanent=True) from None
-        except HTTPError as error:
-            raise TransportError(redact(_describe(error))) from None
-        return _judge(response.status, response.headers, text)
+        except BaseException:
+            response.close()  # never hand a half-read connection back to the pool
+            response.release_conn()
+            raise
+        return response.status, response.headers, text
 
 
 def _remember(secret_lists: Iterable[list[str]]) -> None:
@@ -171,6 +187,10 @@ def _judge(status: int, headers: Any, text: str) -> Sent:
         response=text,
         retry_after=parse_retry_after(headers.get("Retry-After")) if transient else None,
     )
+
+
+def _timed_out(seconds: float) -> TransportError:
+    return TransportError(f"timed out: no complete answer within {seconds:g} s (WEBHOOK_TIMEOUT)")
 
 
 def _describe(error: Exception) -> str:

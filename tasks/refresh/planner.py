@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 
 from tasks.models import Batch
+from tasks.refresh.margin import current_minimum
 from tasks.refresh.policy import RefreshPolicy, planned_refresh
 
 
@@ -16,6 +17,7 @@ def policy_for(batch: Batch) -> RefreshPolicy:
     if fraction is None:
         fraction = settings.LINKS_REFRESH_MARGIN_PERCENT / 100
     floor = settings.LINKS_REFRESH_FLOOR if batch.refresh_floor is None else batch.refresh_floor
+    floor = max(floor, current_minimum())  # never shorter than a lost worker's recovery
     return RefreshPolicy(fraction=fraction, floor=timedelta(seconds=floor))
 
 

@@ -1,13 +1,19 @@
-"""Real Celery processes for the tests: a prefork worker on this run's queue, and beat.
+"""Real Celery processes for the tests: the worker pools as the Procfile starts them, and beat.
 
-Both run with the test settings against the test database, log to a file the tests can
-read, and are started in their own process group so that a kill reaches pool children.
+`PoolProcess("deliveries")` runs the Procfile's `deliveries:` line, with its ${VAR:-default}
+references filled from this run's environment (so CELERY_QUEUE_PREFIX keeps the queues of
+this run its own). `WorkerProcess` is a plain worker on one named queue. All of them run
+with the test settings against the test database, log to a file the tests can read, and
+are started in their own process group so that a kill reaches pool children.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -30,14 +36,20 @@ class CeleryProcess:
     def arguments(self) -> list[str]:
         raise NotImplementedError
 
-    def start(self, timeout: float = 60) -> CeleryProcess:
-        env = {
+    def environment(self) -> dict[str, str]:
+        return {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "tests.settings",
             "TEST_DATABASE_URL": self.database_url,
             **self.extra_env,
         }
-        command = [sys.executable, "-m", "celery", "-A", "project", *self.arguments()]
+
+    def command(self, env: dict[str, str]) -> list[str]:
+        return [sys.executable, "-m", "celery", "-A", "project", *self.arguments()]
+
+    def start(self, timeout: float = 60) -> CeleryProcess:
+        env = self.environment()
+        command = self.command(env)
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 command,
@@ -126,3 +138,98 @@ class BeatProcess(CeleryProcess):
             "beat", "--scheduler", self.scheduler, "--max-interval", "1",
             "--schedule", str(self.schedule_file), "--loglevel=INFO",
         ]  # fmt: skip
+
+
+PROCFILE = ROOT / "Procfile"
+_REFERENCE = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}|\$(\w+)")
+_ASSIGNMENT = re.compile(r"^(\w+)=(.*)$")
+
+
+def procfile_line(name: str) -> str:
+    for line in PROCFILE.read_text().splitlines():
+        process, _, command = line.partition(":")
+        if process.strip() == name:
+            return command.strip()
+    raise KeyError(f"no {name!r} process in {PROCFILE}")
+
+
+def substitute(text: str, env: dict[str, str]) -> str:
+    """The shell's ${VAR:-default} and $VAR, as a Procfile runner expands them."""
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1) or match.group(3)
+        return env.get(name) or (match.group(2) or "")
+
+    return _REFERENCE.sub(value, text)
+
+
+def procfile_command(name: str, env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+    """The Procfile line `name` as argv (celery run by this interpreter) and its VAR=value
+    prefixes, expanded with `env`."""
+    words = shlex.split(substitute(procfile_line(name), env))
+    assigned: dict[str, str] = {}
+    while words and (match := _ASSIGNMENT.match(words[0])):
+        assigned[match.group(1)] = match.group(2)
+        words.pop(0)
+    if words[0] in {"celery", "python"}:
+        words[:1] = [sys.executable, "-m", "celery"] if words[0] == "celery" else [sys.executable]
+    return words, assigned
+
+
+class PoolProcess(CeleryProcess):
+    """One worker pool (upkeep, deliveries or bulk), or beat, started by its Procfile line."""
+
+    def __init__(
+        self, database_url: str, name: str, extra_env: dict[str, str] | None = None
+    ) -> None:
+        self.kind = name
+        self.ready_marker = "beat: Starting" if name == "beat" else " ready."
+        super().__init__(database_url, extra_env)
+        self.name = name
+
+    def command(self, env: dict[str, str]) -> list[str]:
+        argv, assigned = procfile_command(self.name, env)
+        env.update(assigned)
+        return argv
+
+    @property
+    def hostname(self) -> str:
+        argv, _ = procfile_command(self.name, self.environment())
+        return argv[argv.index("-n") + 1].replace("%h", socket.gethostname())
+
+
+class WorkerPools:
+    """The Procfile's worker pools, started and stopped together (each its own process group)."""
+
+    NAMES = ("upkeep", "deliveries", "bulk")
+
+    def __init__(
+        self,
+        database_url: str,
+        extra_env: dict[str, str] | None = None,
+        names: tuple[str, ...] = NAMES,
+    ) -> None:
+        self.pools = {name: PoolProcess(database_url, name, extra_env) for name in names}
+
+    def __getitem__(self, name: str) -> PoolProcess:
+        return self.pools[name]
+
+    @property
+    def hostname(self) -> str:
+        return next(iter(self.pools.values())).hostname
+
+    def start(self, timeout: float = 60) -> WorkerPools:
+        for pool in self.pools.values():
+            pool.start(timeout)
+        return self
+
+    def log(self) -> str:
+        return "\n".join(pool.log() for pool in self.pools.values())
+
+    def kill(self) -> None:
+        for pool in self.pools.values():
+            pool.kill()
+
+    def stop(self) -> None:
+        for pool in self.pools.values():
+            pool.stop()

@@ -1,0 +1,175 @@
+"""Fairness: deliveries per second to healthy endpoints, alone and with slow-dripping neighbours.
+
+    python bench/bench_isolation.py [--endpoints 1000] [--events 3] [--slow-percent 10]
+
+Needs PostgreSQL and Redis on 127.0.0.1 (`make services`); uses its own database
+(linkdist_bench_isolation, created and migrated when missing) and its own Redis queues.
+The endpoints run in a child process (asyncio, one port each, bench/isolation_sinks.py).
+
+Both runs go through the real path: publish() → the deliveries pool started from the
+Procfile's `deliveries:` line (a thread pool, DELIVERIES_CONCURRENCY slots, its default
+settings: WEBHOOK_TIMEOUT 15 s, DELIVERY_ENDPOINT_LANES 2) → claim, sign, send, record.
+1. `--events` links.issued events to each of `--endpoints` healthy endpoints;
+2. the same to the same healthy endpoints, plus `--slow-percent` % as many endpoints that
+   accept the request and drip their answer a byte every half second (each attempt is cut
+   off at WEBHOOK_TIMEOUT, the endpoint gets one lane and then its breaker opens);
+the lanes queued in random order. Measured: from queueing to the last healthy delivery
+recorded. The target is a ratio (2 / 1) of at least 90 %.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+DATABASE = "linkdist_bench_isolation"
+SERVER = "postgres://postgres@127.0.0.1:5432"
+ITEMS = [
+    {
+        "id": n,
+        "key": f"reports/2026/11/report {n}.pdf",
+        "url": f"https://media.example/reports/report%20{n}.pdf?X-Amz-Signature={'ab' * 32}",
+        "expires_at": "2026-12-01T10:00:00Z",
+        "permalink": f"https://links.example/l/{uuid.uuid4().hex}",
+        "filename": f"report {n}.pdf",
+    }
+    for n in range(3)
+]
+
+
+def start_sinks(healthy: int, slow: int) -> tuple[subprocess.Popen[str], dict[str, list[int]]]:
+    sinks = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / "isolation_sinks.py"), str(healthy), str(slow)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert sinks.stdout is not None
+    return sinks, json.loads(sinks.stdout.readline())
+
+
+def configure() -> None:
+    import psycopg
+
+    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)).fetchone():
+            conn.execute(f'CREATE DATABASE "{DATABASE}"')
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE="tests.settings",
+        TEST_DATABASE_URL=f"{SERVER}/{DATABASE}",
+        CELERY_QUEUE_PREFIX=f"bench-isolation-{uuid.uuid4().hex[:8]}-",
+        DJANGO_LOG_LEVEL="WARNING",
+        # the project's defaults, not the tests' short ones
+        WEBHOOK_TIMEOUT="15",
+        WEBHOOK_CONNECT_TIMEOUT="5",
+        DELIVERY_RETRY_SCHEDULE="0,5s,5m,30m,2h,5h,10h,10h",
+    )
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def fresh_tables() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "TRUNCATE notifications_attempt, notifications_delivery, "
+            "notifications_webhooksecret, notifications_recipient CASCADE"
+        )
+
+
+def endpoints(ports: list[int]) -> list[Any]:
+    from notifications.recipients import recipient_from_spec
+
+    return [
+        recipient_from_spec(None, {"webhook": f"http://127.0.0.1:{port}/hook"}).recipient
+        for port in ports
+    ]
+
+
+def publish_to(targets: list[Any], events: int) -> list[Any]:
+    from django.db import transaction
+
+    from notifications.outbox import publish
+
+    ids: list[Any] = []
+    with mock.patch("notifications.outbox.enqueue_lanes"), transaction.atomic():
+        for event in range(events):
+            created = publish("links.issued", subject=f"e{event}", recipients=targets, items=ITEMS)
+            ids.extend(d.id for d in created)
+    return ids
+
+
+def measure(healthy_ports: list[int], slow_ports: list[int], events: int) -> tuple[int, float]:
+    """Seconds from queueing every lane until every healthy delivery is recorded."""
+    from notifications.lanes import Lane
+    from notifications.models import Delivery
+    from notifications.queue import enqueue_lanes
+    from tests.services.celery_processes import PoolProcess
+
+    fresh_tables()
+    healthy, slow = endpoints(healthy_ports), endpoints(slow_ports)
+    wanted = publish_to(healthy, events)
+    publish_to(slow, events)
+    lanes = [Lane.of("webhook", r.id) for r in healthy + slow]
+    random.Random(7).shuffle(lanes)
+    pool = PoolProcess(os.environ["TEST_DATABASE_URL"], "deliveries").start()
+    try:
+        started = time.perf_counter()
+        enqueue_lanes(lanes)
+        done = Delivery.objects.filter(id__in=wanted, status=Delivery.Status.DELIVERED)
+        deadline = started + 600
+        while done.count() < len(wanted):
+            if time.perf_counter() > deadline:
+                raise SystemExit(f"only {done.count()} of {len(wanted)} delivered in 600 s")
+            time.sleep(0.05)
+        return len(wanted), time.perf_counter() - started
+    finally:
+        pool.kill()  # slow sends may be in flight: no need to wait for them
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--endpoints", type=int, default=1000)
+    parser.add_argument("--events", type=int, default=3)
+    parser.add_argument("--slow-percent", type=float, default=10)
+    args = parser.parse_args()
+    slow_count = round(args.endpoints * args.slow_percent / 100)
+
+    sinks, ports = start_sinks(args.endpoints, slow_count)
+    try:
+        configure()
+        alone = measure(ports["healthy"], [], args.events)
+        crowded = measure(ports["healthy"], ports["slow"], args.events)
+    finally:
+        assert sinks.stdin is not None and sinks.stdout is not None
+        sinks.stdin.close()
+        counts = sinks.stdout.read().strip().splitlines()[-1]
+        sinks.wait(timeout=30)
+    rate_alone, rate_crowded = alone[0] / alone[1], crowded[0] / crowded[1]
+    print(f"\nDeliveries to {args.endpoints} healthy loopback endpoints (deliveries pool)")
+    print(f"    {'run':46} {'count':>7} {'seconds':>8} {'per second':>11}")
+    print(f"    {'healthy endpoints alone':46} {alone[0]:>7} {alone[1]:>8.2f} {rate_alone:>11,.0f}")
+    label = f"with {slow_count} slow-dripping endpoints ({args.slow_percent:g} %)"
+    print(f"    {label:46} {crowded[0]:>7} {crowded[1]:>8.2f} {rate_crowded:>11,.0f}")
+    print(f"\n    ratio (with slow neighbours / alone): {rate_crowded / rate_alone:.0%}")
+    print(f"\nsinks saw: {counts}")
+
+
+if __name__ == "__main__":
+    main()

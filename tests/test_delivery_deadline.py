@@ -1,0 +1,158 @@
+"""A hard wall-clock deadline on every send: a receiver that drips its answer, or never
+answers, is cut off at WEBHOOK_TIMEOUT (EMAIL_TIMEOUT for SMTP), recorded as a failed
+attempt and retried on the schedule.
+
+The tolerance asked of the deadline is ± 1 s; the drips are 0.2 s apart, far under the
+per-operation socket timeouts, so only a whole-exchange deadline can stop them.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import pytest
+from django.core.mail import EmailMessage, get_connection
+
+from demo.receiver import Receiver
+from notifications import dispatcher
+from notifications.models import Attempt, Delivery
+from notifications.netguard import guarded_pool_manager
+from notifications.outbox import publish
+from notifications.recipients import recipient_from_spec
+from notifications.transports import EmailTransport, WebhookTransport
+from notifications.transports.base import TransportError
+from notifications.transports.mail import DeadlineSmtpBackend
+from tests.services.drip import DripServer
+
+TIMEOUT = 3
+
+
+@pytest.fixture
+def short_deadline(settings):
+    settings.WEBHOOK_TIMEOUT = TIMEOUT
+    settings.WEBHOOK_CONNECT_TIMEOUT = 2
+    settings.EMAIL_TIMEOUT = TIMEOUT
+    return settings
+
+
+def timed_post(transport: WebhookTransport, url: str) -> tuple[TransportError, float]:
+    started = time.monotonic()
+    with pytest.raises(TransportError) as caught:
+        transport.post(url, b"{}", {"Content-Type": "application/json"})
+    return caught.value, time.monotonic() - started
+
+
+@pytest.mark.parametrize("mode", ["status", "body", "hang"])
+def test_a_slow_or_silent_receiver_is_cut_off_at_webhook_timeout(short_deadline, mode):
+    with DripServer(mode) as server:
+        error, elapsed = timed_post(WebhookTransport(guarded_pool_manager(2)), server.url)
+        wait_until_closed(server)
+
+    assert TIMEOUT - 1 <= elapsed <= TIMEOUT + 1
+    assert "timed out" in error.message and "WEBHOOK_TIMEOUT" in error.message
+    assert not error.permanent  # retried on the schedule
+    assert server.requests == 1
+    assert len(server.closed_after) == 1 and server.closed_after[0] <= TIMEOUT + 1
+
+
+def test_a_kept_alive_connection_is_under_the_deadline_too(short_deadline):
+    with DripServer("status", healthy_first=1) as server:
+        transport = WebhookTransport(guarded_pool_manager(1))
+        assert transport.post(server.url, b"{}", {}).status_code == 200
+        error, elapsed = timed_post(transport, server.url)  # same connection, now dripping
+
+    assert TIMEOUT - 1 <= elapsed <= TIMEOUT + 1
+    assert "timed out" in error.message
+    assert server.connections == 1
+
+
+def test_after_a_cut_off_the_pool_serves_the_next_endpoint(short_deadline):
+    healthy = Receiver().start()
+    try:
+        pool = guarded_pool_manager(2)
+        with DripServer("body") as slow:
+            timed_post(WebhookTransport(pool), slow.url)
+        assert WebhookTransport(pool).post(healthy.url, b"{}", {}).status_code == 200
+    finally:
+        healthy.stop()
+
+
+@pytest.mark.django_db
+def test_a_timed_out_attempt_is_recorded_and_retried_on_the_schedule(short_deadline, monkeypatch):
+    monkeypatch.setattr("notifications.outbox.enqueue_lanes", lambda lanes: None)
+    short_deadline.DELIVERY_RETRY_SCHEDULE = [60, 60]
+    short_deadline.DELIVERY_RETRY_JITTER_PERCENT = 0
+    with DripServer("status") as server:
+        recipient = recipient_from_spec(None, {"webhook": server.url}).recipient
+        [delivery] = publish("links.issued", subject="b", recipients=[recipient], items=[])
+        assert dispatcher.run([delivery.id]) == 1  # then nothing is due for a minute
+
+    delivery.refresh_from_db()
+    [attempt] = Attempt.objects.filter(delivery=delivery)
+    assert attempt.outcome == Attempt.Outcome.TRANSIENT
+    assert "timed out" in attempt.error
+    assert TIMEOUT * 1000 - 1000 <= attempt.latency_ms <= TIMEOUT * 1000 + 1000
+    assert delivery.status == Delivery.Status.PENDING
+    assert delivery.next_attempt_at is not None
+    wait = (delivery.next_attempt_at - attempt.started_at).total_seconds()
+    assert 60 <= wait <= 60 + TIMEOUT + 1  # the schedule's first wait, after the attempt
+
+
+def test_an_smtp_server_that_drips_its_greeting_is_cut_off_at_email_timeout(short_deadline):
+    server = SlowSmtp().start()
+    backend = get_connection(
+        "notifications.transports.mail.DeadlineSmtpBackend",
+        host="127.0.0.1",
+        port=server.port,
+        timeout=TIMEOUT,
+        fail_silently=False,
+    )
+    assert isinstance(backend, DeadlineSmtpBackend)
+    transport = EmailTransport(backend)
+    started = time.monotonic()
+    with pytest.raises(TransportError, match="EMAIL_TIMEOUT"):
+        transport.send_message(
+            EmailMessage("s", "b", "a@example.com", ["b@example.com"], connection=backend)
+        )
+    elapsed = time.monotonic() - started
+    server.stop()
+    assert TIMEOUT - 1 <= elapsed <= TIMEOUT + 1
+
+
+class SlowSmtp:
+    """Accepts, then sends its 220 greeting one byte every 0.2 s."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.stopping = threading.Event()
+
+    def start(self) -> SlowSmtp:
+        threading.Thread(target=self._serve, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.listener.close()
+
+    def _serve(self) -> None:
+        try:
+            conn, _ = self.listener.accept()
+        except OSError:
+            return
+        with conn:
+            for byte in b"220 slow.example ESMTP a very slow greeting indeed\r\n":
+                if self.stopping.wait(0.2):
+                    return
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    return
+
+
+def wait_until_closed(server: DripServer, timeout: float = 3) -> None:
+    deadline = time.monotonic() + timeout
+    while not server.closed_after and time.monotonic() < deadline:
+        time.sleep(0.05)
