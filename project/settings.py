@@ -294,6 +294,10 @@ LINKS_MAX_BATCH_SIZE = env.integer("LINKS_MAX_BATCH_SIZE", 1_000_000, minimum=1)
 LINKS_CHUNK_MAX_RETRIES = env.integer("LINKS_CHUNK_MAX_RETRIES", 8, minimum=0)
 LINKS_LOCK_TIMEOUT = env.seconds("LINKS_LOCK_TIMEOUT", 10)
 LINKS_REQUEUE_AFTER = env.seconds("LINKS_REQUEUE_AFTER", 900)
+LINKS_SWEEP_INTERVAL = env.seconds("LINKS_SWEEP_INTERVAL", 60)  # beat: resume stalled batches
+LINKS_SWEEP_LIMIT = env.integer(
+    "LINKS_SWEEP_LIMIT", 5000, minimum=1
+)  # rows of each kind a sweep takes
 LINKS_PUBLIC_BASE_URL = env.text("LINKS_PUBLIC_BASE_URL")
 
 # --- Deliveries (notifications app): webhooks, email, the outbox ---------------------
@@ -376,7 +380,11 @@ SCHEDULES_TICK_INTERVAL = env.seconds("SCHEDULES_TICK_INTERVAL", 30)  # how ofte
 
 # --- Periodic tasks (one beat: `celery -A project beat`) ------------------------------
 CELERY_BEAT_SCHEDULE = {
-    "resume-stalled-batches": {"task": "tasks.resume_stalled_batches", "schedule": 60.0},
+    "resume-stalled-batches": {
+        "task": "tasks.resume_stalled_batches",
+        "schedule": float(LINKS_SWEEP_INTERVAL),
+        "options": {"expires": float(LINKS_SWEEP_INTERVAL)},
+    },
     "notifications-sweep": {
         "task": "notifications.tasks.sweep",
         "schedule": float(DELIVERY_SWEEP_INTERVAL),

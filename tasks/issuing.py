@@ -15,7 +15,7 @@ from django.utils import timezone
 from access.grants import scope_for
 from access.scopes import KeyScope
 from notifications.models import Recipient
-from notifications.recipients import NewRecipient, RecipientError, recipient_from_spec
+from notifications.recipients import NewRecipient, RecipientError, recipient_at
 from tasks import enqueue, keyscope, quotas
 from tasks.batchspec import BatchInputError, BatchRequest, validate
 from tasks.limits import refresh_limits
@@ -111,9 +111,9 @@ def check_prefix_has_objects(bucket: str, prefix: str) -> None:
 
 def recipient_from(owner: Any, number: int, spec: dict[str, Any]) -> NewRecipient:
     try:
-        return recipient_from_spec(owner, spec)
+        return recipient_at(owner, number, spec)
     except RecipientError as error:
-        raise BatchInputError(f"recipients[{number}].{error.field}", str(error)) from None
+        raise BatchInputError(error.field, str(error)) from None
 
 
 class ChunkWriter:

@@ -9,6 +9,7 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from common.apiinput import refuse_unknown_fields
 from notifications.models import Recipient
 from tasks.batchspec import BatchRequest
 from tasks.models import Batch, Revocation, ShareLink, SkippedKey
@@ -61,12 +62,7 @@ class BatchCreateSerializer(serializers.Serializer):
     )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        unknown = sorted(set(self.initial_data) - set(self.fields))
-        if unknown:
-            expected = ", ".join(self.fields)
-            raise serializers.ValidationError(
-                {name: [f"unknown field; expected one of: {expected}"] for name in unknown}
-            )
+        refuse_unknown_fields(self)
         return attrs
 
     def to_request(self) -> BatchRequest:

@@ -32,9 +32,8 @@ from tasks.refresh import claims
 from tasks.refresh.announce import PreparedManifest, StaleManifest, announce, prepare_manifests
 from tasks.refresh.planner import refresh_planner
 from tasks.refresh.policy import keeps_refreshing
-from tasks.refresh.resign import Resigned, resign, save
-from tasks.signing import factory
-from tasks.signing.signer import SigningError
+from tasks.refresh.resign import Resigned, new_signature, resign_requests, save
+from tasks.signing.entry import SigningError, sign_many
 
 log = logging.getLogger(__name__)
 PREPARE_TRIES = 3
@@ -189,16 +188,15 @@ def absent(links: Sequence[ShareLink]) -> set[int]:
 
 
 def sign_all(links: Sequence[ShareLink]) -> tuple[list[Resigned], list[int]]:
-    """New signatures, and the ids of links that cannot be signed any more."""
-    signer = factory.get_signer()
+    """New signatures through sign_many(), and the ids of links that cannot be signed any more."""
     batches = Batch.objects.in_bulk({link.batch_id for link in links})
     planners = {batch_id: refresh_planner(batch) for batch_id, batch in batches.items()}
-    resigned, unsignable = [], []
-    now = timezone.now()
-    for link in links:
-        try:
-            resigned.append(resign(link, planners[link.batch_id], signer, now))
-        except SigningError as error:
-            log.error("link %s cannot be re-signed: %s", link.id, error)
+    requests = resign_requests(links, timezone.now())
+    new, unsignable = [], []
+    for link, signed in zip(links, sign_many(requests), strict=True):
+        if isinstance(signed, SigningError):
+            log.error("link %s cannot be re-signed: %s", link.id, signed)
             unsignable.append(link.id)
-    return resigned, unsignable
+        else:
+            new.append(new_signature(link, signed, planners[link.batch_id]))
+    return new, unsignable

@@ -14,8 +14,7 @@ from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
 from tasks.retrying import describe
-from tasks.schedules.models import Schedule, ScheduleRun
-from tasks.schedules.occurrences import cron_from_fields
+from tasks.schedules.models import Schedule, ScheduleRun, cron_of
 from tasks.schedules.runs import run_now
 
 RUN_FIELDS = ("scheduled_for", "trigger", "started_at", "outcome", "selected", "batch", "message")
@@ -58,9 +57,7 @@ class ScheduleForm(forms.ModelForm):
     def clean_crontab(self) -> Any:
         tab = self.cleaned_data["crontab"]
         try:
-            cron_from_fields(
-                tab.minute, tab.hour, tab.day_of_month, tab.month_of_year, tab.day_of_week
-            )
+            cron_of(tab)
         except ValueError as error:
             raise forms.ValidationError(str(error)) from None
         return tab

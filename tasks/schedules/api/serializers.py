@@ -10,6 +10,7 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from common.apiinput import refuse_unknown_fields
 from tasks.api.serializers import RecipientSummarySerializer, recipient_summaries
 from tasks.batchspec import BatchInputError, check_prefix, check_refresh_ttl
 from tasks.limits import refresh_limits
@@ -91,12 +92,7 @@ class ScheduleWriteSerializer(serializers.Serializer):
             raise serializers.ValidationError(str(error)) from None
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        unknown = sorted(set(self.initial_data) - set(self.fields))
-        if unknown:
-            expected = ", ".join(self.fields)
-            raise serializers.ValidationError(
-                {name: [f"unknown field; expected one of: {expected}"] for name in unknown}
-            )
+        refuse_unknown_fields(self)
         if self.instance is None:
             missing = [name for name in self.REQUIRED if name not in attrs]
             if missing:
