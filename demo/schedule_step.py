@@ -10,13 +10,12 @@ import requests
 from django.conf import settings
 from django.core.management.base import CommandError
 from django.utils import timezone
-from django_celery_beat.models import CrontabSchedule
 
 from demo.worker import in_process_worker
 from tasks.models import Batch
 from tasks.s3clients import media_client
 from tasks.schedules import runs
-from tasks.schedules.models import Schedule
+from tasks.schedules.models import Schedule, crontab_for
 from tasks.schedules.occurrences import latest_occurrence
 
 NAME = "demo-finance-weekly"
@@ -25,14 +24,7 @@ NAME = "demo-finance-weekly"
 def demo_schedule() -> Schedule:
     """Every Monday 08:00 Europe/Paris: what is new under reports/finance/ (made afresh)."""
     Schedule.objects.filter(name=NAME).delete()
-    tab, _ = CrontabSchedule.objects.get_or_create(
-        minute="0",
-        hour="8",
-        day_of_month="*",
-        month_of_year="*",
-        day_of_week="1",
-        timezone="Europe/Paris",
-    )
+    tab = crontab_for("0 8 * * 1", "Europe/Paris")
     return Schedule.objects.create(
         name=NAME,
         crontab=tab,

@@ -61,6 +61,14 @@ class NewRecipient:
     secret: str | None
 
 
+def recipient_at(owner: Any, number: int, spec: dict[str, Any]) -> NewRecipient:
+    """recipient_from_spec() for the n-th of a list: errors name `recipients[n].<field>`."""
+    try:
+        return recipient_from_spec(owner, spec)
+    except RecipientError as error:
+        raise type(error)(f"recipients[{number}].{error.field}", str(error)) from None
+
+
 def parse_cli_spec(text: str) -> dict[str, Any]:
     kind, sep, address = (text or "").partition(":")
     kind = kind.strip().lower()

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from common import metrics
 from common.redact import redact
 from notifications import breaker
 from notifications.lanes import Lane
@@ -84,15 +85,19 @@ class Recorder:
             return
         now = timezone.now()
         retries: list[tuple[Delivery, float]] = []
+        failed: set[Any] = set()
         with transaction.atomic():
             Attempt.objects.bulk_create([r.attempt_row() for r in results], ignore_conflicts=True)
             self._delivered([r for r in results if r.error is None], now)
             for result in results:
                 if result.error is not None:
                     delay = self._failed(result, now)
-                    if delay is not None and delay <= settings.DELIVERY_COUNTDOWN_MAX:
+                    if delay is None:
+                        failed.add(result.delivery.id)
+                    elif delay <= settings.DELIVERY_COUNTDOWN_MAX:
                         retries.append((result.delivery, delay))
             self._health(results, now)
+        count(results, failed)
         lane_of = {d.id: Lane.of(d.recipient.kind, d.recipient_id) for d, _ in retries}
         for ids, countdown in group_retries(retries):
             enqueue_lanes(sorted({lane_of[i] for i in ids}, key=str), countdown=countdown)
@@ -185,6 +190,19 @@ class Recorder:
         if stale:
             span = _span(settings.WEBHOOK_DISABLE_AFTER)
             disable(set(stale), f"failing without a success for {span}", now)
+
+
+def count(results: list[Result], failed: set[Any]) -> None:
+    """Metrics: each attempt by transport, event and outcome, its latency, and the
+    deliveries that ended (delivered, or failed for good)."""
+    for result in results:
+        transport, event = result.delivery.recipient.kind, result.delivery.event_type
+        metrics.DELIVERY_ATTEMPTS.labels(transport, event, str(result.outcome)).inc()
+        metrics.ATTEMPT_SECONDS.labels(transport).observe(result.latency_ms / 1000)
+        if result.error is None:
+            metrics.DELIVERIES_ENDED.labels(event, "delivered").inc()
+        elif result.delivery.id in failed:
+            metrics.DELIVERIES_ENDED.labels(event, "failed").inc()
 
 
 def _span(seconds: int) -> str:

@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "notifications",
     "tasks",
     "tasks.schedules",
+    "ops",
 ]
 
 MIDDLEWARE = [
@@ -83,7 +84,7 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = env.text("DJANGO_STATIC_ROOT") or BASE_DIR / "staticfiles"
 
 # --- S3: a private media bucket (pre-signed links) and a static bucket -------------
 AWS_ACCESS_KEY_ID = env.text("DJANGO_AWS_ACCESS_KEY_ID")
@@ -133,9 +134,14 @@ STORAGES = {
     "staticfiles": {
         "BACKEND": "project.storages.StaticStorage"
         if AWS_STATIC_BUCKET_NAME
-        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
+if not AWS_STATIC_BUCKET_NAME:  # static files from this process, hashed and compressed
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+        "whitenoise.middleware.WhiteNoiseMiddleware",
+    )
 if not S3_CONFIGURED:
     STORAGES["default"] = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
     MEDIA_ROOT = BASE_DIR / "media"
@@ -270,10 +276,17 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.text("DJANGO_LOG_LEVEL", "INFO")},
 }
 
-if not DEBUG:
+# --- HTTPS behind a proxy (`manage.py check --deploy` is clean with .env.example) ---------
+# The proxy in front must set X-Forwarded-Proto (and strip a client's own) when trusted.
+if env.boolean("DJANGO_SECURE_PROXY_SSL_HEADER", not DEBUG):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SESSION_COOKIE_SECURE = True
-    CSRF_COOKIE_SECURE = True
+SECURE_SSL_REDIRECT = env.boolean("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
+# Probes and scrapers may speak plain http to the process itself.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
+SECURE_HSTS_SECONDS = env.seconds("DJANGO_SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.boolean("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env.boolean("DJANGO_SECURE_HSTS_PRELOAD", False)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.boolean("DJANGO_SECURE_COOKIES", not DEBUG)
 
 # The media bucket's signing settings are checked by tasks.checks (linkdist.E001).
 
@@ -283,6 +296,10 @@ LINKS_MAX_BATCH_SIZE = env.integer("LINKS_MAX_BATCH_SIZE", 1_000_000, minimum=1)
 LINKS_CHUNK_MAX_RETRIES = env.integer("LINKS_CHUNK_MAX_RETRIES", 8, minimum=0)
 LINKS_LOCK_TIMEOUT = env.seconds("LINKS_LOCK_TIMEOUT", 10)
 LINKS_REQUEUE_AFTER = env.seconds("LINKS_REQUEUE_AFTER", 900)
+LINKS_SWEEP_INTERVAL = env.seconds("LINKS_SWEEP_INTERVAL", 60)  # beat: resume stalled batches
+LINKS_SWEEP_LIMIT = env.integer(
+    "LINKS_SWEEP_LIMIT", 5000, minimum=1
+)  # rows of each kind a sweep takes
 LINKS_PUBLIC_BASE_URL = env.text("LINKS_PUBLIC_BASE_URL")
 
 # --- Deliveries (notifications app): webhooks, email, the outbox ---------------------
@@ -365,7 +382,11 @@ SCHEDULES_TICK_INTERVAL = env.seconds("SCHEDULES_TICK_INTERVAL", 30)  # how ofte
 
 # --- Periodic tasks (one beat: `celery -A project beat`) ------------------------------
 CELERY_BEAT_SCHEDULE = {
-    "resume-stalled-batches": {"task": "tasks.resume_stalled_batches", "schedule": 60.0},
+    "resume-stalled-batches": {
+        "task": "tasks.resume_stalled_batches",
+        "schedule": float(LINKS_SWEEP_INTERVAL),
+        "options": {"expires": float(LINKS_SWEEP_INTERVAL)},
+    },
     "notifications-sweep": {
         "task": "notifications.tasks.sweep",
         "schedule": float(DELIVERY_SWEEP_INTERVAL),
@@ -387,3 +408,33 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": float(SCHEDULES_TICK_INTERVAL)},
     },
 }
+
+# --- Operations (ops): /healthz, /metrics, heartbeats -------------------------------------
+# Beat sends a heartbeat to every queue this often; /healthz fails when beat has sent none for
+# HEALTH_MAX_BEAT_AGE, or no worker took one from a queue for its limit below.
+HEALTH_HEARTBEAT_INTERVAL = env.seconds("HEALTH_HEARTBEAT_INTERVAL", 10)
+HEALTH_MAX_BEAT_AGE = env.seconds("HEALTH_MAX_BEAT_AGE", 60)
+HEALTH_MAX_QUEUE_WAIT = env.seconds("HEALTH_MAX_QUEUE_WAIT", 120)  # upkeep, deliveries
+HEALTH_MAX_BULK_WAIT = env.seconds("HEALTH_MAX_BULK_WAIT", 1800)  # a big batch may queue long
+# Links at risk: the oldest due link (delivery) has waited longer than this for its refresh.
+HEALTH_MAX_REFRESH_LAG = env.seconds("HEALTH_MAX_REFRESH_LAG", 300)
+HEALTH_MAX_DELIVERY_LAG = env.seconds("HEALTH_MAX_DELIVERY_LAG", 600)
+HEALTH_CACHE_SECONDS = env.seconds("HEALTH_CACHE_SECONDS", 5)  # one evaluation per this long
+if HEALTH_MAX_BEAT_AGE <= HEALTH_HEARTBEAT_INTERVAL:
+    raise ImproperlyConfigured("HEALTH_MAX_BEAT_AGE must be longer than HEALTH_HEARTBEAT_INTERVAL")
+HEALTH_QUEUE_MAX_AGE = {
+    QUEUE_UPKEEP: HEALTH_HEARTBEAT_INTERVAL + HEALTH_MAX_QUEUE_WAIT,
+    QUEUE_DELIVERIES: HEALTH_HEARTBEAT_INTERVAL + HEALTH_MAX_QUEUE_WAIT,
+    QUEUE_BULK: HEALTH_HEARTBEAT_INTERVAL + HEALTH_MAX_BULK_WAIT,
+}
+for _queue, _limit in HEALTH_QUEUE_MAX_AGE.items():
+    CELERY_BEAT_SCHEDULE[f"ops-heartbeat-{_queue}"] = {
+        "task": "ops.heartbeat",
+        "schedule": float(HEALTH_HEARTBEAT_INTERVAL),
+        "args": [_queue],
+        "options": {"queue": _queue, "expires": float(_limit)},
+    }
+# /metrics answers a bearer token, or requests from these networks (default: this host).
+METRICS_TOKEN = env.text("METRICS_TOKEN")
+METRICS_ALLOWED_NETWORKS = env.networks("METRICS_ALLOWED_NETWORKS", ["127.0.0.0/8", "::1/128"])
+METRICS_CACHE_SECONDS = env.seconds("METRICS_CACHE_SECONDS", 10)  # database gauges

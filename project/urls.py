@@ -3,8 +3,9 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from common.ratelimit import rate_limited
+from ops.health import healthz
+from ops.metrics import metrics
 from project.apiroot import api_root
-from project.health import healthz
 from tasks.permalink_view import permalink
 from tasks.views import object_links
 
@@ -15,6 +16,7 @@ urlpatterns = [
     path("admin/login/", admin_login),  # before admin's own URLs: the same view, limited
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics, name="metrics"),
     path("api/", api_root, name="api-root"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

@@ -1,17 +1,21 @@
-"""Admin pages for batches and links: read-only, signatures and tokens masked."""
+"""Admin pages for batches and links: read-only, signatures and tokens masked. Batches show
+their progress and their deliveries' outcomes, with a link to those deliveries."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.contrib import admin, messages
 from django.db import models, transaction
-from django.db.models import Count, QuerySet
+from django.db.models import CharField, Count, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Cast, Coalesce
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
 from common.redact import redact
+from notifications.models import Delivery
 from tasks import enqueue
 from tasks.models import Batch, ShareLink, SkippedKey
 from tasks.refresh.revocation import Revoked, revocation_for, revoke
@@ -66,6 +70,28 @@ def changelist_link(model: type[models.Model], batch: Batch, text: str) -> str:
     return format_html('<a href="{}?batch__id__exact={}">{}</a>', url, batch.id, text)
 
 
+DELIVERY_OUTCOMES = {
+    "delivered": [Delivery.Status.DELIVERED],
+    "waiting": [Delivery.Status.PENDING, Delivery.Status.SENDING],
+    "failed": [Delivery.Status.FAILED],
+}
+
+
+def delivery_count(statuses: Sequence[str]) -> Coalesce:
+    """Deliveries of the outer batch in these statuses (index on subject, event_type)."""
+    of_batch = Delivery.objects.filter(
+        subject=Cast(OuterRef("pk"), CharField()), status__in=statuses
+    ).order_by()
+    counted = of_batch.values("subject").annotate(n=Count("id")).values("n")[:1]
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+
+def progress_percent(batch: Batch) -> str:
+    if not batch.total:
+        return "—"
+    return f"{100 * batch.processed // batch.total} %"
+
+
 @admin.register(Batch)
 class BatchAdmin(ReadOnly, admin.ModelAdmin):
     list_display = [
@@ -74,10 +100,12 @@ class BatchAdmin(ReadOnly, admin.ModelAdmin):
         "source",
         "prefix",
         "status",
+        "progress",
         "total",
         "signed",
         "skipped",
         "failed",
+        "deliveries",
         "created_at",
         "finished_at",
     ]
@@ -86,7 +114,30 @@ class BatchAdmin(ReadOnly, admin.ModelAdmin):
     list_select_related = ["owner"]
     exclude = ["recipients"]
     actions = [revoke_batches]
-    readonly_fields = ["recipient_list", "chunk_summary", "links_page", "skipped_page"]
+    readonly_fields = [
+        "progress",
+        "deliveries",
+        "recipient_list",
+        "chunk_summary",
+        "links_page",
+        "skipped_page",
+    ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Batch]:
+        counts = {f"deliveries_{name}": delivery_count(s) for name, s in DELIVERY_OUTCOMES.items()}
+        return super().get_queryset(request).annotate(**counts)
+
+    @admin.display(description="progress")
+    def progress(self, batch: Batch) -> str:
+        return progress_percent(batch)
+
+    @admin.display(description="deliveries")
+    def deliveries(self, batch: Batch) -> str:
+        counts = ", ".join(
+            f"{getattr(batch, f'deliveries_{name}', 0)} {name}" for name in DELIVERY_OUTCOMES
+        )
+        url = reverse("admin:notifications_delivery_changelist")
+        return format_html('<a href="{}?subject={}">{}</a>', url, batch.id, counts)
 
     @admin.display(description="recipients")
     def recipient_list(self, batch: Batch) -> str:

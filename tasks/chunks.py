@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from django.db import transaction
 
+from common import metrics
 from tasks import progress
 from tasks.issuing import check_bucket
 from tasks.linkstore import NewLink, insert_links
@@ -16,27 +16,33 @@ from tasks.models import Batch, BatchChunk, SkippedKey
 from tasks.refresh.planner import refresh_planner
 from tasks.s3clients import media_client
 from tasks.signing.disposition import filename_from_key
-from tasks.signing.factory import get_signer
-from tasks.signing.signer import Signer, SigningError
+from tasks.signing.entry import LinkRequest, SigningError, sign_many
 
 
-def sign_keys(
-    batch: Batch, keys: Sequence[str], signer: Signer
-) -> tuple[list[NewLink], list[SkippedKey]]:
-    """A link per key; a key that cannot be signed is reported, not fatal to the others."""
+def sign_keys(batch: Batch, keys: Sequence[str]) -> tuple[list[NewLink], list[SkippedKey]]:
+    """A link per key, through sign_many(); a key that cannot be signed is reported, not
+    fatal to the others."""
     links, skipped = [], []
     plan_refresh = refresh_planner(batch)
-    for key in keys:
-        filename = filename_from_key(key) if batch.filename_from_key else None
-        issued_at = datetime.now(UTC).replace(microsecond=0)  # as the signer counts
-        try:
-            signed = signer.sign(key, batch.expires_in, filename=filename)
-        except SigningError as error:
-            skipped.append(invalid(batch, key, str(error)))
+    named = batch.filename_from_key
+    requests = [
+        LinkRequest(key, batch.expires_in, filename_from_key(key) if named else None)
+        for key in keys
+    ]
+    for request, signed in zip(requests, sign_many(requests), strict=True):
+        if isinstance(signed, SigningError):
+            skipped.append(invalid(batch, request.key, str(signed)))
             continue
-        refresh_at = plan_refresh(issued_at, signed.expires_at)
+        refresh_at = plan_refresh(signed.issued_at, signed.expires_at)
         links.append(
-            NewLink(key, signed.url, issued_at, signed.expires_at, filename, refresh_at=refresh_at)
+            NewLink(
+                request.key,
+                signed.url,
+                signed.issued_at,
+                signed.expires_at,
+                request.filename,
+                refresh_at=refresh_at,
+            )
         )
     return links, skipped
 
@@ -66,7 +72,7 @@ def prepare(chunk: BatchChunk) -> SignedChunk:
     # Objects from a prefix listing exist; a key list is checked only when asked.
     check = batch.check_existence and batch.source == Batch.Source.KEYS
     absent = missing_keys(media_client(), batch.bucket, keys) if check else set()
-    links, skipped = sign_keys(batch, [key for key in keys if key not in absent], get_signer())
+    links, skipped = sign_keys(batch, [key for key in keys if key not in absent])
     skipped += [missing(batch, key) for key in keys if key in absent]
     return SignedChunk(chunk, links, skipped)
 
@@ -90,4 +96,6 @@ def sign_chunk(chunk_id: int) -> None:
         return
     if chunk.batch.status != Batch.Status.SIGNING:
         return
-    record(prepare(chunk))
+    signed = prepare(chunk)
+    if record(signed):
+        metrics.LINKS_SIGNED.inc(len(signed.links))

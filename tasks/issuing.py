@@ -19,7 +19,7 @@ from notifications.recipients import (
     NewRecipient,
     RecipientConflict,
     RecipientError,
-    recipient_from_spec,
+    recipient_at,
 )
 from tasks import enqueue, keyscope, quotas
 from tasks.batchspec import (
@@ -122,10 +122,10 @@ def check_prefix_has_objects(bucket: str, prefix: str) -> None:
 
 def recipient_from(owner: Any, number: int, spec: dict[str, Any]) -> NewRecipient:
     try:
-        return recipient_from_spec(owner, spec)
+        return recipient_at(owner, number, spec)
     except RecipientError as error:
         kind = InputConflict if isinstance(error, RecipientConflict) else BatchInputError
-        raise kind(f"recipients[{number}].{error.field}", str(error)) from None
+        raise kind(error.field, str(error)) from None
 
 
 class ChunkWriter:

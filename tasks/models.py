@@ -174,7 +174,6 @@ class ShareLink(models.Model):
     token = models.CharField(max_length=64, default=new_token)
     # When the refresher re-signs it; NULL: never again (no refresh, final signature, revoked).
     refresh_at = models.DateTimeField(null=True, blank=True)
-    # The refresh pass holding it (until refresh_at, pushed forward by the claim, comes again).
     hits = models.PositiveBigIntegerField(db_default=0, help_text="Permalink requests served.")
     revoked_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

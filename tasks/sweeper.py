@@ -12,13 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
 
 from tasks import enqueue
 from tasks.models import Batch, BatchChunk, Revocation
-
-LIMIT = 5000
 
 
 @dataclass(frozen=True)
@@ -55,9 +54,10 @@ def resume_stalled(now: datetime, older_than: timedelta) -> Resumed:
 
 
 def claim(rows: QuerySet[Any], cutoff: datetime, now: datetime) -> list[Any]:
-    """Ids of rows queued before the cutoff, locked (others skip them) and marked queued now."""
+    """Ids of rows queued before the cutoff (at most LINKS_SWEEP_LIMIT), locked (others skip
+    them) and marked queued now."""
     stale = rows.filter(enqueued_at__lt=cutoff).order_by("enqueued_at")
     locked = stale.select_for_update(skip_locked=True, of=("self",))
-    ids = list(locked.values_list("id", flat=True)[:LIMIT])
+    ids = list(locked.values_list("id", flat=True)[: settings.LINKS_SWEEP_LIMIT])
     rows.model.objects.filter(id__in=ids).update(enqueued_at=now)
     return ids

@@ -7,8 +7,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from tasks.schedules.api.views import crontab_for
-from tasks.schedules.models import Schedule
+from tasks.schedules.models import Schedule, crontab_for
 
 
 def make_schedule(

@@ -188,6 +188,28 @@ def test_the_sweeper_requeues_stale_work_once(django_capture_on_commit_callbacks
 
 
 @pytest.mark.django_db
+@override_settings(LINKS_CHUNK_SIZE=1, LINKS_SWEEP_LIMIT=2)
+def test_one_sweep_takes_at_most_links_sweep_limit_chunks_the_next_takes_the_rest():
+    create_batch(BatchRequest(keys=["t/1", "t/2", "t/3"], expires_in=60))
+    BatchChunk.objects.update(enqueued_at=timezone.now() - timedelta(hours=1))
+
+    first = resume_stalled(timezone.now(), older_than=timedelta(minutes=15))
+    second = resume_stalled(timezone.now(), older_than=timedelta(minutes=15))
+
+    assert (first.chunks, second.chunks) == (2, 1)  # the limit, then the one left behind
+    later = resume_stalled(timezone.now() + timedelta(hours=1), older_than=timedelta(minutes=15))
+    assert later.chunks == 2  # all three stale again: the limit again
+
+
+def test_the_resume_beat_entry_runs_every_sweep_interval_and_expires_then(settings):
+    from project.settings import CELERY_BEAT_SCHEDULE, LINKS_SWEEP_INTERVAL
+
+    entry = CELERY_BEAT_SCHEDULE["resume-stalled-batches"]
+    assert entry["schedule"] == float(LINKS_SWEEP_INTERVAL) == float(settings.LINKS_SWEEP_INTERVAL)
+    assert entry["options"]["expires"] == entry["schedule"]
+
+
+@pytest.mark.django_db
 def test_admin_pages_search_filter_and_mask_signatures(admin_client):
     batch = create_batch(
         BatchRequest(keys=["admin/report.pdf", "admin/other.pdf"], expires_in=60)

@@ -169,7 +169,7 @@ def test_a_pass_that_dies_leaves_its_links_due_when_its_lease_ends(put_object):
 def test_temporary_credentials_make_the_link_due_before_they_expire(put_object, monkeypatch):
     key = next(iter(objects(put_object, 1)))
     creds_expiry = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=20)
-    monkeypatch.setattr("tasks.chunks.get_signer", lambda: temporary_signer(creds_expiry, "one"))
+    monkeypatch.setattr(factory, "get_signer", lambda: temporary_signer(creds_expiry, "one"))
 
     batch = issue_in_process([key], expires_in=3600, refresh=True)
     link = batch.links.get()

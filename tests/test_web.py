@@ -1,4 +1,5 @@
-"""The staff object page, static URLs, /healthz, log redaction, and the worker test bed."""
+"""The staff object page, static URLs, log redaction and the worker test bed (/healthz:
+test_health.py)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,10 @@ import logging
 import pytest
 from django.contrib.staticfiles.storage import staticfiles_storage
 from django.core.files.base import ContentFile
-from django.test import override_settings
 
 from common.redact import RedactSecretsFilter, redact
 from project.celery import app
 from project.storages import StaticStorage
-from tasks.signing import factory as signer_factory
 from tests.helpers import download
 
 
@@ -46,36 +45,6 @@ def test_static_storage_gzips_text_types(media_bucket):
     assert raw.headers["Content-Encoding"] == "gzip"
     assert gzip.decompress(raw.read()) == css
     assert "text/csv" in storage.gzip_content_types
-
-
-@pytest.mark.s3
-@pytest.mark.django_db
-def test_healthz_is_200_when_all_answer(client, media_bucket):
-    response = client.get("/healthz")
-    assert response.status_code == 200
-    assert response.json()["checks"] == {"database": "ok", "broker": "ok", "media_bucket": "ok"}
-
-
-@pytest.mark.s3
-@pytest.mark.django_db
-def test_healthz_names_the_broker_when_it_is_down(client, media_bucket):
-    with override_settings(CELERY_BROKER_URL="redis://127.0.0.1:9/0"):
-        response = client.get("/healthz")
-    assert response.status_code == 503
-    assert response.json()["failing"] == ["broker"]
-
-
-@pytest.mark.s3
-@pytest.mark.django_db
-def test_healthz_names_a_missing_bucket(client, media_bucket):
-    signer_factory.reset()
-    try:
-        with override_settings(AWS_STORAGE_BUCKET_NAME="no-such-bucket-anywhere"):
-            response = client.get("/healthz")
-    finally:
-        signer_factory.reset()
-    assert response.status_code == 503
-    assert response.json()["failing"] == ["media_bucket"]
 
 
 SIGNED = (

@@ -23,6 +23,7 @@ from django.db.models import QuerySet
 
 from tasks.models import ShareLink
 
+# expires_at: a link re-signed after it had expired is counted (lapsed without refresh).
 TAKEN_FIELDS = (
     "id",
     "batch",
@@ -34,6 +35,7 @@ TAKEN_FIELDS = (
     "refresh_until",
     "token",
     "refresh_at",
+    "expires_at",
 )
 
 

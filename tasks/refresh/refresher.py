@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from common import metrics
 from tasks import s3clients
 from tasks.listing import missing_keys
 from tasks.models import Batch, ShareLink
@@ -31,9 +32,8 @@ from tasks.refresh import claims
 from tasks.refresh.announce import PreparedManifest, StaleManifest, announce, prepare_manifests
 from tasks.refresh.planner import refresh_planner
 from tasks.refresh.policy import keeps_refreshing
-from tasks.refresh.resign import Resigned, resign, save
-from tasks.signing import factory
-from tasks.signing.signer import SigningError
+from tasks.refresh.resign import Resigned, new_signature, resign_requests, save
+from tasks.signing.entry import SigningError, sign_many
 
 log = logging.getLogger(__name__)
 PREPARE_TRIES = 3
@@ -62,6 +62,7 @@ class Plan:
     foreign: list[int] = field(default_factory=list)
     resigned: list[Resigned] = field(default_factory=list)
     manifests: dict[Any, PreparedManifest] = field(default_factory=dict)
+    expired: set[int] = field(default_factory=set)  # already past expires_at when prepared
 
 
 def run_pass(limit: int | None = None) -> PassReport:
@@ -119,6 +120,7 @@ def prepare(links: Sequence[ShareLink], lease: datetime) -> Plan:
     live = [link for link in live if link.bucket == ours]
     gone = absent(live) if settings.LINKS_REFRESH_CHECK_EXISTS else set()
     plan.gone = sorted(gone)
+    plan.expired = {link.id for link in live if link.expires_at <= now}
     plan.resigned, plan.unsignable = sign_all([link for link in live if link.id not in gone])
     plan.manifests = prepare_manifests(
         [(plan.batch_of[r.id], r.id) for r in plan.resigned], planned_items(live, plan.resigned)
@@ -137,11 +139,19 @@ def commit(plan: Plan, report: PassReport) -> None:
         saved = save(plan.resigned, now, plan.lease)
         pairs = [(plan.batch_of[link_id], link_id) for link_id in saved]
         deliveries = announce("links.refreshed", pairs, manifests=plan.manifests)
+    count_refreshed(saved, plan.expired)
     report.refreshed += len(saved)
     report.deliveries += deliveries
     report.past_until += len(plan.past)
     report.gone += len(plan.gone)
     report.failed += len(plan.unsignable) + len(plan.foreign)
+
+
+def count_refreshed(saved: Sequence[int], expired: set[int]) -> None:
+    """Metrics: links re-signed, and those re-signed only after they had expired (dead for a
+    while: lapsed without a refresh in time)."""
+    metrics.LINKS_REFRESHED.inc(len(saved))
+    metrics.LAPSED_WITHOUT_REFRESH.inc(len(expired.intersection(saved)))
 
 
 def planned_items(
@@ -178,16 +188,15 @@ def absent(links: Sequence[ShareLink]) -> set[int]:
 
 
 def sign_all(links: Sequence[ShareLink]) -> tuple[list[Resigned], list[int]]:
-    """New signatures, and the ids of links that cannot be signed any more."""
-    signer = factory.get_signer()
+    """New signatures through sign_many(), and the ids of links that cannot be signed any more."""
     batches = Batch.objects.in_bulk({link.batch_id for link in links})
     planners = {batch_id: refresh_planner(batch) for batch_id, batch in batches.items()}
-    resigned, unsignable = [], []
-    now = timezone.now()
-    for link in links:
-        try:
-            resigned.append(resign(link, planners[link.batch_id], signer, now))
-        except SigningError as error:
-            log.error("link %s cannot be re-signed: %s", link.id, error)
+    requests = resign_requests(links, timezone.now())
+    new, unsignable = [], []
+    for link, signed in zip(links, sign_many(requests), strict=True):
+        if isinstance(signed, SigningError):
+            log.error("link %s cannot be re-signed: %s", link.id, signed)
             unsignable.append(link.id)
-    return resigned, unsignable
+        else:
+            new.append(new_signature(link, signed, planners[link.batch_id]))
+    return new, unsignable

@@ -1,4 +1,4 @@
-"""Re-signing taken links (no I/O but the signer) and saving them in bulk, conditionally."""
+"""Re-signing taken links (through sign_many) and saving them in bulk, conditionally."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from tasks.refresh.claims import held
 from tasks.refresh.planner import RefreshPlanner
 from tasks.refresh.policy import next_ttl
 from tasks.scratch import copy_to_scratch
-from tasks.signing.signer import Signer
+from tasks.signing.entry import LinkRequest, SignedUrl
 
 SCRATCH = "refreshed_share_links"
 COLUMNS = {
@@ -35,15 +35,19 @@ class Resigned:
     refresh_at: datetime | None
 
 
-def resign(
-    link: ShareLink, plan_refresh: RefreshPlanner, signer: Signer, now: datetime
-) -> Resigned:
-    """A new signature: the full TTL (bounded by refresh_until and the credentials' expiry)."""
+def resign_requests(links: Sequence[ShareLink], now: datetime) -> list[LinkRequest]:
+    """What to sign for each link: the full TTL (bounded by refresh_until), its filename."""
     issued_at = now.replace(microsecond=0)
-    ttl = next_ttl(issued_at, link.ttl, link.refresh_until)
-    signed = signer.sign(link.key, ttl, filename=link.filename)
-    refresh_at = plan_refresh(issued_at, signed.expires_at)
-    return Resigned(link.id, signed.url, issued_at, signed.expires_at, refresh_at)
+    return [
+        LinkRequest(link.key, next_ttl(issued_at, link.ttl, link.refresh_until), link.filename)
+        for link in links
+    ]
+
+
+def new_signature(link: ShareLink, signed: SignedUrl, plan_refresh: RefreshPlanner) -> Resigned:
+    """The link's new signature (expiry bounded by the credentials'), and its next refresh."""
+    refresh_at = plan_refresh(signed.issued_at, signed.expires_at)
+    return Resigned(link.id, signed.url, signed.issued_at, signed.expires_at, refresh_at)
 
 
 def save(links: Sequence[Resigned], now: datetime, lease: datetime) -> list[int]:

@@ -1,4 +1,5 @@
-"""Admin: schedules (editable, with their run history inline) and a "run now" action."""
+"""Admin: schedules (editable, with their run history inline): the cron in words, the next
+run, and "run now", enable and disable actions."""
 
 from __future__ import annotations
 
@@ -13,8 +14,7 @@ from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
 from tasks.retrying import describe
-from tasks.schedules.models import Schedule, ScheduleRun
-from tasks.schedules.occurrences import cron_from_fields
+from tasks.schedules.models import Schedule, ScheduleRun, cron_of
 from tasks.schedules.runs import run_now
 
 RUN_FIELDS = ("scheduled_for", "trigger", "started_at", "outcome", "selected", "batch", "message")
@@ -57,9 +57,7 @@ class ScheduleForm(forms.ModelForm):
     def clean_crontab(self) -> Any:
         tab = self.cleaned_data["crontab"]
         try:
-            cron_from_fields(
-                tab.minute, tab.hour, tab.day_of_month, tab.month_of_year, tab.day_of_week
-            )
+            cron_of(tab)
         except ValueError as error:
             raise forms.ValidationError(str(error)) from None
         return tab
@@ -75,7 +73,8 @@ class ScheduleAdmin(admin.ModelAdmin):
     form = ScheduleForm
     list_display = [
         "name",
-        "crontab",
+        "when",
+        "next_run",
         "prefix",
         "selection",
         "enabled",
@@ -96,12 +95,36 @@ class ScheduleAdmin(admin.ModelAdmin):
         "created_at",
     ]
     inlines = [ScheduleRunInline]
-    actions = ["run_selected_now"]
+    actions = ["run_selected_now", "enable_schedules", "disable_schedules"]
 
     def save_model(self, request: HttpRequest, obj: Schedule, form: Any, change: bool) -> None:
         if not change or restarts_clock(form.changed_data, obj):
             obj.covered_until = timezone.now()
         super().save_model(request, obj, form, change)
+
+    @admin.display(description="when (cron in words)", ordering="crontab__minute")
+    def when(self, schedule: Schedule) -> str:
+        return str(schedule.crontab.human_readable)  # with its time zone
+
+    @admin.display(description="next run")
+    def next_run(self, schedule: Schedule) -> str:
+        if not schedule.enabled:
+            return "— (disabled)"
+        upcoming = schedule.next_runs(count=1)
+        if not upcoming:
+            return "—"
+        local = upcoming[0].astimezone(schedule.zone)
+        return f"{local:%Y-%m-%d %H:%M %Z} ({upcoming[0]:%H:%M} UTC)"
+
+    @admin.action(description="Enable the selected schedules (counting from now)")
+    def enable_schedules(self, request: HttpRequest, queryset: QuerySet[Schedule]) -> None:
+        count = queryset.filter(enabled=False).update(enabled=True, covered_until=timezone.now())
+        self.message_user(request, f"{count} enabled; no run for times already past.")
+
+    @admin.action(description="Disable the selected schedules")
+    def disable_schedules(self, request: HttpRequest, queryset: QuerySet[Schedule]) -> None:
+        count = queryset.filter(enabled=True).update(enabled=False)
+        self.message_user(request, f"{count} disabled.")
 
     @admin.display(description="next runs")
     def next_runs(self, schedule: Schedule) -> str:

@@ -11,11 +11,23 @@ from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule
 
 from tasks.models import Batch
-from tasks.schedules.occurrences import Cron, cron_from_fields, next_occurrences
+from tasks.schedules.occurrences import CRON_FIELDS, Cron, cron_from_fields, next_occurrences
 from tasks.schedules.selection import Mark
 from tasks.signing.signer import MAX_EXPIRES_IN, MAX_KEY_BYTES
 
 NEXT_RUNS = 5  # run times shown ahead in the API and the admin
+
+
+def cron_of(tab: CrontabSchedule) -> Cron:
+    """The checked cron expression of a crontab row (its fields, in CRON_FIELDS order)."""
+    return cron_from_fields(*(str(getattr(tab, name)) for name in CRON_FIELDS))
+
+
+def crontab_for(expression: str, zone: str) -> CrontabSchedule:
+    """The CrontabSchedule row for a checked 5-field expression in a time zone (made if new)."""
+    fields = {**dict(zip(CRON_FIELDS, expression.split(), strict=True)), "timezone": zone}
+    existing = CrontabSchedule.objects.filter(**fields).first()
+    return existing or CrontabSchedule.objects.create(**fields)
 
 
 class Schedule(models.Model):
@@ -95,10 +107,7 @@ class Schedule(models.Model):
 
     @property
     def cron(self) -> Cron:
-        tab = self.crontab
-        return cron_from_fields(
-            tab.minute, tab.hour, tab.day_of_month, tab.month_of_year, tab.day_of_week
-        )
+        return cron_of(self.crontab)
 
     @property
     def zone(self) -> ZoneInfo:

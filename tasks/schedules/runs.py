@@ -20,6 +20,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from access.grants import scope_for
+from common import metrics
 from tasks import keyscope
 from tasks.batchspec import BatchInputError, BatchRequest
 from tasks.issuing import StorageUnavailable, create_batch
@@ -138,6 +139,8 @@ def execute(schedule: Schedule, when: datetime, trigger: str, now: datetime) -> 
         log.error("schedule %s, run for %s failed: %s", schedule.name, when.isoformat(), error)
     run.save(update_fields=["outcome", "batch", "selected", "message"])
     record(schedule, run, selection if run.batch else None)
+    outcome = str(run.outcome)
+    transaction.on_commit(lambda: metrics.SCHEDULE_RUNS.labels(outcome).inc())
     return RunResult(run, created=True)
 
 

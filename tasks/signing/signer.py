@@ -8,10 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 from tasks.signing.credentials import CredentialSource
 from tasks.signing.disposition import content_disposition
-from tasks.signing.sigv4 import Credentials
+from tasks.signing.sigv4 import MAX_EXPIRES_IN, Credentials
 from tasks.signing.strategies import Strategy
 
-MAX_EXPIRES_IN = 604800  # 7 days: SigV4's limit for a pre-signed URL
+__all__ = ["MAX_EXPIRES_IN", "MAX_KEY_BYTES", "SignedUrl", "Signer", "SigningError"]
+
 MAX_KEY_BYTES = 1024
 
 
@@ -23,6 +24,7 @@ class SigningError(ValueError):
 class SignedUrl:
     url: str
     expires_at: datetime
+    issued_at: datetime  # the signature's time, whole seconds (as SigV4 counts)
 
 
 def check_expires_in(expires_in: object) -> int:
@@ -88,7 +90,7 @@ class Signer:
         now = self._clock().replace(microsecond=0)
         creds, creds_expiry = self._current_credentials()
         url = self._strategy.presign(key, expires_in, params, creds, now)
-        return SignedUrl(url, self._expires_at(now, expires_in, creds_expiry))
+        return SignedUrl(url, self._expires_at(now, expires_in, creds_expiry), now)
 
     def _current_credentials(self) -> tuple[Credentials, datetime | None]:
         if self._credentials is None:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
-MAX_EXPIRES_IN = 604800
+MAX_EXPIRES_IN = 604800  # 7 days: SigV4's limit for a pre-signed URL
 ADDRESSING_STYLES = ("auto", "virtual", "path")
 # botocore GetObject parameter -> query parameter; sorted by query name.
 OVERRIDE_PARAMS = {
@@ -276,11 +276,15 @@ class SigV4QueryPresigner:
         credentials: Credentials,
         params: Mapping[str, str] | None = None,
         now: datetime | None = None,
+        checked: bool = False,
     ) -> str:
+        """A pre-signed GET URL. checked=True: the caller (the Signer) has checked the key and
+        expires_in already, so they are not checked twice per URL."""
         location = self._location(bucket) if self._supported else None
         if location is None:
             raise ValueError(f"cannot presign for bucket {bucket!r} here: use botocore")
-        _check_request(key, expires_in)
+        if not checked:
+            _check_request(key, expires_in)
         stamp = self._stamp_for(now)
         day = self._day_keys_for(credentials, stamp.date)
         auth = self._auth_query(day, stamp, expires_in)

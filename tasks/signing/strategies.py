@@ -12,13 +12,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
 from botocore.signers import CloudFrontSigner
 
-from tasks.signing.sigv4 import Credentials, SigV4QueryPresigner
-
-# botocore GetObject parameter -> the query parameter S3 reads
-RESPONSE_QUERY_NAMES = {
-    "ResponseContentDisposition": "response-content-disposition",
-    "ResponseContentType": "response-content-type",
-}
+from tasks.signing.sigv4 import OVERRIDE_PARAMS, Credentials, SigV4QueryPresigner
 
 
 class Strategy(Protocol):
@@ -39,7 +33,7 @@ def object_path(key: str) -> str:
 
 
 def response_query(params: Mapping[str, str]) -> str:
-    return urlencode({RESPONSE_QUERY_NAMES[name]: value for name, value in params.items()})
+    return urlencode({OVERRIDE_PARAMS[name]: value for name, value in params.items()})
 
 
 def object_url(base_url: str, key: str, params: Mapping[str, str]) -> str:
@@ -102,6 +96,7 @@ class PresignerStrategy:
             credentials=credentials,
             params=params,
             now=now,
+            checked=True,  # by the Signer
         )
 
 

@@ -7,7 +7,6 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
-from django_celery_beat.models import CrontabSchedule
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
@@ -20,7 +19,7 @@ from common.apierrors import FieldConflict, FieldForbidden
 from common.apischema import error_responses
 from common.idempotency import keys as idempotency
 from notifications.models import Recipient
-from notifications.recipients import RecipientConflict, RecipientError, recipient_from_spec
+from notifications.recipients import RecipientConflict, RecipientError, recipient_at
 from tasks import keyscope
 from tasks.schedules.api.serializers import (
     ScheduleRunSerializer,
@@ -28,15 +27,7 @@ from tasks.schedules.api.serializers import (
     ScheduleWriteSerializer,
     name_taken,
 )
-from tasks.schedules.models import Schedule
-from tasks.schedules.occurrences import CRON_FIELDS
-
-
-def crontab_for(expression: str, zone: str) -> CrontabSchedule:
-    """The CrontabSchedule row for a checked 5-field expression in a time zone (made if new)."""
-    fields = {**dict(zip(CRON_FIELDS, expression.split(), strict=True)), "timezone": zone}
-    existing = CrontabSchedule.objects.filter(**fields).first()
-    return existing or CrontabSchedule.objects.create(**fields)
+from tasks.schedules.models import Schedule, crontab_for
 
 
 def recipients_from(owner: Any, specs: list[dict[str, Any]]) -> tuple[list[Recipient], dict]:
@@ -44,11 +35,11 @@ def recipients_from(owner: Any, specs: list[dict[str, Any]]) -> tuple[list[Recip
     made, secrets = [], {}
     for number, spec in enumerate(specs):
         try:
-            new = recipient_from_spec(owner, spec)
+            new = recipient_at(owner, number, spec)
         except RecipientConflict as error:
-            raise FieldConflict(f"recipients[{number}].{error.field}", str(error)) from None
+            raise FieldConflict(error.field, str(error)) from None
         except RecipientError as error:
-            raise ValidationError({f"recipients[{number}].{error.field}": [str(error)]}) from None
+            raise ValidationError({error.field: [str(error)]}) from None
         made.append(new.recipient)
         if new.secret:
             secrets[new.recipient.id] = new.secret

@@ -1,0 +1,54 @@
+"""Prometheus instruments that the apps update where things happen; `/metrics` (ops) serves them.
+
+Counters and histograms only: gauges that describe the database (links by status, the refresh
+lag, the delivery backlog) are computed when scraped. With PROMETHEUS_MULTIPROC_DIR set (it
+must be set before this module is first imported, i.e. in the environment of every gunicorn,
+Celery worker and beat process of one host), each process writes its values to a file there
+and `/metrics` adds them up; the directory is created when missing. Files are named by host
+name and process id, so containers that share the directory (docker-compose) never write to
+the same file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+
+from prometheus_client import Counter, Histogram, values
+
+_directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if _directory:
+    os.makedirs(_directory, exist_ok=True)
+    _host = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())
+    values.ValueClass = values.MultiProcessValue(lambda: f"{_host}-{os.getpid()}")
+
+LINKS_SIGNED = Counter(
+    "linkdist_links_signed", "Links signed and stored by batch chunks (its rate: throughput)."
+)
+LINKS_REFRESHED = Counter("linkdist_links_refreshed", "Links re-signed by refresh passes.")
+LAPSED_WITHOUT_REFRESH = Counter(
+    "linkdist_links_lapsed_without_refresh",
+    "Links that expired while still meant to be refreshed (re-signed too late). Should stay 0.",
+)
+DELIVERY_ATTEMPTS = Counter(
+    "linkdist_delivery_attempts",
+    "Delivery attempts by transport, event and outcome (delivered, transient, permanent).",
+    ["transport", "event", "outcome"],
+)
+DELIVERIES_ENDED = Counter(
+    "linkdist_deliveries_ended",
+    "Deliveries that reached a final status (delivered, failed), by event.",
+    ["event", "status"],
+)
+ATTEMPT_SECONDS = Histogram(
+    "linkdist_delivery_attempt_seconds",
+    "Time a delivery attempt took, by transport.",
+    ["transport"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30),
+)
+SCHEDULE_RUNS = Counter(
+    "linkdist_schedule_runs",
+    "Schedule runs by outcome (batch_created, empty, failed).",
+    ["outcome"],
+)

@@ -1,0 +1,118 @@
+"""GET /metrics: Prometheus text format, for a bearer token or an allowed network.
+
+Counters and histograms come from every process (common.metrics; added up from
+PROMETHEUS_MULTIPROC_DIR when set); gauges of the database are computed at scrape time.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import os
+from collections.abc import Iterator
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.cache import never_cache
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+
+import common.metrics  # noqa: F401  (the instruments exist in this process too)
+from ops import snapshot
+
+
+def gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, documentation, value=value)
+
+
+class DatabaseCollector(Collector):
+    def collect(self) -> Iterator[Metric]:
+        snap = snapshot.cached()
+        links = GaugeMetricFamily("linkdist_links", "Links by status.", labels=["status"])
+        for status, count in sorted(snap.links_by_status.items()):
+            links.add_metric([status], count)
+        yield links
+        yield gauge("linkdist_links_due_for_refresh", "Active links due now.", snap.due_now)
+        yield gauge(
+            "linkdist_refresh_lag_seconds",
+            "How long the oldest due link has waited for its refresh.",
+            snap.refresh_lag,
+        )
+        yield gauge(
+            "linkdist_links_expired_awaiting_refresh",
+            "Active links already expired though still meant to be refreshed (dead links).",
+            snap.expired_awaiting_refresh,
+        )
+        backlog = GaugeMetricFamily(
+            "linkdist_deliveries_unfinished",
+            "Deliveries pending or sending, by status and event.",
+            labels=["status", "event"],
+        )
+        for (status, event), count in sorted(snap.delivery_backlog.items()):
+            backlog.add_metric([status, event], count)
+        yield backlog
+        yield gauge(
+            "linkdist_delivery_lag_seconds",
+            "How long the oldest due delivery has waited.",
+            snap.delivery_lag,
+        )
+        endpoints = GaugeMetricFamily(
+            "linkdist_webhook_endpoints", "Webhook endpoints by state.", labels=["state"]
+        )
+        for state, count in sorted(snap.endpoints.items()):
+            endpoints.add_metric([state], count)
+        yield endpoints
+        beats = GaugeMetricFamily(
+            "linkdist_heartbeat_age_seconds",
+            "Seconds since beat sent a heartbeat (beat) or a worker took one (queue:<name>).",
+            labels=["source"],
+        )
+        for source, seconds in sorted(snap.heartbeat_ages.items()):
+            beats.add_metric([source], seconds)
+        yield beats
+
+
+class ThisProcess(Collector):
+    """Without a multiprocess directory: the instruments of this process only."""
+
+    def collect(self) -> Iterator[Metric]:
+        yield from REGISTRY.collect()
+
+
+def scrape() -> bytes:
+    registry = CollectorRegistry(auto_describe=False)
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        MultiProcessCollector(registry)
+    else:
+        registry.register(ThisProcess())
+    registry.register(DatabaseCollector())
+    return generate_latest(registry)
+
+
+def allowed(request: HttpRequest) -> bool:
+    token = settings.METRICS_TOKEN
+    sent = request.headers.get("Authorization", "")
+    if token and hmac.compare_digest(sent.encode(), f"Bearer {token}".encode()):
+        return True
+    try:
+        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+    except ValueError:
+        return False
+    return any(
+        address in ipaddress.ip_network(network, strict=False)
+        for network in settings.METRICS_ALLOWED_NETWORKS
+    )
+
+
+@never_cache
+def metrics(request: HttpRequest) -> HttpResponse:
+    if not allowed(request):
+        return HttpResponse(
+            "metrics need `Authorization: Bearer <METRICS_TOKEN>` or an address in "
+            "METRICS_ALLOWED_NETWORKS\n",
+            status=403,
+            content_type="text/plain",
+        )
+    return HttpResponse(scrape(), content_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,115 @@
+"""Whether the work is being done, decided from observed values (pure: no I/O, no settings).
+
+Each check is ok, failing (named in the 503) or not measured (when what it relies on is down:
+queue heartbeats are sent by beat, so with beat down they say nothing about the workers).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Limits:
+    beat_max_age: int  # seconds since beat last sent a heartbeat
+    queue_max_age: dict[str, int]  # queue -> seconds since a worker last took one
+    refresh_max_lag: int  # seconds the oldest due link may wait for its refresh
+    delivery_max_lag: int  # seconds the oldest due delivery may wait
+
+
+@dataclass(frozen=True)
+class Observed:
+    now: datetime
+    services: dict[str, str | None]  # name -> None when it answered, else what went wrong
+    heartbeats: dict[str, datetime] = field(default_factory=dict)
+    oldest_due_refresh: datetime | None = None
+    oldest_due_delivery: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Check:
+    ok: bool | None  # None: not measured
+    detail: str
+    seconds: float | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        status = "ok" if self.ok else "not measured" if self.ok is None else "failing"
+        body: dict[str, object] = {"status": status, "detail": self.detail}
+        if self.seconds is not None:
+            body["seconds"] = round(self.seconds, 1)
+        return body
+
+
+@dataclass(frozen=True)
+class Verdict:
+    checks: dict[str, Check]
+
+    @property
+    def failing(self) -> list[str]:
+        return [name for name, check in self.checks.items() if check.ok is False]
+
+    @property
+    def healthy(self) -> bool:
+        return not self.failing
+
+
+def age(now: datetime, then: datetime | None) -> float | None:
+    return None if then is None else max(0.0, (now - then).total_seconds())
+
+
+def lag(now: datetime, due_since: datetime | None) -> float:
+    """How long the oldest due item has waited (0 when nothing is due yet)."""
+    return age(now, due_since) or 0.0
+
+
+def beat_check(observed: Observed, limits: Limits) -> Check:
+    seconds = age(observed.now, observed.heartbeats.get("beat"))
+    if seconds is None:
+        return Check(False, "beat has never sent a heartbeat: is exactly one beat running?")
+    if seconds > limits.beat_max_age:
+        return Check(
+            False, f"beat's last heartbeat is {seconds:.0f}s old (limit {limits.beat_max_age}s)"
+        )
+    return Check(True, f"last heartbeat {seconds:.0f}s ago", seconds)
+
+
+def queue_check(queue: str, observed: Observed, limits: Limits, beat_ok: bool) -> Check:
+    if not beat_ok:
+        return Check(None, "not measured: beat, which sends the heartbeats, is down")
+    limit = limits.queue_max_age[queue]
+    seconds = age(observed.now, observed.heartbeats.get(f"queue:{queue}"))
+    if seconds is None or seconds > limit:
+        when = "never" if seconds is None else f"{seconds:.0f}s ago"
+        return Check(
+            False,
+            f"no worker took a heartbeat from queue {queue!r} within {limit}s (last: {when})",
+            seconds,
+        )
+    return Check(True, f"a worker took a heartbeat {seconds:.0f}s ago", seconds)
+
+
+def lag_check(what: str, seconds: float, limit: int) -> Check:
+    if seconds > limit:
+        return Check(
+            False, f"the oldest due {what} has waited {seconds:.0f}s (limit {limit}s)", seconds
+        )
+    return Check(True, f"the oldest due {what} has waited {seconds:.0f}s", seconds)
+
+
+def judge(observed: Observed, limits: Limits) -> Verdict:
+    checks: dict[str, Check] = {
+        name: Check(True, "answered") if error is None else Check(False, error)
+        for name, error in observed.services.items()
+    }
+    database_ok = observed.services.get("database") is None
+    if not database_ok:
+        return Verdict(checks)  # heartbeats and lags live in the database
+    checks["beat"] = beat_check(observed, limits)
+    for queue in limits.queue_max_age:
+        checks[f"queue:{queue}"] = queue_check(queue, observed, limits, bool(checks["beat"].ok))
+    refresh_lag = lag(observed.now, observed.oldest_due_refresh)
+    checks["refresh_lag"] = lag_check("link", refresh_lag, limits.refresh_max_lag)
+    delivery_lag = lag(observed.now, observed.oldest_due_delivery)
+    checks["delivery_lag"] = lag_check("delivery", delivery_lag, limits.delivery_max_lag)
+    return Verdict(checks)

@@ -1,0 +1,100 @@
+"""/healthz's judgement on observed values: which checks fail, and what they say."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from ops.verdict import Limits, Observed, judge
+
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+LIMITS = Limits(
+    beat_max_age=60,
+    queue_max_age={"upkeep": 120, "deliveries": 120, "bulk": 1800},
+    refresh_max_lag=300,
+    delivery_max_lag=600,
+)
+ANSWERED = {"database": None, "broker": None, "media_bucket": None}
+
+
+def ago(seconds: float) -> datetime:
+    return NOW - timedelta(seconds=seconds)
+
+
+def fresh_heartbeats(**overrides: float) -> dict[str, datetime]:
+    ages = {"beat": 5.0, "queue:upkeep": 7.0, "queue:deliveries": 7.0, "queue:bulk": 7.0}
+    ages.update({name.replace("__", ":"): value for name, value in overrides.items()})
+    return {name: ago(value) for name, value in ages.items()}
+
+
+def observed(**changes: object) -> Observed:
+    values: dict[str, object] = {"services": ANSWERED, "heartbeats": fresh_heartbeats()}
+    values.update(changes)
+    return Observed(NOW, **values)  # type: ignore[arg-type]
+
+
+def test_all_fresh_is_healthy():
+    verdict = judge(observed(), LIMITS)
+    assert verdict.healthy
+    assert set(verdict.checks) == {
+        "database", "broker", "media_bucket", "beat", "queue:upkeep", "queue:deliveries",
+        "queue:bulk", "refresh_lag", "delivery_lag",
+    }  # fmt: skip
+
+
+def test_old_beat_heartbeat_fails_beat_and_leaves_queues_unmeasured():
+    verdict = judge(observed(heartbeats=fresh_heartbeats(beat=61)), LIMITS)
+    assert verdict.failing == ["beat"]
+    assert "61s old (limit 60s)" in verdict.checks["beat"].detail
+    assert verdict.checks["queue:upkeep"].ok is None
+    assert verdict.checks["queue:upkeep"].as_dict()["status"] == "not measured"
+
+
+def test_beat_never_seen_fails():
+    heartbeats = fresh_heartbeats()
+    del heartbeats["beat"]
+    assert judge(observed(heartbeats=heartbeats), LIMITS).failing == ["beat"]
+
+
+def test_queue_without_a_consuming_worker_fails_by_name():
+    verdict = judge(observed(heartbeats=fresh_heartbeats(queue__upkeep=121)), LIMITS)
+    assert verdict.failing == ["queue:upkeep"]
+    assert "'upkeep'" in verdict.checks["queue:upkeep"].detail
+
+
+def test_each_queue_has_its_own_limit():
+    verdict = judge(observed(heartbeats=fresh_heartbeats(queue__bulk=1000)), LIMITS)
+    assert verdict.healthy
+
+
+def test_refresh_lag_over_the_limit_is_links_at_risk():
+    verdict = judge(observed(oldest_due_refresh=ago(301)), LIMITS)
+    assert verdict.failing == ["refresh_lag"]
+    assert verdict.checks["refresh_lag"].seconds == 301
+
+
+def test_a_link_due_in_the_future_is_no_lag():
+    verdict = judge(observed(oldest_due_refresh=NOW + timedelta(hours=1)), LIMITS)
+    assert verdict.checks["refresh_lag"].seconds == 0
+    assert verdict.healthy
+
+
+def test_delivery_lag_over_the_limit_fails():
+    assert judge(observed(oldest_due_delivery=ago(601)), LIMITS).failing == ["delivery_lag"]
+
+
+def test_database_down_reports_only_the_services():
+    services = {**ANSWERED, "database": "failed: OperationalError"}
+    verdict = judge(Observed(NOW, services), LIMITS)
+    assert verdict.failing == ["database"]
+    assert "beat" not in verdict.checks
+
+
+def test_several_failures_are_all_named():
+    verdict = judge(
+        observed(
+            services={**ANSWERED, "broker": "failed: OperationalError"},
+            oldest_due_refresh=ago(900),
+        ),
+        LIMITS,
+    )
+    assert verdict.failing == ["broker", "refresh_lag"]
