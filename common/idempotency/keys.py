@@ -177,6 +177,7 @@ PARAMETER = OpenApiParameter(
     OpenApiTypes.STR,
     location=OpenApiParameter.HEADER,
     required=False,
+    pattern=rf"^[!-~]{{1,{MAX_KEY_LENGTH}}}$",  # what check_key takes
     description=(
         "Any unique string (a UUID): a retry with the same key and body gets the first answer "
         "again (`Idempotent-Replayed: true`) instead of creating a second object; kept for "
