@@ -21,8 +21,8 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.utils import inline_serializer
-from rest_framework import serializers
-from rest_framework.exceptions import ValidationError
+from rest_framework import serializers, status
+from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler
@@ -66,7 +66,8 @@ def error_body(exc: Exception, data: Any) -> dict[str, Any]:
             "errors": errors,
         }
     detail = data.get("detail", "") if isinstance(data, dict) else data
-    body = {"code": str(getattr(detail, "code", "error")), "detail": str(detail), "errors": {}}
+    errors = getattr(exc, "field_errors", {})
+    body = {"code": str(getattr(detail, "code", "error")), "detail": str(detail), "errors": errors}
     if isinstance(data, dict) and "limit" in data:
         body["limit"] = str(data["limit"])
     return body
@@ -92,3 +93,43 @@ def _child(path: str, name: Any) -> str:
     if not path:
         return str(name)
     return f"{path}[{name}]" if isinstance(name, int) or str(name).isdigit() else f"{path}.{name}"
+
+
+class FieldConflict(APIException):
+    """409: the value is well formed but clashes with what exists (a name already taken)."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field_errors = {field: [message]}
+
+
+class FieldNotFound(APIException):
+    """404: the value is well formed but names nothing (a prefix with no objects)."""
+
+    status_code = status.HTTP_404_NOT_FOUND
+    default_code = "not_found"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field_errors = {field: [message]}
+
+
+class StateConflict(APIException):
+    """409: the object is not in a state that allows this (not sent yet, not a webhook)."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
+class FieldForbidden(APIException):
+    """403: the value is well formed but not the caller's to use (keys outside their scope)."""
+
+    status_code = status.HTTP_403_FORBIDDEN
+    default_code = "permission_denied"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field_errors = {field: [message]}

@@ -51,6 +51,10 @@ class RecipientError(ValueError):
         self.field = field
 
 
+class RecipientConflict(RecipientError):
+    """Well formed, but clashes with the endpoint as it is (it has another secret)."""
+
+
 @dataclass(frozen=True)
 class NewRecipient:
     recipient: Recipient
@@ -62,7 +66,7 @@ def recipient_at(owner: Any, number: int, spec: dict[str, Any]) -> NewRecipient:
     try:
         return recipient_from_spec(owner, spec)
     except RecipientError as error:
-        raise RecipientError(f"recipients[{number}].{error.field}", str(error)) from None
+        raise type(error)(f"recipients[{number}].{error.field}", str(error)) from None
 
 
 def parse_cli_spec(text: str) -> dict[str, Any]:
@@ -167,7 +171,7 @@ def _webhook(owner: Any, spec: dict[str, Any]) -> NewRecipient:
         recipient, created = _get_or_create(_owner(owner), Recipient.Kind.WEBHOOK, url=url)
         _refuse_disabled(recipient, "webhook")
         if not created and secret is not None and secret not in active_secrets(recipient):
-            raise RecipientError(
+            raise RecipientConflict(
                 "secret",
                 "this endpoint already has a different secret; rotate it instead "
                 "(POST /api/recipients/{id}/rotate-secret/)",

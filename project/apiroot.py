@@ -29,7 +29,11 @@ ApiRoot = inline_serializer(
 )
 
 
-@extend_schema(responses={200: ApiRoot}, summary="List the API's resources", description="")
+@extend_schema(
+    responses={200: ApiRoot},
+    summary="List the API's resources",
+    description="The address of each resource, of this document and of its documentation.",
+)
 @api_view(["GET"])
 def api_root(request: Request) -> Response:
     urls = {name: reverse(route, request=request) for name, (route, _) in RESOURCES.items()}

@@ -230,13 +230,15 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "common.apischema.ApiSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "common.pagination.Pages",
     "PAGE_SIZE": 100,
     "DEFAULT_THROTTLE_CLASSES": [
         "common.throttling.UserThrottle",
         "common.throttling.UserWriteThrottle",
     ],
     "EXCEPTION_HANDLER": "common.apierrors.api_exception_handler",
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],  # the API speaks JSON
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "linkdist API",

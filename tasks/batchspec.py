@@ -25,6 +25,14 @@ class BatchInputError(ValueError):
         self.message = message
 
 
+class NothingToShare(BatchInputError):
+    """Well-formed input that names no object (a prefix with nothing under it)."""
+
+
+class InputConflict(BatchInputError):
+    """Well-formed input that clashes with what exists (another secret for a known endpoint)."""
+
+
 @dataclass(frozen=True)
 class BatchRequest:
     expires_in: int

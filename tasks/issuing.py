@@ -15,9 +15,20 @@ from django.utils import timezone
 from access.grants import scope_for
 from access.scopes import KeyScope
 from notifications.models import Recipient
-from notifications.recipients import NewRecipient, RecipientError, recipient_at
+from notifications.recipients import (
+    NewRecipient,
+    RecipientConflict,
+    RecipientError,
+    recipient_at,
+)
 from tasks import enqueue, keyscope, quotas
-from tasks.batchspec import BatchInputError, BatchRequest, validate
+from tasks.batchspec import (
+    BatchInputError,
+    BatchRequest,
+    InputConflict,
+    NothingToShare,
+    validate,
+)
 from tasks.limits import refresh_limits
 from tasks.listing import has_objects, list_pages
 from tasks.models import Batch, BatchChunk
@@ -106,14 +117,15 @@ def check_prefix_has_objects(bucket: str, prefix: str) -> None:
     except (BotoCoreError, ClientError) as error:
         raise StorageUnavailable(f"listing bucket {bucket!r} failed: {describe(error)}") from None
     if not found:
-        raise BatchInputError("prefix", f"no objects under the prefix {prefix!r} in {bucket!r}")
+        raise NothingToShare("prefix", f"no objects under the prefix {prefix!r} in {bucket!r}")
 
 
 def recipient_from(owner: Any, number: int, spec: dict[str, Any]) -> NewRecipient:
     try:
         return recipient_at(owner, number, spec)
     except RecipientError as error:
-        raise BatchInputError(error.field, str(error)) from None
+        kind = InputConflict if isinstance(error, RecipientConflict) else BatchInputError
+        raise kind(error.field, str(error)) from None
 
 
 class ChunkWriter:

@@ -97,3 +97,135 @@ def test_the_docs_page_needs_no_cdn(client):
 
     assert "drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in page
     assert "cdn." not in page and "unpkg" not in page
+
+
+RECIPIENT = {"webhook": "https://hooks.example.com/links"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/api/recipients/", {"webhook": "https://hooks.example.com/\u0000x"}, "webhook"),
+        ("/api/recipients/", '{"webhook": "https://hooks.example.com/\\ud800"}', "webhook"),
+        ("/api/recipients/", {**RECIPIENT, "headers": {"X-Name": "Zoë ✓"}}, "headers.X-Name"),
+        ("/api/batches/", {"keys": ["a\u0000b"]}, "keys[0]"),
+        (
+            "/api/batches/",
+            {"keys": ["a"], "recipients": [{"email": "ops@example.com"}, {"webhook": "x\x00"}]},
+            "recipients[1].webhook",
+        ),
+        ("/api/schedules/", {"newest_count": 2**40}, "newest_count"),
+        ("/api/schedules/", {"refresh_for": 10**15}, "refresh_for"),
+        ("/api/schedules/", {"cron": "0" * 400 + " 8 * * 1"}, "cron"),
+        ("/api/schedules/", {"cron": ",".join(["1"] * 200) + " 8 * * 1"}, "cron"),
+    ],
+)
+def test_input_that_used_to_fail_on_the_database_is_a_400_naming_the_field(
+    django_user_model, path, body, field
+):
+    alice = api_client_for(django_user_model.objects.create_user("alice"))
+    if path == "/api/schedules/":
+        body = {**SCHEDULE, **body}
+
+    if isinstance(body, str):
+        response = alice.post(path, body, content_type="application/json")
+    else:
+        response = alice.post(path, body, format="json")
+
+    assert response.status_code == 400, response.content
+    assert field in response.json()["errors"]
+
+
+SCHEDULE = {
+    "name": "weekly",
+    "cron": "0 8 * * 1",
+    "prefix": "reports/",
+    "selection": "newest",
+    "expires_in": 3600,
+}
+
+
+@pytest.mark.django_db
+def test_a_huge_grace_period_is_a_400_naming_it(django_user_model):
+    alice = api_client_for(django_user_model.objects.create_user("alice"))
+    made = alice.post("/api/recipients/", RECIPIENT, format="json").json()
+
+    response = alice.post(
+        f"/api/recipients/{made['id']}/rotate-secret/", {"grace_seconds": 10**12}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["grace_seconds"]
+
+
+@pytest.mark.django_db
+def test_a_latin_1_header_value_is_kept(django_user_model):
+    alice = api_client_for(django_user_model.objects.create_user("alice"))
+    body = {**RECIPIENT, "headers": {"X-Name": "Zoë"}}
+
+    assert alice.post("/api/recipients/", body, format="json").status_code == 201
+
+
+@pytest.mark.django_db
+def test_a_taken_name_is_a_409_naming_it(django_user_model):
+    alice = api_client_for(django_user_model.objects.create_user("alice"))
+    assert alice.post("/api/schedules/", SCHEDULE, format="json").status_code == 201
+
+    again = alice.post("/api/schedules/", SCHEDULE, format="json")
+
+    assert (again.status_code, again.json()["code"], list(again.json()["errors"])) == (
+        409,
+        "conflict",
+        ["name"],
+    )
+
+
+def test_bodies_that_need_fields_say_so(schema):
+    components = schema["components"]["schemas"]
+    batch = components["BatchCreateRequest"]
+    assert batch["oneOf"] == [{"required": ["keys"]}, {"required": ["prefix"]}]
+    assert batch["additionalProperties"] is False
+    assert set(components["ScheduleWriteRequest"]["required"]) == {
+        "name",
+        "cron",
+        "prefix",
+        "selection",
+        "expires_in",
+    }
+    spec = components["RecipientSpecRequest"]["oneOf"]
+    assert [set(option_of(components, one)["required"]) for one in spec] == [
+        {"email"},
+        {"webhook"},
+    ]
+
+
+def option_of(components: dict[str, Any], ref: dict[str, str]) -> dict[str, Any]:
+    return components[ref["$ref"].rsplit("/", 1)[1]]
+
+
+def test_every_operation_and_field_is_described(schema):
+    for method, path, operation in operations(schema):
+        assert operation.get("summary") and operation.get("description"), f"{method} {path}"
+    for name in components_used_by_paths(schema):
+        component = schema["components"]["schemas"][name]
+        for field, prop in component.get("properties", {}).items():
+            described = prop.get("description") or "$ref" in prop or "allOf" in prop
+            assert described, f"{name}.{field}"
+
+
+def components_used_by_paths(schema: dict[str, Any]) -> set[str]:
+    """The schema components the operations refer to, directly or through others."""
+    seen: set[str] = set()
+    todo: list[Any] = [schema["paths"]]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/components/schemas/") and ref.rsplit("/", 1)[1] not in seen:
+                seen.add(ref.rsplit("/", 1)[1])
+                todo.append(schema["components"]["schemas"][ref.rsplit("/", 1)[1]])
+            todo.extend(node.values())
+        elif isinstance(node, list):
+            todo.extend(node)
+    return seen

@@ -111,8 +111,9 @@ def test_export_waits_for_the_batch_to_finish(alice):
         ({"keys": ["a"], "expires_in": 604801}, "expires_in", "between 1 and 604800"),
         ({"keys": ["a"], "expires_in": "soon"}, "expires_in", "valid integer"),
         ({"keys": [], "expires_in": 60}, "keys", "no keys given"),
-        ({"keys": ["ok", "k" * 1025]}, "keys", "key #2"),
-        ({"keys": ["ok", ""]}, "keys", "non-empty"),
+        ({"keys": ["ok", "k" * 1025]}, "keys[1]", "at most 1024 bytes"),
+        ({"keys": ["ok", "é" * 600]}, "keys[1]", "at most 1024 bytes"),
+        ({"keys": ["ok", ""]}, "keys[1]", "non-empty"),
         ({"keys": "a-string"}, "keys", "list"),
         ({"keys": ["a"], "prefix": "p/"}, "prefix", "not both"),
         ({"expires_in": 60}, "keys", "or a prefix"),
@@ -159,12 +160,12 @@ def test_malformed_json_is_a_400(alice):
 
 @pytest.mark.s3
 @pytest.mark.django_db
-def test_a_prefix_with_no_objects_is_refused(alice, media_bucket):
+def test_a_prefix_with_no_objects_is_a_404_naming_it(alice, media_bucket):
     prefix = unique_prefix("nothing-here")
 
     response = alice.post("/api/batches/", {"prefix": prefix}, format="json")
 
-    assert response.status_code == 400
+    assert response.status_code == 404
     assert response.json()["errors"] == {
         "prefix": [f"no objects under the prefix {prefix!r} in {media_bucket!r}"]
     }

@@ -62,11 +62,11 @@ def test_a_name_taken_by_the_caller_is_refused_naming_only_the_caller(alice, bob
         f"/api/schedules/{renamed['id']}/", {"name": "alices-secret-plan"}, format="json"
     )
 
-    assert again.status_code == 400
+    assert again.status_code == 409  # a conflict with what exists, not a malformed body
     assert again.json()["errors"] == {
         "name": ["a schedule of yours named 'finance-weekly' exists already"]
     }
-    assert clash.status_code == 400 and "exists already" in str(clash.json()["errors"]["name"])
+    assert clash.status_code == 409 and "exists already" in str(clash.json()["errors"]["name"])
     assert free.status_code == 200  # another user's name is no business of bob's
     assert "alices" not in again.content.decode()
 

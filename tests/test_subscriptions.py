@@ -183,4 +183,4 @@ def test_a_batch_recipient_can_subscribe_and_a_bad_one_names_its_place(alice):
     assert good.status_code == 201, good.content
     assert Recipient.objects.get().event_types == ["links.lapsed"]
     assert bad.status_code == 400
-    assert "recipients[0].event_types" in bad.json()["errors"]
+    assert "recipients[0].event_types[0]" in bad.json()["errors"]

@@ -7,17 +7,19 @@ from rest_framework import serializers
 
 class TokenInfoSerializer(serializers.Serializer):
     hint = serializers.CharField(help_text="The token's first characters.")
-    name = serializers.CharField()
+    name = serializers.CharField(help_text="The name given to the token.")
     prefixes = serializers.ListField(
         child=serializers.CharField(allow_blank=True),
         help_text="Prefixes this token is narrowed to; empty: the user's grants.",
     )
-    created_at = serializers.DateTimeField()
-    expires_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField(help_text="When the token was made.")
+    expires_at = serializers.DateTimeField(
+        allow_null=True, help_text="When it stops working; null: never."
+    )
 
 
 class MeSerializer(serializers.Serializer):
-    username = serializers.CharField()
+    username = serializers.CharField(help_text="Your user name.")
     grants = serializers.ListField(
         child=serializers.CharField(allow_blank=True),
         help_text="Key prefixes you may share ('' = the whole bucket but the reserved prefix).",

@@ -15,7 +15,12 @@ from access.models import ApiToken
 
 
 class MeView(APIView):
-    @extend_schema(responses={200: MeSerializer})
+    @extend_schema(
+        summary="Who you are and what you may share",
+        description="The caller's user name, the key prefixes granted to them, the prefixes "
+        "reserved for the service, and the token in use (its hint, name, prefixes, expiry).",
+        responses={200: MeSerializer},
+    )
     def get(self, request: Request) -> Response:
         scope = scope_of_request(request)
         token = request.auth if isinstance(request.auth, ApiToken) else None

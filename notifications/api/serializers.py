@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
+from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from notifications.catalog import SUBSCRIBABLE
+from common.strict import StrictSerializer
+from notifications.api.specs import SECRET_FORMAT, event_types_field
+from notifications.catalog import EVENT_TYPES
 from notifications.models import Attempt, Delivery, Recipient, WebhookSecret
 from notifications.webhook_secrets import active_secrets
 
@@ -18,23 +21,17 @@ class SecretSerializer(serializers.ModelSerializer):
         fields = ["masked", "created_at", "expires_at"]
 
 
-EVENT_TYPES_HELP = (
-    "The event types it receives (see the `webhooks` section); null: all of them, including "
-    "types added later. The `test` event is sent on request whatever this says."
-)
-
-
-def event_types_field(**options: Any) -> serializers.ListField:
-    return serializers.ListField(
-        child=serializers.ChoiceField(choices=SUBSCRIBABLE),
-        allow_null=True,
-        allow_empty=False,
-        help_text=EVENT_TYPES_HELP,
-        **options,
-    )
-
-
 class RecipientSerializer(serializers.ModelSerializer):
+    field_help: ClassVar[dict[str, str]] = {
+        "id": "The recipient's id.",
+        "address": "The email address or the webhook URL.",
+        "header_names": "Names of the extra headers sent (values are not shown).",
+        "secrets": "The webhook's valid signing secrets, masked.",
+        "created_at": "When it was added.",
+        "last_success_at": "The last delivery it accepted.",
+        "disabled_at": "When it was disabled; null while enabled.",
+        "disabled_reason": "Why it was disabled.",
+    }
     address = serializers.CharField(read_only=True)
     header_names = serializers.SerializerMethodField()
     secrets = serializers.SerializerMethodField()
@@ -83,20 +80,52 @@ class RecipientSerializer(serializers.ModelSerializer):
         return list(SecretSerializer(rows, many=True).data)
 
 
-class RecipientSpecSerializer(serializers.Serializer):
-    email = serializers.CharField(required=False)
-    webhook = serializers.CharField(required=False)
-    secret = serializers.CharField(required=False)
-    headers = serializers.DictField(child=serializers.CharField(), required=False)
-    timezone = serializers.CharField(required=False)
-    event_types = event_types_field(required=False)
+MAX_GRACE_SECONDS = 30 * 86400
 
 
-class RecipientChangeSerializer(serializers.Serializer):
+class RotateSecretSerializer(StrictSerializer):
+    secret = serializers.CharField(
+        required=False,
+        trim_whitespace=False,
+        validators=[RegexValidator(SECRET_FORMAT, "'whsec_' followed by base64 of 24 to 64 bytes")],
+        help_text="The new secret; omitted: one is generated and shown once, in the response.",
+    )
+    grace_seconds = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=MAX_GRACE_SECONDS,
+        help_text="How long the current secrets stay valid (0..30 days); default "
+        "WEBHOOK_SECRET_GRACE.",
+    )
+
+
+class DeliveryFilterSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(
+        choices=Delivery.Status.choices, required=False, help_text="Only deliveries in this state."
+    )
+    subject = serializers.CharField(
+        required=False, max_length=64, help_text="Only deliveries about this (a batch id)."
+    )
+    event_type = serializers.ChoiceField(
+        choices=EVENT_TYPES, required=False, help_text="Only deliveries of this event type."
+    )
+    recipient = serializers.IntegerField(
+        required=False, min_value=1, max_value=2**31 - 1, help_text="Only to this recipient id."
+    )
+
+
+class RecipientChangeSerializer(StrictSerializer):
     event_types = event_types_field(required=True)
 
 
 class AttemptSerializer(serializers.ModelSerializer):
+    field_help: ClassVar[dict[str, str]] = {
+        "number": "1 for the first try.",
+        "started_at": "When the try started.",
+        "latency_ms": "How long it took, in milliseconds.",
+        "error": "What failed (connection, timeout, refusal); empty on success.",
+    }
+
     class Meta:
         model = Attempt
         fields = [
@@ -111,6 +140,24 @@ class AttemptSerializer(serializers.ModelSerializer):
 
 
 class DeliverySerializer(serializers.ModelSerializer):
+    field_help: ClassVar[dict[str, str]] = {
+        "id": "The delivery's id.",
+        "webhook_id": "The `webhook-id` header: the same on every retry and replay.",
+        "recipient": "The recipient's id.",
+        "recipient_kind": "`email` or `webhook`.",
+        "recipient_address": "The email address or webhook URL.",
+        "event_type": "`links.issued`, `links.refreshed`, `links.revoked`, `links.lapsed` "
+        "or `test`.",
+        "part": "Which part of the event this is (big events are split), from 1.",
+        "parts": "How many parts the event has.",
+        "link_count": "Links in this part.",
+        "created_at": "When it was queued.",
+        "next_attempt_at": "When it will be tried next; null when done.",
+        "delivered_at": "When it was accepted; null until then.",
+        "attempt_count": "Tries so far.",
+        "last_error": "What failed last; empty when none did.",
+        "attempts": "Every try, first to last.",
+    }
     webhook_id = serializers.CharField(source="message_id", read_only=True)
     recipient_kind = serializers.CharField(source="recipient.kind", read_only=True)
     recipient_address = serializers.CharField(source="recipient.address", read_only=True)

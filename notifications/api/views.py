@@ -10,40 +10,54 @@ from datetime import timedelta
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from common.apierrors import FieldConflict, StateConflict
 from common.apischema import error_responses
 from common.idempotency import keys as idempotency
 from notifications.api.serializers import (
     DeliveryDetailSerializer,
+    DeliveryFilterSerializer,
     DeliverySerializer,
     RecipientChangeSerializer,
     RecipientSerializer,
-    RecipientSpecSerializer,
+    RotateSecretSerializer,
 )
+from notifications.api.specs import RecipientSpecSerializer, check_spec
 from notifications.breaker import CLOSED
 from notifications.models import Delivery, Recipient
 from notifications.outbox import PublishError, publish_test
-from notifications.recipients import RecipientError, check_event_types, recipient_from_spec
+from notifications.recipients import (
+    RecipientConflict,
+    RecipientError,
+    check_event_types,
+    recipient_from_spec,
+)
 from notifications.replay import ReplayError, replay
 from notifications.webhook_secrets import SecretFormatError, rotate_secret
-
-
-class Conflict(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "the object is not in a state that allows this"
-    default_code = "conflict"
 
 
 def _spec_error(error: RecipientError | SecretFormatError, field: str) -> ValidationError:
     return ValidationError({getattr(error, "field", field): [str(error)]})
 
 
+@extend_schema_view(
+    list=extend_schema(
+        summary="List your recipients",
+        description="Email addresses and webhook endpoints, newest first, paged (`page`); "
+        "secrets masked.",
+    ),
+    retrieve=extend_schema(
+        summary="Read a recipient",
+        description="Its address, state (disabled, failing since), subscribed event types "
+        "and masked secrets.",
+    ),
+)
 class RecipientViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -58,18 +72,28 @@ class RecipientViewSet(
         return rows if user.is_staff else rows.filter(owner_id=user.pk)
 
     @extend_schema(
+        summary="Add a recipient",
+        description="An email address or a webhook endpoint. The same address again is the "
+        "same recipient (updated, enabled again). A webhook's generated secret appears once, "
+        "here; another secret for an endpoint that has one is a 409 (rotate it instead).",
         request=RecipientSpecSerializer,
         parameters=[idempotency.PARAMETER],
-        responses={201: RecipientSerializer, **idempotency.RESPONSES},
+        responses={201: RecipientSerializer, **error_responses(409), **idempotency.RESPONSES},
     )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return idempotency.idempotent(request, "recipients", lambda: self.create_now(request))
 
     def create_now(self, request: Request) -> Response:
-        data = request.data
-        spec = data.dict() if hasattr(data, "dict") else data  # form posts: a QueryDict
+        try:
+            spec = check_spec(request.data)
+        except ValidationError as error:
+            detail = error.detail
+            shown = detail if isinstance(detail, dict) else {"recipient": detail}
+            raise ValidationError(shown) from None
         try:
             new = recipient_from_spec(request.user, spec)
+        except RecipientConflict as error:
+            raise FieldConflict(error.field, str(error)) from None
         except RecipientError as error:
             raise _spec_error(error, "recipient") from None
         body = dict(RecipientSerializer(new.recipient).data)
@@ -78,28 +102,33 @@ class RecipientViewSet(
         return Response(body, status=status.HTTP_201_CREATED)
 
     @extend_schema(
-        request=inline_serializer(
-            "RotateSecret",
-            {
-                "secret": serializers.CharField(required=False),
-                "grace_seconds": serializers.IntegerField(required=False, min_value=0),
-            },
-        ),
-        responses={200: inline_serializer("NewSecret", {"secret": serializers.CharField()})},
+        request=RotateSecretSerializer,
+        responses={
+            200: inline_serializer(
+                "NewSecret",
+                {"secret": serializers.CharField(help_text="The new secret, shown this once.")},
+            ),
+            **error_responses(409),
+        },
     )
     @action(detail=True, methods=["post"], url_path="rotate-secret")
     def rotate_secret(self, request: Request, pk: str | None = None) -> Response:
-        """Add a new signing secret; the current ones stay valid for the grace period."""
+        """Rotate a webhook endpoint's secret
+
+        Adds a new signing secret; the current ones stay valid for the grace period, so
+        deliveries carry one signature per valid secret meanwhile. An email recipient has no
+        secret: 409.
+        """
         recipient = self.get_object()
+        given = RotateSecretSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
         if recipient.kind != Recipient.Kind.WEBHOOK:
-            raise ValidationError({"kind": ["only webhook endpoints have secrets"]})
-        grace = request.data.get("grace_seconds")
-        if grace is not None and (not isinstance(grace, int) or grace < 0):
-            raise ValidationError({"grace_seconds": ["a whole number of seconds, 0 or more"]})
+            raise StateConflict("only webhook endpoints have secrets")
+        grace = given.validated_data.get("grace_seconds")
         try:
             secret = rotate_secret(
                 recipient,
-                request.data.get("secret"),
+                given.validated_data.get("secret"),
                 timedelta(seconds=grace) if grace is not None else None,
             )
         except SecretFormatError as error:
@@ -108,7 +137,11 @@ class RecipientViewSet(
 
     @extend_schema(request=RecipientChangeSerializer, responses={200: RecipientSerializer})
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        """Change what the endpoint subscribes to (`event_types`; null: every event type)."""
+        """Change a recipient's subscriptions
+
+        `event_types`: the event types it receives from now on; null: every event type.
+        Nothing else can be changed here.
+        """
         recipient = self.get_object()
         given = RecipientChangeSerializer(data=request.data)
         given.is_valid(raise_exception=True)
@@ -132,21 +165,25 @@ class RecipientViewSet(
 
         It goes through the outbox and the webhook transport like any event (whatever the
         endpoint subscribes to); follow the returned delivery and its attempts at
-        /api/deliveries/{id}/. 400 for an email recipient, 409 while the endpoint is disabled.
+        /api/deliveries/{id}/. 409 for an email recipient, and while the endpoint is disabled.
         """
         recipient = self.get_object()
         if recipient.kind != Recipient.Kind.WEBHOOK:
-            raise ValidationError({"kind": ["only webhook endpoints take a test event"]})
+            raise StateConflict("only webhook endpoints take a test event")
         try:
             delivery = publish_test(recipient)
         except PublishError as error:
-            raise Conflict(str(error)) from None
+            raise StateConflict(str(error)) from None
         return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=None, responses={200: RecipientSerializer})
     @action(detail=True, methods=["post"])
     def enable(self, request: Request, pk: str | None = None) -> Response:
-        """Enable a disabled endpoint again (its failed deliveries can then be replayed)."""
+        """Enable a recipient again
+
+        A disabled endpoint (410 Gone, or failing too long) receives deliveries again; its
+        failed deliveries can then be replayed.
+        """
         recipient = self.get_object()
         Recipient.objects.filter(id=recipient.id).update(
             disabled_at=None, disabled_reason="", failing_since=None, **CLOSED
@@ -156,18 +193,24 @@ class RecipientViewSet(
 
 
 class DeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    FILTERS = ("status", "subject", "event_type", "recipient")
+    validates_query = ("list",)  # its filters answer 400
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter("status", str, enum=list(Delivery.Status.values)),
-            OpenApiParameter("subject", str, description="what the event is about (a batch id)"),
-            OpenApiParameter("event_type", str),
-            OpenApiParameter("recipient", int),
-        ]
+        summary="List deliveries",
+        description="Each event sent (or to send) to each of your recipients, newest first, "
+        "paged (`page`), filtered by the parameters given.",
+        parameters=[DeliveryFilterSerializer],
     )
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().list(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Read a delivery",
+        description="Its state, next attempt and every attempt made (status, latency, the "
+        "response truncated, secrets redacted).",
+    )
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().retrieve(request, *args, **kwargs)
 
     def get_serializer_class(self) -> type[DeliverySerializer]:
         return DeliveryDetailSerializer if self.action == "retrieve" else DeliverySerializer
@@ -179,19 +222,23 @@ class DeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         user = self.request.user
         if not user.is_staff:
             rows = rows.filter(recipient__owner_id=user.pk)
-        params = self.request.query_params
-        wanted = {name: params[name] for name in self.FILTERS if name in params}
-        if not str(wanted.get("recipient", "0")).isdigit():
-            raise ValidationError({"recipient": ["a recipient id"]})
-        return rows.filter(**wanted).order_by("-created_at", "part")
+        if self.action == "list":
+            given = DeliveryFilterSerializer(data=self.request.query_params)
+            given.is_valid(raise_exception=True)
+            rows = rows.filter(**given.validated_data)
+        return rows.order_by("-created_at", "part")
 
-    @extend_schema(request=None, responses={202: DeliverySerializer})
+    @extend_schema(request=None, responses={202: DeliverySerializer, **error_responses(409)})
     @action(detail=True, methods=["post"])
     def replay(self, request: Request, pk: str | None = None) -> Response:
-        """Send the delivery again, with the same webhook-id."""
+        """Send a delivery again
+
+        Queued again with the same `webhook-id` (receivers drop it if they had it). 409 while
+        it is being sent, or when its recipient is disabled (enable it first).
+        """
         delivery = self.get_object()
         try:
             delivery = replay(delivery.id)
         except ReplayError as error:
-            return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
+            raise StateConflict(str(error)) from None
         return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)

@@ -3,67 +3,142 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, ClassVar
 
 from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from common.apiinput import refuse_unknown_fields
+from common.strict import StrictSerializer
+from notifications.api.specs import MAX_RECIPIENTS, RecipientSpecField
 from notifications.models import Recipient
 from tasks.batchspec import BatchRequest
 from tasks.models import Batch, Revocation, ShareLink, SkippedKey
+from tasks.signing.signer import MAX_EXPIRES_IN, MAX_KEY_BYTES
 
+EMPTY_PREFIX = "the prefix is empty: give the start of the keys to share, e.g. 'reports/'"
 REPORT_LIMIT = 1000  # skipped keys shown on a batch; the CSV export lists them all
 
 
-class BatchCreateSerializer(serializers.Serializer):
+def expires_in_field(**extra: Any) -> serializers.IntegerField:
+    """Seconds a link lives: 1..604800 (7 days, SigV4's limit)."""
+    limits = f"must be between 1 and {MAX_EXPIRES_IN} seconds (7 days)"
+    return serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_EXPIRES_IN,
+        error_messages={"min_value": f"expires_in {limits}", "max_value": f"expires_in {limits}"},
+        **extra,
+    )
+
+
+@extend_schema_field(
+    {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1, "examples": [0.2]}
+)
+class ShareField(serializers.FloatField):
+    """A share strictly between 0 and 1."""
+
+    def to_internal_value(self, data: Any) -> float:
+        value = super().to_internal_value(data)
+        if not 0 < value < 1:
+            raise serializers.ValidationError("a share of the TTL, between 0 and 1 (exclusive)")
+        return value
+
+
+class BatchCreateSerializer(StrictSerializer):
+    """What a caller sends to create a batch: `keys` or a `prefix`, and how links live."""
+
+    request_schema_rules: ClassVar[dict[str, Any]] = {
+        "oneOf": [{"required": ["keys"]}, {"required": ["prefix"]}],
+        "not": {
+            "required": ["refresh", "refresh_until"],
+            "properties": {"refresh": {"const": False}, "refresh_until": {"type": "string"}},
+        },
+    }
+
     keys = serializers.ListField(
-        child=serializers.CharField(trim_whitespace=False, allow_blank=True),
+        child=serializers.CharField(
+            trim_whitespace=False,
+            max_length=MAX_KEY_BYTES,
+            error_messages={
+                "blank": "an object key must be a non-empty string",
+                "max_length": f"an object key is at most {MAX_KEY_BYTES} bytes of UTF-8",
+            },
+            help_text=f"An object key: 1..{MAX_KEY_BYTES} bytes of UTF-8.",
+        ),
+        min_length=1,
+        error_messages={"min_length": "no keys given: list at least one object key"},
         required=False,
-        help_text="Object keys to share (duplicates are signed once). Or give `prefix`.",
+        help_text="Object keys to share (duplicates are signed once; at most "
+        "LINKS_MAX_BATCH_SIZE distinct keys). Give `keys` or `prefix`, not both.",
     )
     prefix = serializers.CharField(
         required=False,
         trim_whitespace=False,
-        allow_blank=True,
-        help_text="Share every object whose key starts with this.",
+        max_length=MAX_KEY_BYTES,
+        error_messages={"blank": EMPTY_PREFIX},
+        help_text="Share every object whose key starts with this (listed from the bucket; "
+        "404 when there is none). Give `keys` or `prefix`, not both.",
     )
-    expires_in = serializers.IntegerField(
+    expires_in = expires_in_field(
         required=False,
-        help_text="Seconds each link lives, 1..604800; default LINKS_DEFAULT_EXPIRES_IN.",
+        help_text="Seconds each link lives, 1..604800 (7 days); default "
+        "LINKS_DEFAULT_EXPIRES_IN. Temporary credentials may end a link earlier.",
     )
     recipients = serializers.ListField(
-        child=serializers.DictField(),
+        child=RecipientSpecField(),
         required=False,
-        help_text='[{"email": "..."}, {"webhook": "https://...", "secret": "whsec_..."}]',
+        max_length=MAX_RECIPIENTS,
+        help_text="Where the links are delivered: email addresses and webhook endpoints.",
     )
-    refresh = serializers.BooleanField(required=False, allow_null=True, default=None)
-    refresh_until = serializers.DateTimeField(required=False, allow_null=True, default=None)
-    refresh_margin = serializers.FloatField(
+    refresh = serializers.BooleanField(
         required=False,
         allow_null=True,
         default=None,
-        help_text="Share of the TTL left when a link is re-signed (0..1); "
+        help_text="Re-sign and re-deliver the links before they lapse; default: on when "
+        "`refresh_until` is given.",
+    )
+    refresh_until = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="A future time (with a time zone) after which links are no longer "
+        "refreshed; null: refreshed until revoked. Only with refresh on.",
+    )
+    refresh_margin = ShareField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Share of the TTL left when a link is re-signed (0..1, exclusive); "
         "default LINKS_REFRESH_MARGIN_PERCENT.",
     )
     refresh_floor = serializers.IntegerField(
         required=False,
         allow_null=True,
         default=None,
-        help_text="Seconds left, at least, when a link is re-signed; default LINKS_REFRESH_FLOOR.",
+        min_value=0,
+        max_value=MAX_EXPIRES_IN,
+        help_text="Seconds left, at least, when a link is re-signed (0..604800); "
+        "default LINKS_REFRESH_FLOOR.",
     )
     notify_lapsed = serializers.BooleanField(
         default=False, help_text="Send a links.lapsed event when links lapse."
     )
-    filename_from_key = serializers.BooleanField(default=False)
+    filename_from_key = serializers.BooleanField(
+        default=False,
+        help_text="Downloads are named after the last part of the key "
+        "(Content-Disposition on the signed URL).",
+    )
     check_existence = serializers.BooleanField(
         default=False, help_text="Report keys with no object instead of signing them."
     )
 
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        refuse_unknown_fields(self)
-        return attrs
+    def validate_keys(self, keys: list[str]) -> list[str]:
+        for number, key in enumerate(keys):
+            if len(key.encode("utf-8")) > MAX_KEY_BYTES:
+                raise serializers.ValidationError(
+                    {str(number): [f"an object key is at most {MAX_KEY_BYTES} bytes of UTF-8"]}
+                )
+        return keys
 
     def to_request(self) -> BatchRequest:
         data = self.validated_data
@@ -83,6 +158,11 @@ class BatchCreateSerializer(serializers.Serializer):
 
 
 class SkippedKeySerializer(serializers.ModelSerializer):
+    field_help: ClassVar[dict[str, str]] = {
+        "key": "The key that got no link.",
+        "detail": "What happened, in words.",
+    }
+
     class Meta:
         model = SkippedKey
         fields = ["key", "reason", "detail"]
@@ -103,15 +183,30 @@ def recipient_summaries(
 
 
 class RecipientSummarySerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    kind = serializers.CharField()
-    address = serializers.CharField()
+    id = serializers.IntegerField(help_text="The recipient's id (see /api/recipients/).")
+    kind = serializers.CharField(help_text="`email` or `webhook`.")
+    address = serializers.CharField(help_text="The email address or the webhook URL.")
     secret = serializers.CharField(
         required=False, help_text="The generated webhook secret: in the create response only."
     )
 
 
 class BatchSerializer(serializers.ModelSerializer):
+    field_help: ClassVar[dict[str, str]] = {
+        "id": "The batch's id (a UUID).",
+        "prefix": "The prefix it was made from; empty for a key list.",
+        "bucket": "The bucket the objects are in.",
+        "filename_from_key": "Downloads are named after the last part of the key.",
+        "check_existence": "Keys with no object are reported instead of signed.",
+        "refresh": "Links are re-signed and re-delivered before they lapse.",
+        "refresh_until": "When refreshing stops; null: until revoked.",
+        "signed": "Links made so far.",
+        "error": "Why the batch failed; empty otherwise.",
+        "created_at": "When it was created (RFC 3339, UTC).",
+        "finished_at": "When signing ended; null until then.",
+        "skipped_keys": "The first 1,000 keys that got no link, and why.",
+        "recipients": "Where its links are delivered.",
+    }
     skipped_keys = serializers.SerializerMethodField()
     recipients = serializers.SerializerMethodField()
 
@@ -154,6 +249,19 @@ class BatchSerializer(serializers.ModelSerializer):
 
 
 class LinkSerializer(serializers.ModelSerializer):
+    field_help: ClassVar[dict[str, str]] = {
+        "id": "The link's id.",
+        "key": "The object's key.",
+        "url": "The pre-signed URL; it works until `expires_at`, even after a revocation.",
+        "filename": "The download name, when the batch named files after their keys.",
+        "issued_at": "When this URL was signed.",
+        "expires_at": "When this URL stops working.",
+        "refresh_until": "When refreshing stops; null: until revoked.",
+        "refresh_at": "When it will be re-signed next; null when it is not refreshed.",
+        "revoked_at": "When it was revoked; null if it was not.",
+        "permalink": "A stable address that redirects to a fresh URL while the link is "
+        "active; null without LINKS_PUBLIC_BASE_URL.",
+    }
     permalink = serializers.SerializerMethodField()
 
     class Meta:
@@ -181,6 +289,16 @@ class LinkSerializer(serializers.ModelSerializer):
 
 
 class RevocationSerializer(serializers.ModelSerializer):
+    field_help: ClassVar[dict[str, str]] = {
+        "id": "The revocation's id.",
+        "batch": "The batch whose links it revokes.",
+        "status": "pending, revoking, announcing, then done (or failed).",
+        "revoked": "Links revoked so far.",
+        "deliveries": "links.revoked deliveries created.",
+        "error": "Why it failed; empty otherwise.",
+        "requested_at": "When it was asked for.",
+        "finished_at": "When it ended; null until then.",
+    }
     url = serializers.SerializerMethodField(help_text="Where to follow it (GET).")
 
     class Meta:

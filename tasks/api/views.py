@@ -11,16 +11,16 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
-from rest_framework.pagination import CursorPagination
+from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from access.grants import scope_of_request
-from common.apierrors import ErrorSerializer
+from common.apierrors import ErrorSerializer, FieldConflict, FieldForbidden, FieldNotFound
 from common.apischema import error_responses
 from common.idempotency import keys as idempotency
+from common.pagination import Cursor
 from common.throttling import LimitExceeded
 from tasks import enqueue
 from tasks.api.serializers import (
@@ -29,7 +29,7 @@ from tasks.api.serializers import (
     LinkSerializer,
     RevocationSerializer,
 )
-from tasks.batchspec import BatchInputError
+from tasks.batchspec import BatchInputError, InputConflict, NothingToShare
 from tasks.export import csv_pieces, export_rows
 from tasks.issuing import StorageUnavailable, create_batch
 from tasks.keyscope import OutOfScope
@@ -54,7 +54,7 @@ class CSVRenderer(BaseRenderer):
         return str(data)
 
 
-class LinkPagination(CursorPagination):
+class LinkPagination(Cursor):
     ordering = "id"
     page_size = 100
     page_size_query_param = "page_size"
@@ -102,10 +102,32 @@ class BatchViewSet(
         return Batch.objects.filter(owner_id=owner).prefetch_related("recipients")
 
     @extend_schema(
+        summary="List your batches",
+        description="Newest first, paged (`page`); each with its status and counts.",
+    )
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Read a batch",
+        description="Its status (`pending` → `signing` → `done` or `failed`), counts, error, "
+        "the first 1,000 skipped keys, and its recipients.",
+    )
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().retrieve(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Create a batch",
+        description="Signs a link for each key (or each object under `prefix`) on the "
+        "workers, then delivers them to the recipients. Answers at once with the batch, "
+        "`pending` (stored even when the broker is down: the sweeper queues it later); follow "
+        "it with GET. A generated webhook secret appears once, here. With an "
+        "Idempotency-Key, a retry gets the first answer. Refused input writes nothing.",
         request=BatchCreateSerializer,
         parameters=[idempotency.PARAMETER],
         responses={
             201: BatchSerializer,
+            **error_responses(404, 409, 503),
             403: OpenApiResponse(
                 ErrorSerializer,
                 description="The token may not do this, or the owner is at their refreshing "
@@ -136,7 +158,11 @@ class BatchViewSet(
                 given.to_request(), owner=request.user, scope=scope_of_request(request)
             )
         except OutOfScope as error:
-            raise PermissionDenied(error.message) from None
+            raise FieldForbidden(error.field, error.message) from None
+        except NothingToShare as error:
+            raise FieldNotFound(error.field, error.message) from None
+        except InputConflict as error:
+            raise FieldConflict(error.field, error.message) from None
         except BatchInputError as error:
             raise ValidationError({error.field: [error.message]}) from None
         except QuotaExceeded as error:
@@ -148,9 +174,17 @@ class BatchViewSet(
         return Response(body, status=status.HTTP_201_CREATED)
 
     @extend_schema(
+        summary="List a batch's links, or export them as CSV",
+        description="JSON: cursor-paginated links (`page_size` up to 1,000; follow `next`). "
+        "`?format=csv`: the whole batch streamed as CSV (`key,url,expires_at,permalink,"
+        "status`, keys without a link listed as missing/invalid); 409 until signing has "
+        "finished.",
         parameters=[
             OpenApiParameter(
-                "format", str, enum=["json", "csv"], description="csv: the whole batch, streamed"
+                "format",
+                str,
+                enum=["json", "csv"],
+                description="`csv`: the whole batch as one CSV file, streamed.",
             )
         ],
         responses={
@@ -158,6 +192,7 @@ class BatchViewSet(
             (200, "text/csv"): OpenApiResponse(
                 OpenApiTypes.STR, description="key,url,expires_at,permalink,status"
             ),
+            **error_responses(409),
         },
     )
     @action(
@@ -176,11 +211,12 @@ class BatchViewSet(
     @extend_schema(request=None, responses={202: RevocationSerializer})
     @action(detail=True, methods=["post"])
     def revoke(self, request: Request, pk: str | None = None) -> Response:
-        """Revoke every active link of the batch, as a task.
+        """Revoke a batch's links
 
-        Answers 202 and a revocation to follow at its `url` (also the `Location` header); the
-        batch's unfinished revocation when there is one. URLs already handed out stay valid
-        until they expire.
+        A task revokes every active link: no more refreshes, permalinks answer 410,
+        recipients get `links.revoked`. Answers 202 and a revocation to follow at its `url`
+        (also the `Location` header); the batch's unfinished revocation when there is one.
+        S3 cannot take back a URL already handed out: it works until it expires.
         """
         with transaction.atomic():
             revocation, new = revocation_for(self.get_object(), by=request.user)
@@ -231,9 +267,10 @@ class LinkViewSet(viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["post"])
     def revoke(self, request: Request, pk: str | None = None) -> Response:
-        """Revoke a link: no more refreshes, its permalink answers 410, recipients are told.
+        """Revoke a link
 
-        A URL already handed out stays valid until it expires (S3 cannot take it back).
+        No more refreshes, its permalink answers 410, recipients are told. A URL already
+        handed out stays valid until it expires (S3 cannot take it back).
         """
         link = self.get_object()
         try:

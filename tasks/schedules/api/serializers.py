@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any, ClassVar
 
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from common.apiinput import refuse_unknown_fields
-from tasks.api.serializers import RecipientSummarySerializer, recipient_summaries
+from common.apierrors import FieldConflict
+from common.strict import StrictSerializer
+from notifications.api.specs import MAX_RECIPIENTS, RecipientSpecField, time_zone_field
+from tasks.api.serializers import (
+    EMPTY_PREFIX,
+    RecipientSummarySerializer,
+    expires_in_field,
+    recipient_summaries,
+)
 from tasks.batchspec import BatchInputError, check_prefix, check_refresh_ttl
 from tasks.limits import refresh_limits
 from tasks.schedules.models import Schedule, ScheduleRun
 from tasks.schedules.occurrences import parse_cron
-from tasks.signing.signer import SigningError, check_expires_in
+from tasks.signing.signer import MAX_KEY_BYTES, SigningError, check_expires_in
 
 CRON_HELP = (
     "minute hour day-of-month month day-of-week, e.g. '0 8 * * 1', read as in crontab(5): when "
@@ -29,31 +37,100 @@ def name_taken(name: str) -> str:
     return f"a schedule of yours named {name!r} exists already"
 
 
-class ScheduleWriteSerializer(serializers.Serializer):
-    name = serializers.SlugField(max_length=100, required=False)
-    cron = serializers.CharField(required=False, help_text=CRON_HELP)
-    timezone = serializers.CharField(required=False, help_text="IANA name, e.g. Europe/Paris")
-    prefix = serializers.CharField(required=False, trim_whitespace=False, allow_blank=True)
-    selection = serializers.ChoiceField(choices=Schedule.Selection.choices, required=False)
-    newest_count = serializers.IntegerField(min_value=1, required=False)
-    expires_in = serializers.IntegerField(required=False, help_text="Seconds, 1..604800.")
-    filename_from_key = serializers.BooleanField(required=False)
-    refresh = serializers.BooleanField(required=False)
+def _cron_field(number: str, items: int) -> str:
+    item = rf"(?:\*(?:/{STEP})?|{number}(?:-{number}(?:/{STEP})?)?)"
+    return rf"{item}(?:,{item}){{0,{items - 1}}}"
+
+
+STEP = "[1-9][0-9]?"
+# Numbers, ranges (wrapping: 22-2), steps and lists per field, as crontab(5) writes them; the
+# item counts keep each field within what the crontab table stores.
+CRON = (
+    "^"
+    + " ".join(
+        (
+            _cron_field("[0-5]?[0-9]", 20),
+            _cron_field("(?:[01]?[0-9]|2[0-3])", 10),
+            _cron_field("(?:0?[1-9]|[12][0-9]|3[01])", 13),
+            _cron_field("(?:0?[1-9]|1[0-2])", 7),
+            _cron_field("[0-6]", 9),
+        )
+    )
+    + "$"
+)
+MAX_NEWEST = 1_000_000
+MAX_REFRESH_FOR = 10 * 366 * 86400  # ten years
+
+
+class CronValidator(RegexValidator):
+    """crontab(5)'s own message first (5 fields, values in range), then the documented form."""
+
+    def __call__(self, value: Any) -> None:
+        try:
+            parse_cron(str(value))
+        except ValueError as error:
+            raise DjangoValidationError(str(error)) from None
+        super().__call__(value)
+
+
+class ScheduleWriteSerializer(StrictSerializer):
+    """A schedule as a caller writes it (POST and PUT: all required fields; PATCH: any)."""
+
+    name = serializers.SlugField(
+        max_length=100,
+        help_text="Your name for it, unique among your schedules (letters, digits, - and _).",
+    )
+    cron = serializers.CharField(
+        max_length=512,
+        trim_whitespace=False,
+        validators=[CronValidator(CRON, "use numbers, *, a-b, /n and lists in each field")],
+        help_text=CRON_HELP + " Each field: numbers, `*`, ranges `a-b`, steps `/n`, lists; "
+        "Sunday is 0.",
+    )
+    timezone = time_zone_field(
+        required=False, help_text="IANA time zone the cron expression is read in; default UTC."
+    )
+    prefix = serializers.CharField(
+        trim_whitespace=False,
+        max_length=MAX_KEY_BYTES,
+        error_messages={"blank": EMPTY_PREFIX},
+        help_text="The objects a run chooses from: keys starting with this.",
+    )
+    selection = serializers.ChoiceField(
+        choices=Schedule.Selection.choices,
+        help_text="`newest`: the `newest_count` newest objects; `new_since_last_run`: those "
+        "newer than the last run's; `all`: every object under the prefix.",
+    )
+    newest_count = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_NEWEST,
+        required=False,
+        help_text="How many objects `newest` shares; default 10.",
+    )
+    expires_in = expires_in_field(help_text="Seconds each link lives, 1..604800 (7 days).")
+    filename_from_key = serializers.BooleanField(
+        required=False, help_text="Downloads are named after the last part of the key."
+    )
+    refresh = serializers.BooleanField(
+        required=False, help_text="Keep each run's links alive (re-signed before they lapse)."
+    )
     refresh_for = serializers.IntegerField(
         min_value=1,
+        max_value=MAX_REFRESH_FOR,
         required=False,
         allow_null=True,
-        help_text="Seconds after a run until which its links are refreshed; "
-        "null: LINKS_REFRESH_MAX_LIFE.",
+        help_text="Seconds after a run until which its links are refreshed (at most ten "
+        "years); null: LINKS_REFRESH_MAX_LIFE.",
     )
     recipients = serializers.ListField(
-        child=serializers.DictField(),
+        child=RecipientSpecField(),
         required=False,
-        help_text='[{"email": "..."}, {"webhook": "https://...", "secret": "whsec_..."}]',
+        max_length=MAX_RECIPIENTS,
+        help_text="Where each run's links are delivered.",
     )
-    enabled = serializers.BooleanField(required=False)
-
-    REQUIRED = ("name", "cron", "prefix", "selection", "expires_in")
+    enabled = serializers.BooleanField(
+        required=False, help_text="Runs on its calendar when on; default on."
+    )
 
     def validate_name(self, name: str) -> str:
         """Unique among the owner's schedules (others' names are neither checked nor told)."""
@@ -62,7 +139,7 @@ class ScheduleWriteSerializer(serializers.Serializer):
         if self.instance is not None:
             taken = taken.exclude(id=self.instance.id)
         if taken.exists():
-            raise serializers.ValidationError(name_taken(name))
+            raise FieldConflict("name", name_taken(name))
         return name
 
     def validate_cron(self, expression: str) -> str:
@@ -71,13 +148,6 @@ class ScheduleWriteSerializer(serializers.Serializer):
         except ValueError as error:
             raise serializers.ValidationError(str(error)) from None
         return " ".join(expression.split())
-
-    def validate_timezone(self, name: str) -> str:
-        try:
-            ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise serializers.ValidationError(f"unknown time zone {name!r}") from None
-        return name
 
     def validate_prefix(self, prefix: str) -> str:
         try:
@@ -92,13 +162,7 @@ class ScheduleWriteSerializer(serializers.Serializer):
             raise serializers.ValidationError(str(error)) from None
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        refuse_unknown_fields(self)
-        if self.instance is None:
-            missing = [name for name in self.REQUIRED if name not in attrs]
-            if missing:
-                raise serializers.ValidationError(
-                    {name: ["This field is required."] for name in missing}
-                )
+        attrs = super().validate(attrs)
         self.check_refresh_ttl(attrs)
         if attrs.get("refresh_for") is not None:
             attrs["refresh_for"] = timedelta(seconds=attrs["refresh_for"])
@@ -118,6 +182,14 @@ class ScheduleWriteSerializer(serializers.Serializer):
 
 
 class ScheduleRunSerializer(serializers.ModelSerializer):
+    field_help: ClassVar[dict[str, str]] = {
+        "id": "The run's id.",
+        "scheduled_for": "The calendar time it ran for.",
+        "started_at": "When it actually started.",
+        "batch": "The batch it made; null when it made none.",
+        "message": "Why it made no batch, or what went wrong.",
+    }
+
     class Meta:
         model = ScheduleRun
         fields = [
@@ -134,6 +206,19 @@ class ScheduleRunSerializer(serializers.ModelSerializer):
 
 
 class ScheduleSerializer(serializers.ModelSerializer):
+    field_help: ClassVar[dict[str, str]] = {
+        "id": "The schedule's id.",
+        "timezone": "The IANA time zone the cron expression is read in.",
+        "prefix": "The objects a run chooses from: keys starting with this.",
+        "filename_from_key": "Downloads are named after the last part of the key.",
+        "refresh_for": "Seconds after a run until which its links are refreshed; null: no end.",
+        "recipients": "Where each run's links are delivered.",
+        "enabled": "Runs on its calendar when on.",
+        "last_run_at": "When it last ran; null if never.",
+        "last_batch": "The batch its last run made.",
+        "created_at": "When it was created.",
+        "last_runs": "The five latest runs, newest first; all of them at runs/.",
+    }
     cron = serializers.CharField(source="cron_expression", help_text=CRON_HELP)
     timezone = serializers.SerializerMethodField()
     refresh_for = serializers.SerializerMethodField()

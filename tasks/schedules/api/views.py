@@ -7,17 +7,19 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from access.grants import scope_of_request
+from common.apierrors import FieldConflict, FieldForbidden
+from common.apischema import error_responses
 from common.idempotency import keys as idempotency
 from notifications.models import Recipient
-from notifications.recipients import RecipientError, recipient_at
+from notifications.recipients import RecipientConflict, RecipientError, recipient_at
 from tasks import keyscope
 from tasks.schedules.api.serializers import (
     ScheduleRunSerializer,
@@ -34,6 +36,8 @@ def recipients_from(owner: Any, specs: list[dict[str, Any]]) -> tuple[list[Recip
     for number, spec in enumerate(specs):
         try:
             new = recipient_at(owner, number, spec)
+        except RecipientConflict as error:
+            raise FieldConflict(error.field, str(error)) from None
         except RecipientError as error:
             raise ValidationError({error.field: [str(error)]}) from None
         made.append(new.recipient)
@@ -47,9 +51,48 @@ def in_scope(request: Request, prefix: str) -> None:
     try:
         keyscope.check_prefix(scope_of_request(request), prefix)
     except keyscope.OutOfScope as error:
-        raise PermissionDenied(error.message) from None
+        raise FieldForbidden(error.field, error.message) from None
 
 
+WRITE_ERRORS = error_responses(409)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List your schedules", description="Paged (`page`), with their latest runs."
+    ),
+    retrieve=extend_schema(
+        summary="Read a schedule",
+        description="Its calendar, selection rule, recipients and latest runs.",
+    ),
+    create=extend_schema(
+        summary="Create a schedule",
+        description="A batch made on a calendar: every time the cron expression matches (in "
+        "its time zone), the selection rule picks objects under the prefix and their links "
+        "go to the recipients. A generated webhook secret appears once, here. A name you "
+        "already use is a 409.",
+        request=ScheduleWriteSerializer,
+        parameters=[idempotency.PARAMETER],
+        responses={201: ScheduleSerializer, **WRITE_ERRORS, **idempotency.RESPONSES},
+    ),
+    update=extend_schema(
+        summary="Replace a schedule",
+        description="All required fields again; a new calendar counts from now.",
+        request=ScheduleWriteSerializer,
+        responses={200: ScheduleSerializer, **WRITE_ERRORS},
+    ),
+    partial_update=extend_schema(
+        summary="Change a schedule",
+        description="Only the fields given; a new calendar (cron or time zone) or switching "
+        "it back on counts from now. `recipients`, when given, replaces the list.",
+        request=ScheduleWriteSerializer,
+        responses={200: ScheduleSerializer, **WRITE_ERRORS},
+    ),
+    destroy=extend_schema(
+        summary="Delete a schedule",
+        description="No more runs; batches it made and their links stay.",
+    ),
+)
 class ScheduleViewSet(viewsets.ModelViewSet):
     serializer_class = ScheduleSerializer
 
@@ -60,11 +103,6 @@ class ScheduleViewSet(viewsets.ModelViewSet):
             .prefetch_related("recipients")
         )
 
-    @extend_schema(
-        request=ScheduleWriteSerializer,
-        parameters=[idempotency.PARAMETER],
-        responses={201: ScheduleSerializer, **idempotency.RESPONSES},
-    )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return idempotency.idempotent(request, "schedules", lambda: self.create_now(request))
 
@@ -75,7 +113,6 @@ class ScheduleViewSet(viewsets.ModelViewSet):
         secrets = self.save(schedule, dict(given.validated_data))
         return Response(self.shown(schedule, secrets), status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=ScheduleWriteSerializer, responses={200: ScheduleSerializer})
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         schedule = self.get_object()
         partial = kwargs.get("partial", False)
@@ -92,7 +129,7 @@ class ScheduleViewSet(viewsets.ModelViewSet):
         except IntegrityError as error:  # the name, taken meanwhile by a concurrent request
             if "schedule_name_unique" not in str(error):
                 raise
-            raise ValidationError({"name": [name_taken(data["name"])]}) from None
+            raise FieldConflict("name", name_taken(data["name"])) from None
 
     @transaction.atomic
     def write(self, schedule: Schedule, data: dict[str, Any]) -> dict[int, str]:
@@ -123,6 +160,11 @@ class ScheduleViewSet(viewsets.ModelViewSet):
     @extend_schema(responses={200: ScheduleRunSerializer(many=True)})
     @action(detail=True)
     def runs(self, request: Request, pk: str | None = None) -> Response:
+        """List a schedule's runs
+
+        Newest first, paged (`page`): when each ran, why (beat or by hand), what it selected,
+        the batch it made, or why it made none.
+        """
         schedule = self.get_object()
         page = self.paginate_queryset(schedule.runs.select_related("batch").all())
         return self.get_paginated_response(ScheduleRunSerializer(page, many=True).data)
