@@ -229,3 +229,14 @@ def components_used_by_paths(schema: dict[str, Any]) -> set[str]:
         elif isinstance(node, list):
             todo.extend(node)
     return seen
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", ["event_type", "subject", "status", "recipient"])
+def test_an_empty_delivery_filter_is_a_400_naming_it(django_user_model, name):
+    alice = api_client_for(django_user_model.objects.create_user("alice"))
+
+    response = alice.get("/api/deliveries/", {name: ""})
+
+    assert response.status_code == 400
+    assert name in response.json()["errors"]

@@ -223,7 +223,7 @@ class DeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         if not user.is_staff:
             rows = rows.filter(recipient__owner_id=user.pk)
         if self.action == "list":
-            given = DeliveryFilterSerializer(data=self.request.query_params)
+            given = DeliveryFilterSerializer(data=self.request.query_params.dict())  # "" is refused
             given.is_valid(raise_exception=True)
             rows = rows.filter(**given.validated_data)
         return rows.order_by("-created_at", "part")
