@@ -178,6 +178,7 @@ CELERY_TASK_ROUTES = {
             "notifications.tasks.sweep",
             "schedules.tick",
             "tasks.revoke_links",  # a revocation waits neither behind signing nor sends
+            "ops.heartbeat",  # beat's entries name each queue; this is only the default
         )
     },
     **{name: {"queue": QUEUE_DELIVERIES} for name in ("notifications.tasks.dispatch",)},
