@@ -47,6 +47,9 @@ from unittest import mock
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.delivery_tables import fresh_delivery_tables  # noqa: E402
+
 DATABASE = "linkdist_bench_delivery"
 SERVER = "postgres://postgres@127.0.0.1:5432"
 ITEMS = [
@@ -96,16 +99,6 @@ def configure(smtp_port: int) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-
-
-def fresh_tables() -> None:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "TRUNCATE notifications_attempt, notifications_delivery, "
-            "notifications_webhooksecret, notifications_recipient CASCADE"
-        )
 
 
 def recipients(specs: Sequence[dict[str, str]]) -> list[Any]:
@@ -181,7 +174,7 @@ def email_transports() -> tuple[dict[str, Any], dict[str, Any]]:
 def measure(
     label: str, specs: list[dict[str, str]], count: int, transports: dict[str, Any]
 ) -> tuple[str, int, float]:
-    fresh_tables()
+    fresh_delivery_tables()
     ids = publish_many(recipients(specs), count)
     elapsed = dispatch_in_process(ids, transports)
     check_delivered(ids)
@@ -193,7 +186,7 @@ def measure_celery(specs: list[dict[str, str]], count: int) -> tuple[str, int, f
     from notifications.queue import enqueue
     from tests.services.celery_processes import PoolProcess
 
-    fresh_tables()
+    fresh_delivery_tables()
     targets = recipients(specs)
     worker = PoolProcess(os.environ["TEST_DATABASE_URL"], "deliveries").start()
     ids = publish_many(targets, count)

@@ -33,6 +33,9 @@ from unittest import mock
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.delivery_tables import fresh_delivery_tables  # noqa: E402
+
 DATABASE = "linkdist_bench_isolation"
 SERVER = "postgres://postgres@127.0.0.1:5432"
 ITEMS = [
@@ -83,16 +86,6 @@ def configure() -> None:
     call_command("migrate", verbosity=0)
 
 
-def fresh_tables() -> None:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "TRUNCATE notifications_attempt, notifications_delivery, "
-            "notifications_webhooksecret, notifications_recipient CASCADE"
-        )
-
-
 def endpoints(ports: list[int]) -> list[Any]:
     from notifications.recipients import recipient_from_spec
 
@@ -122,7 +115,7 @@ def measure(healthy_ports: list[int], slow_ports: list[int], events: int) -> tup
     from notifications.queue import enqueue_lanes
     from tests.services.celery_processes import PoolProcess
 
-    fresh_tables()
+    fresh_delivery_tables()
     healthy, slow = endpoints(healthy_ports), endpoints(slow_ports)
     wanted = publish_to(healthy, events)
     publish_to(slow, events)
