@@ -124,14 +124,11 @@ def publish_many(targets: list[Any], count: int) -> list[Any]:
 
 
 def dispatch_in_process(ids: list[Any], transports: dict[str, Any] | None) -> float:
-    from django.conf import settings
-
+    """What the dispatch messages of enqueue(ids) do, one after another: drain each lane."""
     from notifications import dispatcher
-    from notifications.queue import chunks
 
     started = time.perf_counter()
-    for chunk in chunks(ids, settings.DELIVERY_DISPATCH_BATCH):
-        dispatcher.run(chunk, transports)
+    dispatcher.run(ids, transports)
     return time.perf_counter() - started
 
 

@@ -20,8 +20,7 @@ stays valid while TLS wraps (and detaches) the original, until the attempt ends.
 from __future__ import annotations
 
 import contextlib
-import heapq
-import itertools
+import math
 import os
 import socket
 import threading
@@ -81,6 +80,7 @@ class Deadline:
         traceback: TracebackType | None,
     ) -> None:
         _local.deadline = self._outer
+        watchdog().disarm(self)
         with self._lock:
             self._done = True
             self._sockets, copies, self._copies = [], self._copies, []
@@ -109,29 +109,43 @@ def _shut(sock: socket.socket) -> None:
 
 
 class Watchdog:
-    """One daemon thread that expires deadlines in time order."""
+    """One daemon thread that expires the deadlines of the attempts in flight.
+
+    It sleeps until the earliest deadline still armed: an attempt that ends in time disarms
+    its own, so the thread wakes only for attempts that overrun (or to re-aim at the next
+    earliest), not once per attempt.
+    """
 
     def __init__(self) -> None:
-        self._heap: list[tuple[float, int, Deadline]] = []
-        self._order = itertools.count()
+        self._armed: set[Deadline] = set()
+        self._wake_at = math.inf
         self._wake = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="deadline-watchdog", daemon=True)
         self._thread.start()
 
     def arm(self, deadline: Deadline) -> None:
         with self._wake:
-            heapq.heappush(self._heap, (deadline.at, next(self._order), deadline))
-            if self._heap[0][2] is deadline:
+            self._armed.add(deadline)
+            if deadline.at < self._wake_at:
                 self._wake.notify()
+
+    def disarm(self, deadline: Deadline) -> None:
+        with self._wake:
+            self._armed.discard(deadline)
 
     def _run(self) -> None:
         while True:
             with self._wake:
-                while not self._heap or self._heap[0][0] > time.monotonic():
-                    wait = self._heap[0][0] - time.monotonic() if self._heap else None
+                now = time.monotonic()
+                due = [deadline for deadline in self._armed if deadline.at <= now]
+                self._armed.difference_update(due)
+                self._wake_at = min((d.at for d in self._armed), default=math.inf)
+                if not due:
+                    wait = None if self._wake_at == math.inf else self._wake_at - now
                     self._wake.wait(wait)
-                _, _, deadline = heapq.heappop(self._heap)
-            deadline.expire()  # a no-op for attempts that ended in time
+                    continue
+            for deadline in due:
+                deadline.expire()
 
 
 _watchdog: Watchdog | None = None

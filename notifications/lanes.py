@@ -164,7 +164,9 @@ def claim(
             attempt_count=F("attempt_count") + 1,
             tries=F("tries") + 1,
         )
-    claimed = Delivery.objects.filter(claim_token=token, status=Delivery.Status.SENDING)
+    claimed = Delivery.objects.filter(
+        id__in=ids, claim_token=token, status=Delivery.Status.SENDING
+    )
     rows = claimed.select_related("recipient", "body").order_by(
         "next_attempt_at", "created_at", "part"
     )

@@ -10,6 +10,7 @@ the allow-list says.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
 from collections.abc import Iterable, Iterator, Sequence
@@ -144,7 +145,13 @@ def allowed_ports() -> list[PortRange]:
 def allowed_networks() -> list[Network]:
     from django.conf import settings
 
-    return parse_networks(settings.WEBHOOK_ALLOWED_NETWORKS)
+    return list(_parsed_networks(tuple(settings.WEBHOOK_ALLOWED_NETWORKS)))
+
+
+@functools.lru_cache(maxsize=16)
+def _parsed_networks(values: tuple[str, ...]) -> tuple[Network, ...]:
+    """Parsed once per setting's value, not on every connection."""
+    return tuple(parse_networks(values))
 
 
 def check_host(host: str, port: int) -> list[tuple[socket.AddressFamily, tuple[Any, ...]]]:

@@ -74,6 +74,7 @@ class WebhookTransport(Transport):
     def __init__(self, pool: PoolManager | None = None) -> None:
         self.pool = pool
         self.secrets: dict[int, list[str]] = {}
+        self._checked: dict[str, str] = {}  # URL -> checked URL, for this run
 
     def prepare(self, deliveries: Sequence[Delivery]) -> None:
         loaded = active_secrets_of({d.recipient_id for d in deliveries})
@@ -96,8 +97,10 @@ class WebhookTransport(Transport):
         return self.post(url, delivery.payload.encode("utf-8"), headers)
 
     def _url(self, url: str) -> str:
+        if url in self._checked:
+            return self._checked[url]
         try:
-            return check_webhook_url(
+            checked = check_webhook_url(
                 url,
                 allow_http=settings.WEBHOOK_ALLOW_HTTP,
                 allowed=allowed_networks(),
@@ -105,6 +108,8 @@ class WebhookTransport(Transport):
             )
         except AddressError as error:
             raise TransportError(str(error), permanent=True) from None
+        self._checked[url] = checked
+        return checked
 
     def post(self, url: str, body: bytes, headers: dict[str, str]) -> Sent:
         """One request, from connect to the last byte read, within WEBHOOK_TIMEOUT."""
