@@ -83,6 +83,8 @@ def _known(match: re.Match[str]) -> str:
 
 
 def redact(text: str) -> str:
+    if not text:
+        return text
     if _remembered:
         text = _BASE64_RUN.sub(_known, text)
     for pattern, replacement in _COMPILED:

@@ -39,6 +39,8 @@ def record_failures(counts: dict[int, int], now: datetime) -> list[int]:
 
     Returns the ids of the endpoints whose breaker opened now.
     """
+    if not counts:
+        return []
     for recipient_id, count in counts.items():
         Recipient.objects.filter(id=recipient_id).update(
             consecutive_failures=F("consecutive_failures") + count

@@ -64,14 +64,15 @@ def drain(lane: Lane, transports: dict[str, type[Transport]] | None = None) -> i
     kind = Recipient.Kind.EMAIL if lane.kind == lanes.EMAIL else Recipient.Kind.WEBHOOK
     attempted = 0
     failed: set[Any] = set()  # tried once by this run: a retry comes with a new message
-    retrying = False
+    retrying = full = False
     with (transports or TRANSPORTS)[kind]() as transport:
         tolerance = lanes.CLOCK_TOLERANCE  # the message may arrive a hair before it is due
         while time.monotonic() < budget_end:
             started = time.monotonic()
             limit = settings.DELIVERY_DISPATCH_BATCH
-            batch = lanes.claim(lane, token, limit, tolerance, exclude=failed)
+            batch = lanes.claim(lane, token, limit, tolerance, exclude=failed, likely_due=full)
             tolerance = timedelta(0)  # later rounds: what is due now
+            full = len(batch.deliveries) >= limit
             if not batch.deliveries:
                 if retrying:  # now that this run holds no claim, its retries find the lane open
                     enqueue_lanes([lane])

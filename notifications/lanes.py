@@ -37,6 +37,7 @@ LANE_LOCK_CLASS = 0x6C616E  # the advisory-lock class of lanes ("lan")
 CLOCK_TOLERANCE = timedelta(seconds=1)  # a countdown task may arrive a hair early
 EMAIL = "email"
 WEBHOOK = "webhook"
+ORDER = ("next_attempt_at", "created_at", "part")  # the order a lane's deliveries are sent in
 
 
 @dataclass(frozen=True)
@@ -119,12 +120,14 @@ def claim(
     limit: int,
     tolerance: timedelta = CLOCK_TOLERANCE,
     exclude: Iterable[Any] = (),
+    likely_due: bool = False,
 ) -> Round:
     """Inside the lane's lock: the due deliveries this run may send now (none when the lane
     is full, the endpoint disabled or its breaker open).
 
     With nothing due, the answer needs no lock: a run that holds no claims is not counted by
     others, so a delivery that becomes due later is taken by the run its message starts.
+    That check is skipped when more is `likely_due` (the run's last round was full).
     """
     now = timezone.now()
     due = lane.deliveries().filter(
@@ -132,7 +135,7 @@ def claim(
     )
     if exclude := list(exclude):  # already tried by this run: their retry is queued anew
         due = due.exclude(id__in=exclude)
-    if not due.exists():
+    if not likely_due and not due.exists():
         return Round([])
     with transaction.atomic():
         _lock(lane)
@@ -149,14 +152,8 @@ def claim(
                 probe = True
         if _runs_in(lane, token) >= (1 if probe else lane.width(recipient)):
             return Round([])
-        ids = list(
-            due.order_by("next_attempt_at", "created_at", "part").values_list("id", flat=True)[
-                : 1 if probe else limit
-            ]
-        )
-        if not ids:
-            return Round([])
-        Delivery.objects.filter(id__in=ids, status=Delivery.Status.PENDING).update(
+        first = due.order_by(*ORDER).values("id")[: 1 if probe else limit]
+        taken = Delivery.objects.filter(id__in=first, status=Delivery.Status.PENDING).update(
             status=Delivery.Status.SENDING,
             claimed_at=now,
             claim_token=token,
@@ -164,13 +161,24 @@ def claim(
             attempt_count=F("attempt_count") + 1,
             tries=F("tries") + 1,
         )
-    claimed = Delivery.objects.filter(
-        id__in=ids, claim_token=token, status=Delivery.Status.SENDING
+        if not taken:
+            return Round([])
+    claimed = lane.deliveries().filter(
+        claim_token=token, claimed_at=now, status=Delivery.Status.SENDING
     )
-    rows = claimed.select_related("recipient", "body").order_by(
-        "next_attempt_at", "created_at", "part"
-    )
-    return Round(list(rows), probe)
+    rows = list(claimed.select_related("body").order_by(*ORDER))
+    return Round(with_recipients(rows, recipient), probe)
+
+
+def with_recipients(rows: list[Delivery], known: Recipient | None = None) -> list[Delivery]:
+    """Each delivery with its recipient, every recipient loaded (and its headers decrypted)
+    once rather than once per row."""
+    ids = {row.recipient_id for row in rows}
+    recipients = {known.pk: known} if known is not None and ids == {known.pk} else {}
+    recipients = recipients or Recipient.objects.in_bulk(list(ids))
+    for row in rows:
+        row.recipient = recipients[row.recipient_id]
+    return rows
 
 
 def _runs_in(lane: Lane, token: uuid.UUID) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -169,23 +170,24 @@ class Recorder:
         webhook = [r for r in results if r.delivery.recipient.kind == Recipient.Kind.WEBHOOK]
         failing = {r.delivery.recipient_id for r in webhook if r.error is not None}
         healthy = {r.delivery.recipient_id for r in webhook if r.error is None}
-        Recipient.objects.filter(id__in=failing - healthy, failing_since__isnull=True).update(
-            failing_since=now
-        )
-        Recipient.objects.filter(id__in=healthy).update(
-            last_success_at=now,
-            failing_since=None,
-            consecutive_failures=0,
-            breaker_trips=0,
-            breaker_open_until=None,
-        )
+        if failing - healthy:
+            Recipient.objects.filter(id__in=failing - healthy, failing_since__isnull=True).update(
+                failing_since=now
+            )
+        if healthy:
+            Recipient.objects.filter(id__in=healthy).update(
+                last_success_at=now, failing_since=None, **breaker.CLOSED
+            )
         breaker.record_failures(_transient_counts(webhook, healthy), now)
         gone = {r.delivery.recipient_id for r in webhook if r.error and r.error.disable}
         if gone:
             disable(gone, "the endpoint answered 410 Gone", now)
+        still_failing = failing - healthy - gone
+        if not still_failing:
+            return
         cutoff = now - timedelta(seconds=settings.WEBHOOK_DISABLE_AFTER)
         stale = Recipient.objects.filter(
-            id__in=failing - healthy - gone, failing_since__lte=cutoff, disabled_at__isnull=True
+            id__in=still_failing, failing_since__lte=cutoff, disabled_at__isnull=True
         ).values_list("id", flat=True)
         if stale:
             span = _span(settings.WEBHOOK_DISABLE_AFTER)
@@ -195,14 +197,20 @@ class Recorder:
 def count(results: list[Result], failed: set[Any]) -> None:
     """Metrics: each attempt by transport, event and outcome, its latency, and the
     deliveries that ended (delivered, or failed for good)."""
+    attempts: Counter[tuple[str, str, str]] = Counter()
+    ended: Counter[tuple[str, str]] = Counter()
     for result in results:
         transport, event = result.delivery.recipient.kind, result.delivery.event_type
-        metrics.DELIVERY_ATTEMPTS.labels(transport, event, str(result.outcome)).inc()
+        attempts[transport, event, str(result.outcome)] += 1
         metrics.ATTEMPT_SECONDS.labels(transport).observe(result.latency_ms / 1000)
         if result.error is None:
-            metrics.DELIVERIES_ENDED.labels(event, "delivered").inc()
+            ended[event, "delivered"] += 1
         elif result.delivery.id in failed:
-            metrics.DELIVERIES_ENDED.labels(event, "failed").inc()
+            ended[event, "failed"] += 1
+    for labels, number in attempts.items():
+        metrics.DELIVERY_ATTEMPTS.labels(*labels).inc(number)
+    for pair, number in ended.items():
+        metrics.DELIVERIES_ENDED.labels(*pair).inc(number)
 
 
 def _span(seconds: int) -> str:
