@@ -182,7 +182,8 @@ def report(
         f"    {'median':>5} {statistics.median(alone):>10,.0f} "
         f"{statistics.median(crowded):>36,.0f} {statistics.median(ratios):>7.0%}"
     )
-    print(f"\n    ratio (with slow neighbours / alone, median of rounds): {statistics.median(ratios):.0%}")
+    median = statistics.median(ratios)
+    print(f"\n    ratio (with slow neighbours / alone, median of rounds): {median:.0%}")
 
 
 if __name__ == "__main__":
