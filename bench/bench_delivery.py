@@ -48,7 +48,7 @@ from unittest import mock
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.delivery_tables import fresh_delivery_tables  # noqa: E402
+from bench.delivery_tables import analyze_delivery_tables, fresh_delivery_tables  # noqa: E402
 
 DATABASE = "linkdist_bench_delivery"
 SERVER = "postgres://postgres@127.0.0.1:5432"
@@ -173,6 +173,7 @@ def measure(
 ) -> tuple[str, int, float]:
     fresh_delivery_tables()
     ids = publish_many(recipients(specs), count)
+    analyze_delivery_tables()
     elapsed = dispatch_in_process(ids, transports)
     check_delivered(ids)
     return label, len(ids), elapsed
@@ -187,6 +188,7 @@ def measure_celery(specs: list[dict[str, str]], count: int) -> tuple[str, int, f
     targets = recipients(specs)
     worker = PoolProcess(os.environ["TEST_DATABASE_URL"], "deliveries").start()
     ids = publish_many(targets, count)
+    analyze_delivery_tables()
     try:
         started = time.perf_counter()
         enqueue(ids)  # DELIVERY_DISPATCH_BATCH ids a task, as for one large event or a backlog

@@ -152,8 +152,10 @@ def claim(
                 probe = True
         if _runs_in(lane, token) >= (1 if probe else lane.width(recipient)):
             return Round([])
-        first = due.order_by(*ORDER).values("id")[: 1 if probe else limit]
-        taken = Delivery.objects.filter(id__in=first, status=Delivery.Status.PENDING).update(
+        first = list(due.order_by(*ORDER).values_list("id", flat=True)[: 1 if probe else limit])
+        if not first:
+            return Round([])
+        Delivery.objects.filter(id__in=first, status=Delivery.Status.PENDING).update(
             status=Delivery.Status.SENDING,
             claimed_at=now,
             claim_token=token,
@@ -161,10 +163,8 @@ def claim(
             attempt_count=F("attempt_count") + 1,
             tries=F("tries") + 1,
         )
-        if not taken:
-            return Round([])
-    claimed = lane.deliveries().filter(
-        claim_token=token, claimed_at=now, status=Delivery.Status.SENDING
+    claimed = Delivery.objects.filter(
+        id__in=first, claim_token=token, status=Delivery.Status.SENDING
     )
     rows = list(claimed.select_related("body").order_by(*ORDER))
     return Round(with_recipients(rows, recipient), probe)

@@ -190,10 +190,10 @@ class Delivery(models.Model):
                 condition=models.Q(status="pending"),
                 name="delivery_lane_due_idx",
             ),
-            models.Index(
-                fields=["recipient", "claim_token"],
+            models.Index(  # a lane's live claims (lanes._runs_in), whatever else is in flight
+                fields=["recipient", "lease_until"],
                 condition=models.Q(status="sending"),
-                name="delivery_lane_sending_idx",
+                name="delivery_lane_lease_idx",
             ),
             models.Index(fields=["recipient", "-created_at"], name="delivery_recipient_idx"),
             models.Index(fields=["subject", "event_type"], name="delivery_subject_idx"),
