@@ -179,13 +179,19 @@ def _ip(text: object) -> IPAddress:
 
 
 def connect_checked(
-    host: str, port: int, timeout: float | None, options: Sequence[tuple[Any, ...]] | None
+    host: str,
+    port: int,
+    timeout: float | None,
+    options: Sequence[tuple[Any, ...]] | None,
+    tls: bool = True,
 ) -> socket.socket:
     """Connect to the first answer that accepts, and check the peer actually connected to."""
     error: OSError | None = None
     for family, sockaddr in check_host(host, port):
         sock = socket.socket(family, socket.SOCK_STREAM)
-        deadline.watch(sock, copy=True)  # the attempt's deadline: the connect and all after it
+        # the attempt's deadline: the connect and all after it (through a copy where TLS
+        # will wrap and detach this socket object)
+        deadline.watch(sock, copy=tls)
         try:
             for option in options or ():
                 sock.setsockopt(*option)
@@ -207,7 +213,13 @@ def connect_checked(
 def guarded_socket(conn: HTTPConnection) -> socket.socket:
     """urllib3's `_new_conn`, with the address checked; errors mapped as urllib3 maps them."""
     try:
-        return connect_checked(conn._dns_host, conn.port, conn.timeout, conn.socket_options)
+        return connect_checked(
+            conn._dns_host,
+            conn.port,
+            conn.timeout,
+            conn.socket_options,
+            tls=isinstance(conn, HTTPSConnection),
+        )
     except socket.gaierror as e:
         raise NameResolutionError(conn.host, conn, e) from e
     except TimeoutError as e:
