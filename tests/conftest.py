@@ -8,6 +8,7 @@ with the reason, except under CI (CI=true), where that is a failure.
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ import boto3
 import pytest
 from botocore.config import Config
 from django.conf import settings
+from django.db import OperationalError
 
 from demo.receiver import Receiver, Reply
 from tests.services.celery_processes import WorkerPools
@@ -85,6 +87,32 @@ def put_object(s3_server: S3Server, media_bucket: str) -> Callable[..., str]:
         return key
 
     return put
+
+
+DEADLOCK = "40P01"  # PostgreSQL's SQLSTATE for a deadlock it broke
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _flush_waits_out_busy_workers() -> Iterator[None]:
+    """The worker pools live across tests, and one may be recording a send while a
+    transactional test's teardown empties the tables. TRUNCATE locks table after table, so
+    PostgreSQL can find a deadlock and fail the flush: then the flush runs again."""
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    flush = DatabaseOperations.execute_sql_flush
+
+    def execute_sql_flush(self: DatabaseOperations, sql_list: list[str]) -> None:
+        for attempt in range(1, 6):
+            try:
+                return flush(self, sql_list)
+            except OperationalError as error:
+                if getattr(error.__cause__, "sqlstate", None) != DEADLOCK or attempt == 5:
+                    raise
+                time.sleep(0.2 * attempt)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(DatabaseOperations, "execute_sql_flush", execute_sql_flush)
+        yield
 
 
 @pytest.fixture(scope="session")
