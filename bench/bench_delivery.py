@@ -224,6 +224,7 @@ def main() -> None:
         configure(ports["smtp"])
         hooks = [{"webhook": f"http://127.0.0.1:{port}/hook"} for port in ports["http"]]
         pooled, fresh = webhook_transports()
+        measure("warm-up (not reported)", hooks, 40, fresh)  # first-use costs out of the rows
         webhook_rows = [
             measure("dispatcher, new connection per request", hooks, args.webhooks, fresh),
             measure("dispatcher, pooled keep-alive", hooks, args.webhooks, pooled),
