@@ -8,9 +8,12 @@ sends them one after another over one transport (one kept-alive connection, one 
 session), and records the results; the run claims again until the lane has nothing due.
 A send starts only while the round's lease outlives its hard deadline; what a round could
 not send goes back, due, for the next. A webhook failure ends the round, so a failing
-endpoint costs one attempt per round until its breaker opens; a run tries each delivery
-once (its retry comes with a message of its own, as scheduled). After DELIVERY_RUN_BUDGET
-the run queues its lane again and leaves, so that a long backlog takes turns with others.
+endpoint costs one attempt per round until its breaker opens; a timeout ends the run, so
+that a slow endpoint holds a thread for one WEBHOOK_TIMEOUT per retry, not back to back
+(the retry's message, or the sweeper's requeue, brings the rest of its lane). A run tries
+each delivery once (its retry comes with a message of its own, as scheduled). After
+DELIVERY_RUN_BUDGET the run queues its lane again and leaves, so that a long backlog takes
+turns with others.
 
 With a connection pool (the deliveries worker), a thread gives its database connection
 back before it sends: hundreds of threads wait on endpoints with a few connections.
@@ -85,6 +88,8 @@ def drain(lane: Lane, transports: dict[str, type[Transport]] | None = None) -> i
             errors = [result for result in sent if result.error is not None]
             failed.update(result.delivery.id for result in errors)
             retrying = retrying or any(r.error and not r.error.permanent for r in errors)
+            if lane.kind == lanes.WEBHOOK and any(r.error and r.error.timed_out for r in errors):
+                return attempted  # a slow endpoint: its retry (or the sweeper) brings the rest
             if not sent:  # the lease could not cover a send (a slow database): try later
                 break
     enqueue_lanes([lane])  # budget spent: to the back of the queue, behind other lanes

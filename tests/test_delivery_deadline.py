@@ -156,3 +156,28 @@ def wait_until_closed(server: DripServer, timeout: float = 3) -> None:
     deadline = time.monotonic() + timeout
     while not server.closed_after and time.monotonic() < deadline:
         time.sleep(0.05)
+
+
+@pytest.mark.django_db
+def test_a_timeout_ends_the_run_and_leaves_the_rest_of_the_lane_due(short_deadline, monkeypatch):
+    """A slow endpoint holds a thread for one deadline per retry, not once per queued event."""
+    monkeypatch.setattr("notifications.outbox.enqueue_lanes", lambda lanes: None)
+    short_deadline.DELIVERY_RETRY_SCHEDULE = [60, 60]
+    short_deadline.DELIVERY_RETRY_JITTER_PERCENT = 0
+    with DripServer("hang") as server:
+        recipient = recipient_from_spec(None, {"webhook": server.url}).recipient
+        ids = [
+            publish("links.issued", subject=f"e{n}", recipients=[recipient], items=[])[0].id
+            for n in range(3)
+        ]
+        started = time.monotonic()
+        assert dispatcher.run(ids) == 1
+        assert time.monotonic() - started < TIMEOUT + 2  # one deadline, not three
+
+    first, *rest = Delivery.objects.filter(id__in=ids).order_by("created_at")
+    assert first.status == Delivery.Status.PENDING and first.attempt_count == 1
+    for delivery in rest:  # untried, due, and queued for the sweeper's requeue if need be
+        assert delivery.status == Delivery.Status.PENDING
+        assert (delivery.attempt_count, delivery.tries, delivery.claim_token) == (0, 0, None)
+        assert delivery.queued_at is not None
+    assert Attempt.objects.filter(delivery_id__in=ids).count() == 1

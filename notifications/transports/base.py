@@ -27,6 +27,7 @@ class TransportError(Exception):
         response: str = "",
         retry_after: float | None = None,
         disable: bool = False,
+        timed_out: bool = False,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -35,6 +36,7 @@ class TransportError(Exception):
         self.response = response
         self.retry_after = retry_after
         self.disable = disable
+        self.timed_out = timed_out  # cut off at the deadline: the endpoint is slow or hanging
 
 
 class Transport:

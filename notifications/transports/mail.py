@@ -106,7 +106,9 @@ def _backend() -> str:
 
 
 def _timed_out(seconds: float) -> TransportError:
-    return TransportError(f"SMTP timed out: not sent within {seconds:g} s (EMAIL_TIMEOUT)")
+    return TransportError(
+        f"SMTP timed out: not sent within {seconds:g} s (EMAIL_TIMEOUT)", timed_out=True
+    )
 
 
 def _reply_error(code: int, reply: bytes | str) -> TransportError:

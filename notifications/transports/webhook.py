@@ -195,7 +195,9 @@ def _judge(status: int, headers: Any, text: str) -> Sent:
 
 
 def _timed_out(seconds: float) -> TransportError:
-    return TransportError(f"timed out: no complete answer within {seconds:g} s (WEBHOOK_TIMEOUT)")
+    return TransportError(
+        f"timed out: no complete answer within {seconds:g} s (WEBHOOK_TIMEOUT)", timed_out=True
+    )
 
 
 def _describe(error: Exception) -> str:
