@@ -95,26 +95,26 @@ def _child(path: str, name: Any) -> str:
     return f"{path}[{name}]" if isinstance(name, int) or str(name).isdigit() else f"{path}.{name}"
 
 
-class FieldConflict(APIException):
+class FieldAPIError(APIException):
+    """An error about one field of the request: its body names the field's path."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field_errors = {field: [message]}
+
+
+class FieldConflict(FieldAPIError):
     """409: the value is well formed but clashes with what exists (a name already taken)."""
 
     status_code = status.HTTP_409_CONFLICT
     default_code = "conflict"
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field_errors = {field: [message]}
 
-
-class FieldNotFound(APIException):
+class FieldNotFound(FieldAPIError):
     """404: the value is well formed but names nothing (a prefix with no objects)."""
 
     status_code = status.HTTP_404_NOT_FOUND
     default_code = "not_found"
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field_errors = {field: [message]}
 
 
 class StateConflict(APIException):
@@ -124,12 +124,8 @@ class StateConflict(APIException):
     default_code = "conflict"
 
 
-class FieldForbidden(APIException):
+class FieldForbidden(FieldAPIError):
     """403: the value is well formed but not the caller's to use (keys outside their scope)."""
 
     status_code = status.HTTP_403_FORBIDDEN
     default_code = "permission_denied"
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field_errors = {field: [message]}

@@ -174,8 +174,10 @@ def with_recipients(rows: list[Delivery], known: Recipient | None = None) -> lis
     """Each delivery with its recipient, every recipient loaded (and its headers decrypted)
     once rather than once per row."""
     ids = {row.recipient_id for row in rows}
-    recipients = {known.pk: known} if known is not None and ids == {known.pk} else {}
-    recipients = recipients or Recipient.objects.in_bulk(list(ids))
+    if known is not None and ids <= {known.pk}:
+        recipients = {known.pk: known}
+    else:
+        recipients = Recipient.objects.in_bulk(list(ids))
     for row in rows:
         row.recipient = recipients[row.recipient_id]
     return rows

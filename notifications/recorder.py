@@ -170,8 +170,8 @@ class Recorder:
         webhook = [r for r in results if r.delivery.recipient.kind == Recipient.Kind.WEBHOOK]
         failing = {r.delivery.recipient_id for r in webhook if r.error is not None}
         healthy = {r.delivery.recipient_id for r in webhook if r.error is None}
-        if failing - healthy:
-            Recipient.objects.filter(id__in=failing - healthy, failing_since__isnull=True).update(
+        if only_failing := failing - healthy:
+            Recipient.objects.filter(id__in=only_failing, failing_since__isnull=True).update(
                 failing_since=now
             )
         if healthy:
@@ -182,7 +182,7 @@ class Recorder:
         gone = {r.delivery.recipient_id for r in webhook if r.error and r.error.disable}
         if gone:
             disable(gone, "the endpoint answered 410 Gone", now)
-        still_failing = failing - healthy - gone
+        still_failing = only_failing - gone
         if not still_failing:
             return
         cutoff = now - timedelta(seconds=settings.WEBHOOK_DISABLE_AFTER)

@@ -37,6 +37,15 @@ def short_deadline(settings):
     return settings
 
 
+@pytest.fixture
+def retry_in_a_minute(short_deadline, monkeypatch):
+    """Deliveries sent by calling the dispatcher (no broker); a retry waits exactly 60 s."""
+    monkeypatch.setattr("notifications.outbox.enqueue_lanes", lambda lanes: None)
+    short_deadline.DELIVERY_RETRY_SCHEDULE = [60, 60]
+    short_deadline.DELIVERY_RETRY_JITTER_PERCENT = 0
+    return short_deadline
+
+
 def timed_post(transport: WebhookTransport, url: str) -> tuple[TransportError, float]:
     started = time.monotonic()
     with pytest.raises(TransportError) as caught:
@@ -80,10 +89,7 @@ def test_after_a_cut_off_the_pool_serves_the_next_endpoint(short_deadline):
 
 
 @pytest.mark.django_db
-def test_a_timed_out_attempt_is_recorded_and_retried_on_the_schedule(short_deadline, monkeypatch):
-    monkeypatch.setattr("notifications.outbox.enqueue_lanes", lambda lanes: None)
-    short_deadline.DELIVERY_RETRY_SCHEDULE = [60, 60]
-    short_deadline.DELIVERY_RETRY_JITTER_PERCENT = 0
+def test_a_timed_out_attempt_is_recorded_and_retried_on_the_schedule(retry_in_a_minute):
     with DripServer("status") as server:
         recipient = recipient_from_spec(None, {"webhook": server.url}).recipient
         [delivery] = publish("links.issued", subject="b", recipients=[recipient], items=[])
@@ -159,11 +165,8 @@ def wait_until_closed(server: DripServer, timeout: float = 3) -> None:
 
 
 @pytest.mark.django_db
-def test_a_timeout_ends_the_run_and_leaves_the_rest_of_the_lane_due(short_deadline, monkeypatch):
+def test_a_timeout_ends_the_run_and_leaves_the_rest_of_the_lane_due(retry_in_a_minute):
     """A slow endpoint holds a thread for one deadline per retry, not once per queued event."""
-    monkeypatch.setattr("notifications.outbox.enqueue_lanes", lambda lanes: None)
-    short_deadline.DELIVERY_RETRY_SCHEDULE = [60, 60]
-    short_deadline.DELIVERY_RETRY_JITTER_PERCENT = 0
     with DripServer("hang") as server:
         recipient = recipient_from_spec(None, {"webhook": server.url}).recipient
         ids = [
