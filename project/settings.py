@@ -159,15 +159,20 @@ CELERY_TASK_TIME_LIMIT = env.seconds("CELERY_TASK_TIME_LIMIT", 600)
 CELERY_TASK_SOFT_TIME_LIMIT = env.seconds("CELERY_TASK_SOFT_TIME_LIMIT", 540)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
-# Queues by job, each served by its own worker pool (Procfile: upkeep, deliveries, bulk), so
-# that a million-key batch or a slow webhook endpoint never delays a refresh pass. The prefix
-# lets a test run (or two deployments on one Redis) keep queues of its own.
+# Queues by job, each served by its own worker pool (Procfile: upkeep, deliveries, quarantine,
+# bulk), so that a million-key batch or a slow webhook endpoint never delays a refresh pass.
+# The prefix lets a test run (or two deployments on one Redis) keep queues of its own.
 CELERY_QUEUE_PREFIX = env.text("CELERY_QUEUE_PREFIX", "") or ""
 QUEUE_UPKEEP = f"{CELERY_QUEUE_PREFIX}upkeep"  # refresh passes, lapse sweep, sweepers, ticks
 QUEUE_DELIVERIES = f"{CELERY_QUEUE_PREFIX}deliveries"  # webhook and email sends (I/O pool)
+# The bulkhead: sends to webhook endpoints whose last attempt failed (timed out, refused, 5xx)
+# run in a process of their own, so their slowness never shares a process with healthy lanes.
+QUEUE_QUARANTINE = f"{CELERY_QUEUE_PREFIX}quarantine"
 QUEUE_BULK = f"{CELERY_QUEUE_PREFIX}bulk"  # listing, chunk signing, hand-over
-CELERY_TASK_QUEUES = [Queue(name) for name in (QUEUE_UPKEEP, QUEUE_DELIVERIES, QUEUE_BULK)]
-CELERY_TASK_DEFAULT_QUEUE = QUEUE_BULK  # a worker without -Q consumes all three (the demo)
+CELERY_TASK_QUEUES = [
+    Queue(name) for name in (QUEUE_UPKEEP, QUEUE_DELIVERIES, QUEUE_QUARANTINE, QUEUE_BULK)
+]
+CELERY_TASK_DEFAULT_QUEUE = QUEUE_BULK  # a worker without -Q consumes them all (the demo)
 CELERY_TASK_ROUTES = {
     **{
         name: {"queue": QUEUE_UPKEEP}
@@ -417,6 +422,8 @@ HEALTH_HEARTBEAT_INTERVAL = env.seconds("HEALTH_HEARTBEAT_INTERVAL", 10)
 HEALTH_MAX_BEAT_AGE = env.seconds("HEALTH_MAX_BEAT_AGE", 60)
 HEALTH_MAX_QUEUE_WAIT = env.seconds("HEALTH_MAX_QUEUE_WAIT", 120)  # upkeep, deliveries
 HEALTH_MAX_BULK_WAIT = env.seconds("HEALTH_MAX_BULK_WAIT", 1800)  # a big batch may queue long
+# Failing endpoints' sends each hold a quarantine slot for up to WEBHOOK_TIMEOUT.
+HEALTH_MAX_QUARANTINE_WAIT = env.seconds("HEALTH_MAX_QUARANTINE_WAIT", 600)
 # Links at risk: the oldest due link (delivery) has waited longer than this for its refresh.
 HEALTH_MAX_REFRESH_LAG = env.seconds("HEALTH_MAX_REFRESH_LAG", 300)
 HEALTH_MAX_DELIVERY_LAG = env.seconds("HEALTH_MAX_DELIVERY_LAG", 600)
@@ -426,6 +433,7 @@ if HEALTH_MAX_BEAT_AGE <= HEALTH_HEARTBEAT_INTERVAL:
 HEALTH_QUEUE_MAX_AGE = {
     QUEUE_UPKEEP: HEALTH_HEARTBEAT_INTERVAL + HEALTH_MAX_QUEUE_WAIT,
     QUEUE_DELIVERIES: HEALTH_HEARTBEAT_INTERVAL + HEALTH_MAX_QUEUE_WAIT,
+    QUEUE_QUARANTINE: HEALTH_HEARTBEAT_INTERVAL + HEALTH_MAX_QUARANTINE_WAIT,
     QUEUE_BULK: HEALTH_HEARTBEAT_INTERVAL + HEALTH_MAX_BULK_WAIT,
 }
 for _queue, _limit in HEALTH_QUEUE_MAX_AGE.items():

@@ -119,8 +119,8 @@ def _flush_waits_out_busy_workers() -> Iterator[None]:
 def celery_worker(
     django_db_setup: None, django_db_blocker: Any, media_bucket: str
 ) -> Iterator[WorkerPools]:
-    """The worker pools (upkeep, deliveries, bulk) started as the Procfile starts them, on this
-    run's queues (CELERY_QUEUE_PREFIX), against the test database."""
+    """The worker pools (upkeep, deliveries, quarantine, bulk) started as the Procfile starts
+    them, on this run's queues (CELERY_QUEUE_PREFIX), against the test database."""
     from django.db import connection
 
     with django_db_blocker.unblock():

@@ -73,7 +73,7 @@ def test_migrate_runs_the_release_line_once_before_the_rest():
 
 
 def test_one_worker_service_per_queue_with_a_ping_on_its_own_queue():
-    for queue in ("upkeep", "deliveries", "bulk"):
+    for queue in ("upkeep", "deliveries", "quarantine", "bulk"):
         check = SERVICES[queue]["healthcheck"]["test"]
         assert check[-3:] == ["healthcheck", "worker", queue]
     assert SERVICES["beat"]["healthcheck"]["test"][-2:] == ["healthcheck", "beat"]

@@ -11,7 +11,7 @@ from tests.health_helpers import beat_and_workers_alive, beat_silent_for
 
 
 @pytest.mark.worker
-@pytest.mark.parametrize("role", ["upkeep", "deliveries", "bulk"])
+@pytest.mark.parametrize("role", ["upkeep", "deliveries", "quarantine", "bulk"])
 def test_a_pool_answers_for_its_own_queue(celery_worker, role, capsys):
     call_command("healthcheck", "worker", role, "--any-host", "--timeout", "5")
     assert f"{role}: a worker answers" in capsys.readouterr().out

@@ -53,15 +53,20 @@ def test_a_test_run_has_queues_of_its_own():
 
 @pytest.mark.parametrize(
     ("name", "pool", "concurrency"),
-    [("upkeep", "prefork", "3"), ("deliveries", "threads", "200"), ("bulk", "prefork", "2")],
+    [
+        ("upkeep", "prefork", "3"),
+        ("deliveries", "threads", "200"),
+        ("quarantine", "threads", "100"),
+        ("bulk", "prefork", "2"),
+    ],
 )
 def test_the_procfile_starts_one_pool_per_queue(name, pool, concurrency):
     argv, assigned = procfile_command(name, {"CELERY_QUEUE_PREFIX": "p-"})
     assert argv[argv.index("-Q") + 1] == f"p-{name}"
     assert f"--pool={pool}" in argv
     assert f"--concurrency={concurrency}" in argv
-    if name == "deliveries":  # hundreds of threads share a few database connections
-        assert assigned == {"DJANGO_DB_POOL_SIZE": "10"}
+    if name in {"deliveries", "quarantine"}:  # hundreds of threads share a few connections
+        assert assigned == {"DJANGO_DB_POOL_SIZE": {"deliveries": "10", "quarantine": "4"}[name]}
 
 
 def test_procfile_concurrency_comes_from_the_environment():

@@ -133,6 +133,8 @@ def stack_env(smoke_database, s3_server, tmp_path, receiver) -> Stack:
         "BULK_CONCURRENCY": "1",
         "DELIVERIES_CONCURRENCY": "4",
         "DELIVERIES_DB_CONNECTIONS": "4",
+        "QUARANTINE_CONCURRENCY": "4",
+        "QUARANTINE_DB_CONNECTIONS": "2",
     }
     s3_server.client.put_object(Bucket=bucket, Key="smoke/report.csv", Body=b"a,b\n1,2\n")
     return Stack(env, port, token, hook)

@@ -7,7 +7,8 @@ turned down; LocalStack S3; loopback receivers.
 - tenant B: a refreshing batch to three endpoints that misbehave: one drips its answer a
   byte at a time, one never answers, one answers 500 to everything;
 - tenant C: a large batch to sign;
-- the deliveries pool is SIGKILLed once (while B's sends are in flight) and restarted.
+- the deliveries and quarantine pools are SIGKILLed once (while B's sends, which failed
+  before and so run in quarantine, are in flight) and restarted.
 Every one of A's fetches must succeed: nothing lapsed, nothing refused, and no webhook-id
 reached A twice.
 """
@@ -19,6 +20,7 @@ import time
 
 import pytest
 
+from notifications.models import Recipient
 from tasks.batchspec import BatchRequest
 from tasks.issuing import create_batch
 from tasks.models import Batch, ShareLink
@@ -45,6 +47,7 @@ KNOBS = {
     "DELIVERY_LEASE_GRACE": "1",
     "DELIVERY_BREAKER_BACKOFF": "5s,10s,20s",
     "DELIVERIES_CONCURRENCY": "8",  # small on purpose: the misbehaving endpoints must not fill it
+    "QUARANTINE_CONCURRENCY": "4",
     "SCHEDULES_TICK_INTERVAL": "5",
 }
 
@@ -57,6 +60,7 @@ def test_slow_failing_and_busy_neighbours_never_make_a_link_lapse(
     beat = PoolProcess(test_database_url, "beat", KNOBS)
     consumer = VerifyingConsumer(interval=1.0).start()
     bad = [DripServer(mode).start() for mode in ("status", "hang", "error")]
+    bad_urls = [server.url for server in bad]
     try:
         pools.start()
         beat.start()
@@ -73,7 +77,7 @@ def test_slow_failing_and_busy_neighbours_never_make_a_link_lapse(
                 keys=b_keys,
                 expires_in=TTL,
                 refresh=True,
-                recipients=[{"webhook": server.url} for server in bad],
+                recipients=[{"webhook": url} for url in bad_urls],
             )
         )
         tenant_c = create_batch(
@@ -84,8 +88,9 @@ def test_slow_failing_and_busy_neighbours_never_make_a_link_lapse(
 
         time.sleep(min(30, SOAK_SECONDS / 3))
         wait_until(lambda: quiet_since(consumer, 1.5), timeout=30, what="a pause in A's events")
-        pools["deliveries"].kill()  # B's sends are in flight; A's lane is idle
-        pools["deliveries"].start()
+        for name in ("deliveries", "quarantine"):  # B's sends are in flight; A's lane is idle
+            pools[name].kill()
+            pools[name].start()
 
         time.sleep(max(0.0, SOAK_SECONDS - (time.monotonic() - started)))
     finally:
@@ -110,6 +115,14 @@ def test_slow_failing_and_busy_neighbours_never_make_a_link_lapse(
     assert all(server.requests for server in bad)
     assert Batch.objects.get(id=tenant_c.batch.id).signed == 30000
     assert Batch.objects.get(id=tenant_b.batch.id).status != Batch.Status.FAILED
+    # the bulkhead: B's endpoints were retried in quarantine, A was never sent from there
+    quarantine = pools["quarantine"].log()
+    for url in bad_urls:
+        [recipient] = Recipient.objects.filter(url=url)
+        assert f"to webhook #{recipient.id}, attempt" in quarantine, url
+    a_recipient = Recipient.objects.get(id=tenant_a.batch.recipients.get().id)
+    assert f"webhook #{a_recipient.id}," not in quarantine
+    assert f"webhook #{a_recipient.id} " not in quarantine
 
 
 def upload(put_object, tenant: str, count: int) -> list[str]:  # type: ignore[no-untyped-def]

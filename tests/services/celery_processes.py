@@ -177,7 +177,8 @@ def procfile_command(name: str, env: dict[str, str]) -> tuple[list[str], dict[st
 
 
 class PoolProcess(CeleryProcess):
-    """One worker pool (upkeep, deliveries or bulk), or beat, started by its Procfile line."""
+    """One worker pool (upkeep, deliveries, quarantine or bulk), or beat, started by its
+    Procfile line."""
 
     def __init__(
         self, database_url: str, name: str, extra_env: dict[str, str] | None = None
@@ -201,7 +202,7 @@ class PoolProcess(CeleryProcess):
 class WorkerPools:
     """The Procfile's worker pools, started and stopped together (each its own process group)."""
 
-    NAMES = ("upkeep", "deliveries", "bulk")
+    NAMES = ("upkeep", "deliveries", "quarantine", "bulk")
 
     def __init__(
         self,

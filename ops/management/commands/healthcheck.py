@@ -1,4 +1,4 @@
-"""Container health checks: `healthcheck worker upkeep|deliveries|bulk` and `healthcheck beat`.
+"""Container health checks: `healthcheck worker upkeep|deliveries|quarantine|bulk` and `healthcheck beat`.
 
 `worker ROLE` passes when a worker on this host (its node name ends in @<hostname>, as the
 Procfile names them) answers a broadcast and consumes the role's queue. `beat` passes when
@@ -17,7 +17,7 @@ from django.utils import timezone
 from ops import heartbeat
 from ops.probes_celery import answering_queues
 
-ROLES = ("upkeep", "deliveries", "bulk")
+ROLES = ("upkeep", "deliveries", "quarantine", "bulk")
 
 
 def queue_of(role: str) -> str:
@@ -37,7 +37,7 @@ class Command(BaseCommand):
         if options["what"] == "beat":
             self.check_beat()
         elif options["role"] is None:
-            raise CommandError("name the worker's role: upkeep, deliveries or bulk")
+            raise CommandError("name the worker's role: upkeep, deliveries, quarantine or bulk")
         else:
             self.check_worker(options["role"], options["any_host"], options["timeout"])
 

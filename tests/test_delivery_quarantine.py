@@ -1,0 +1,84 @@
+"""The bulkhead: a webhook endpoint whose last attempt failed is dispatched on the quarantine
+queue, served by a worker process of its own; its first success brings it back."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+
+import pytest
+import redis
+from django.conf import settings
+
+from demo.receiver import Reply
+from notifications.lanes import Lane
+from notifications.models import Recipient
+from notifications.outbox import publish
+from notifications.queue import enqueue_lanes
+from notifications.recipients import recipient_from_spec
+from tests.delivery_fixtures import wait_final
+from tests.helpers import wait_until
+
+
+def hook(failures: int = 0) -> Recipient:
+    recipient = recipient_from_spec(None, {"webhook": f"http://127.0.0.1:9/{uuid.uuid4().hex}"})
+    Recipient.objects.filter(id=recipient.recipient.id).update(consecutive_failures=failures)
+    return recipient.recipient
+
+
+@pytest.fixture
+def unconsumed_queues(settings):  # type: ignore[no-untyped-def]
+    """Queues of this test's own, which no worker consumes: the messages stay to be read."""
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    names = {
+        "deliveries": f"nobody-{uuid.uuid4().hex[:8]}-deliveries",
+        "quarantine": f"nobody-{uuid.uuid4().hex[:8]}-quarantine",
+    }
+    settings.QUEUE_DELIVERIES, settings.QUEUE_QUARANTINE = names["deliveries"], names["quarantine"]
+
+    def lanes_in(role: str) -> list[str]:
+        messages = [json.loads(raw) for raw in client.lrange(names[role], 0, -1)]
+        return sorted(json.loads(base64.b64decode(m["body"]))[0][0] for m in messages)
+
+    yield lanes_in
+    client.delete(*names.values())
+
+
+@pytest.mark.django_db
+def test_failing_endpoints_are_dispatched_on_the_quarantine_queue(unconsumed_queues):
+    healthy, failing, new = hook(0), hook(1), hook(0)
+
+    enqueue_lanes([Lane.of("webhook", r.id) for r in (healthy, failing, new)] + [Lane("email")])
+
+    assert unconsumed_queues("quarantine") == [f"webhook:{failing.id}"]
+    assert unconsumed_queues("deliveries") == sorted(
+        ["email", f"webhook:{healthy.id}", f"webhook:{new.id}"]
+    )
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_endpoint_is_retried_in_quarantine_and_comes_back_on_success(
+    celery_worker, endpoint
+):
+    hook = endpoint(script=[Reply(500)], default=Reply(200))
+
+    [first] = wait_final(publish("links.issued", subject="q1", recipients=[hook.recipient], items=[]))
+    assert (first.status, first.attempt_count) == ("delivered", 2)
+    retried = f"delivery {first.id} delivered to webhook #{hook.recipient.id} on attempt 2"
+    wait_until(lambda: retried in celery_worker["quarantine"].log(), what="the retry's log line")
+    assert retried not in celery_worker["deliveries"].log()
+
+    [second] = wait_final(publish("links.issued", subject="q2", recipients=[hook.recipient], items=[]))
+    assert (second.status, second.attempt_count) == ("delivered", 1)
+    healthy = f"delivery {second.id} delivered to webhook #{hook.recipient.id} on attempt 1"
+    wait_until(lambda: healthy in celery_worker["deliveries"].log(), what="the send's log line")
+    assert healthy not in celery_worker["quarantine"].log()
+    assert Recipient.objects.get(id=hook.recipient.id).consecutive_failures == 0
+
+
+def test_the_quarantine_queue_is_one_of_the_projects_queues():
+    names = {queue.name for queue in settings.CELERY_TASK_QUEUES}
+    assert settings.QUEUE_QUARANTINE in names
+    assert settings.QUEUE_QUARANTINE in settings.HEALTH_QUEUE_MAX_AGE
