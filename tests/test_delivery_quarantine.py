@@ -64,13 +64,17 @@ def test_a_failed_endpoint_is_retried_in_quarantine_and_comes_back_on_success(
 ):
     hook = endpoint(script=[Reply(500)], default=Reply(200))
 
-    [first] = wait_final(publish("links.issued", subject="q1", recipients=[hook.recipient], items=[]))
+    [first] = wait_final(
+        publish("links.issued", subject="q1", recipients=[hook.recipient], items=[])
+    )
     assert (first.status, first.attempt_count) == ("delivered", 2)
     retried = f"delivery {first.id} delivered to webhook #{hook.recipient.id} on attempt 2"
     wait_until(lambda: retried in celery_worker["quarantine"].log(), what="the retry's log line")
     assert retried not in celery_worker["deliveries"].log()
 
-    [second] = wait_final(publish("links.issued", subject="q2", recipients=[hook.recipient], items=[]))
+    [second] = wait_final(
+        publish("links.issued", subject="q2", recipients=[hook.recipient], items=[])
+    )
     assert (second.status, second.attempt_count) == ("delivered", 1)
     healthy = f"delivery {second.id} delivered to webhook #{hook.recipient.id} on attempt 1"
     wait_until(lambda: healthy in celery_worker["deliveries"].log(), what="the send's log line")

@@ -1,4 +1,5 @@
-"""Container health checks: `healthcheck worker upkeep|deliveries|quarantine|bulk` and `healthcheck beat`.
+"""Container health checks: `healthcheck worker ROLE` (upkeep, deliveries, quarantine, bulk)
+and `healthcheck beat`.
 
 `worker ROLE` passes when a worker on this host (its node name ends in @<hostname>, as the
 Procfile names them) answers a broadcast and consumes the role's queue. `beat` passes when
