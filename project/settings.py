@@ -243,7 +243,7 @@ REST_FRAMEWORK = {
         "common.throttling.UserWriteThrottle",
     ],
     "EXCEPTION_HANDLER": "common.apierrors.api_exception_handler",
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],  # the API speaks JSON
+    "DEFAULT_PARSER_CLASSES": ["common.jsonbody.SafeJSONParser"],  # the API speaks JSON
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 SPECTACULAR_SETTINGS = {

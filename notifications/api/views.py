@@ -1,6 +1,7 @@
 """HTTP API for recipients and deliveries: read state and attempts, replay, rotate, enable.
 
-A user sees and acts on the recipients they own (and their deliveries); staff see all.
+A user sees and acts on the recipients they own (and their deliveries); staff too (they
+are bound like any user); only superusers see and act on all.
 Secrets are shown once, in the response that creates them, and masked everywhere else.
 """
 
@@ -69,7 +70,7 @@ class RecipientViewSet(
     def get_queryset(self) -> QuerySet[Recipient]:
         rows = Recipient.objects.prefetch_related("secrets").order_by("-created_at")
         user = self.request.user
-        return rows if user.is_staff else rows.filter(owner_id=user.pk)
+        return rows if user.is_superuser else rows.filter(owner_id=user.pk)
 
     @extend_schema(
         summary="Add a recipient",
@@ -220,7 +221,7 @@ class DeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         if self.action == "retrieve":
             rows = rows.prefetch_related("attempts")
         user = self.request.user
-        if not user.is_staff:
+        if not user.is_superuser:
             rows = rows.filter(recipient__owner_id=user.pk)
         if self.action == "list":
             given = DeliveryFilterSerializer(data=self.request.query_params.dict())  # "" is refused
