@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Q
+
 from access.models import ApiToken, KeyGrant
+from access.permissions import narrowed_prefixes
 from access.scopes import KeyScope
 
 OPERATOR = KeyScope(granted=("",))  # the command line: any key but the reserved prefix
@@ -29,3 +32,15 @@ def scope_of_request(request: Any) -> KeyScope:
     """The scope of an authenticated API request (session or token)."""
     token = request.auth if isinstance(request.auth, ApiToken) else None
     return scope_for(request.user, token)
+
+
+def narrowed_q(request: Any, field: str) -> Q:
+    """Rows whose `field` (a key, or a prefix all their keys share) lies inside the request's
+    token's prefixes; every row when the token is not narrowed."""
+    prefixes = narrowed_prefixes(request)
+    if prefixes is None:
+        return Q()
+    found = Q(pk__in=[])
+    for prefix in prefixes:
+        found |= Q(**{f"{field}__startswith": prefix})
+    return found

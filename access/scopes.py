@@ -133,3 +133,18 @@ def grant_problem(prefix: str, reserved: Sequence[str] = RESERVED) -> str | None
     if any(folded(prefix).startswith(folded(r)) for r in reserved):
         return "reserved for the project's own files"
     return None
+
+
+def common_start(keys: Sequence[str]) -> str:
+    """The longest start all keys share, character by character ('' for no keys).
+
+    A key lies under a prefix exactly when this start of its batch does: what a narrowed
+    token's scope is matched on (Batch.key_root).
+    """
+    if not keys:
+        return ""
+    low, high = min(keys), max(keys)
+    size = 0
+    while size < len(low) and low[size] == high[size]:
+        size += 1
+    return low[:size]

@@ -38,3 +38,6 @@ ApiRoot = inline_serializer(
 def api_root(request: Request) -> Response:
     urls = {name: reverse(route, request=request) for name, (route, _) in RESOURCES.items()}
     return Response(urls)
+
+
+api_root.cls.key_scoped = True  # type: ignore[attr-defined]  # lists addresses only

@@ -234,7 +234,10 @@ REST_FRAMEWORK = {
         "access.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "access.permissions.NarrowedTokensOnlyWhereScoped",  # token scopes bound every view
+    ],
     "DEFAULT_SCHEMA_CLASS": "common.apischema.ApiSchema",
     "DEFAULT_PAGINATION_CLASS": "common.pagination.Pages",
     "PAGE_SIZE": 100,

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from access.grants import scope_for
-from access.scopes import KeyScope
+from access.scopes import KeyScope, common_start
 from notifications.models import Recipient
 from notifications.recipients import (
     NewRecipient,
@@ -82,6 +82,7 @@ def create_batch(
             owner=owner,
             source=Batch.Source.PREFIX if request.prefix is not None else Batch.Source.KEYS,
             prefix=request.prefix or "",
+            key_root=key_root(request),
             bucket=bucket,
             expires_in=request.expires_in,
             filename_from_key=request.filename_from_key,
@@ -102,6 +103,13 @@ def create_batch(
         else:
             enqueue.expansion_on_commit(batch.id)
     return CreatedBatch(batch, [(new.recipient, new.secret) for new in made if new.secret])
+
+
+def key_root(request: BatchRequest) -> str:
+    """The start all the batch's keys share (what a narrowed token's scope is matched on)."""
+    if request.prefix is not None:
+        return request.prefix
+    return common_start(request.keys or [])
 
 
 def refreshing_keys(request: BatchRequest) -> int | None:

@@ -42,6 +42,13 @@ class Batch(models.Model):
     )
     source = models.CharField(max_length=8, choices=Source.choices)
     prefix = models.CharField(max_length=MAX_KEY_BYTES, blank=True)
+    key_root = models.CharField(
+        max_length=MAX_KEY_BYTES,
+        blank=True,
+        default="",
+        help_text="The start every key of the batch shares (its prefix, or the key list's "
+        "common start): a token narrowed to some prefixes sees the batch when it lies inside.",
+    )
     bucket = models.CharField(max_length=255)
     expires_in = models.PositiveIntegerField(help_text="Seconds each link lives.")
     filename_from_key = models.BooleanField(default=False)

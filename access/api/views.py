@@ -15,6 +15,8 @@ from access.models import ApiToken
 
 
 class MeView(APIView):
+    key_scoped = True  # about the caller and their token only
+
     @extend_schema(
         summary="Who you are and what you may share",
         description="The caller's user name, the key prefixes granted to them, the prefixes "

@@ -16,7 +16,7 @@ from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRen
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from access.grants import scope_of_request
+from access.grants import narrowed_q, scope_of_request
 from common.apierrors import ErrorSerializer, FieldConflict, FieldForbidden, FieldNotFound
 from common.apischema import error_responses
 from common.idempotency import keys as idempotency
@@ -96,10 +96,12 @@ class BatchViewSet(
 ):
     serializer_class = BatchSerializer
     lookup_value_regex = "[0-9a-fA-F-]{32,36}"
+    key_scoped = True  # a narrowed token sees the batches whose keys all lie in its scope
 
     def get_queryset(self) -> QuerySet[Batch]:
         owner = self.request.user.pk  # IsAuthenticated: never an anonymous user here
-        return Batch.objects.filter(owner_id=owner).prefetch_related("recipients")
+        rows = Batch.objects.filter(narrowed_q(self.request, "key_root"), owner_id=owner)
+        return rows.prefetch_related("recipients")
 
     @extend_schema(
         summary="List your batches",
@@ -244,9 +246,11 @@ class RevocationViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
 
     serializer_class = RevocationSerializer
     lookup_value_regex = "[0-9a-fA-F-]{32,36}"
+    key_scoped = True
 
     def get_queryset(self) -> QuerySet[Revocation]:
-        return Revocation.objects.filter(batch__owner_id=self.request.user.pk)
+        scoped = narrowed_q(self.request, "batch__key_root")
+        return Revocation.objects.filter(scoped, batch__owner_id=self.request.user.pk)
 
 
 class LinkViewSet(viewsets.GenericViewSet):
@@ -254,9 +258,11 @@ class LinkViewSet(viewsets.GenericViewSet):
 
     serializer_class = LinkSerializer
     lookup_value_regex = "[0-9]+"
+    key_scoped = True
 
     def get_queryset(self) -> QuerySet[ShareLink]:
-        return ShareLink.objects.filter(batch__owner_id=self.request.user.pk)
+        scoped = narrowed_q(self.request, "key")
+        return ShareLink.objects.filter(scoped, batch__owner_id=self.request.user.pk)
 
     @extend_schema(
         request=None,

@@ -14,7 +14,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from access.grants import scope_of_request
+from access.grants import narrowed_q, scope_of_request
 from common.apierrors import FieldConflict, FieldForbidden
 from common.apischema import error_responses
 from common.idempotency import keys as idempotency
@@ -95,10 +95,13 @@ WRITE_ERRORS = error_responses(409)
 )
 class ScheduleViewSet(viewsets.ModelViewSet):
     serializer_class = ScheduleSerializer
+    key_scoped = True  # a narrowed token sees the schedules whose prefix lies in its scope
 
     def get_queryset(self) -> QuerySet[Schedule]:
         return (
-            Schedule.objects.filter(owner_id=self.request.user.pk)
+            Schedule.objects.filter(
+                narrowed_q(self.request, "prefix"), owner_id=self.request.user.pk
+            )
             .select_related("crontab")
             .prefetch_related("recipients")
         )
