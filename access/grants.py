@@ -16,12 +16,15 @@ OPERATOR = KeyScope(granted=("",))  # the command line: any key but the reserved
 def scope_for(user: Any, token: ApiToken | None = None) -> KeyScope:
     """A user's scope (an owner-less job is the operator's); a token may narrow it.
 
-    A superuser is granted the whole bucket (but the reserved prefix), like the operator.
+    A superuser is granted the whole bucket (but the reserved prefix), like the operator; a
+    deactivated user nothing.
     """
     if user is None or getattr(user, "pk", None) is None:
         return OPERATOR
-    if user.is_superuser:  # may grant themselves anything in the admin anyway
-        granted: tuple[str, ...] = OPERATOR.granted
+    if not user.is_active:
+        granted: tuple[str, ...] = ()
+    elif user.is_superuser:  # may grant themselves anything in the admin anyway
+        granted = OPERATOR.granted
     else:
         granted = tuple(KeyGrant.objects.filter(user_id=user.pk).values_list("prefix", flat=True))
     narrowed = tuple(token.prefixes) if token is not None and token.prefixes else None

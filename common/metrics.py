@@ -27,6 +27,10 @@ LINKS_SIGNED = Counter(
     "linkdist_links_signed", "Links signed and stored by batch chunks (its rate: throughput)."
 )
 LINKS_REFRESHED = Counter("linkdist_links_refreshed", "Links re-signed by refresh passes.")
+LINKS_ACCESS_ENDED = Counter(
+    "linkdist_links_access_ended",
+    "Links revoked by refresh passes because their owner lost access (deactivated, grant gone).",
+)
 LAPSED_WITHOUT_REFRESH = Counter(
     "linkdist_links_lapsed_without_refresh",
     "Links that expired while still meant to be refreshed (re-signed too late). Should stay 0.",

@@ -61,13 +61,16 @@ def publish(
     recipients: Sequence[Recipient],
     items: Sequence[dict[str, Any]],
     manifest: Callable[[Sequence[dict[str, Any]]], str] | None = None,
+    reason: str | None = None,
 ) -> list[Delivery]:
     targets = _check(event_type, subject, recipients)
     now = timezone.now()
     emails = [r for r in targets if r.kind == Recipient.Kind.EMAIL]
     webhooks = [r for r in targets if r.kind == Recipient.Kind.WEBHOOK]
-    email_body = _email_body(event_type, subject, now, items, manifest) if emails else None
-    parts, bodies = _webhook_bodies(event_type, subject, now, items) if webhooks else (0, None)
+    email_body = _email_body(event_type, subject, now, items, manifest, reason) if emails else None
+    parts, bodies = (
+        _webhook_bodies(event_type, subject, now, items, reason) if webhooks else (0, None)
+    )
 
     def new_deliveries() -> Iterator[Delivery]:
         common = {"event_type": event_type, "subject": subject, "created_at": now}
@@ -139,10 +142,15 @@ def _check(event_type: str, subject: str, recipients: Sequence[Recipient]) -> li
 
 
 def _webhook_bodies(
-    event_type: str, subject: str, now: datetime, items: Sequence[dict[str, Any]]
+    event_type: str,
+    subject: str,
+    now: datetime,
+    items: Sequence[dict[str, Any]],
+    reason: str | None = None,
 ) -> tuple[int, Iterator[Part]]:
+    limit = settings.WEBHOOK_MAX_BODY_BYTES
     try:
-        return webhook_parts(event_type, subject, now, items, settings.WEBHOOK_MAX_BODY_BYTES)
+        return webhook_parts(event_type, subject, now, items, limit, reason)
     except PayloadTooLarge as error:
         raise PublishError(f"{error}: raise WEBHOOK_MAX_BODY_BYTES") from None
 
@@ -153,6 +161,7 @@ def _email_body(
     now: datetime,
     items: Sequence[dict[str, Any]],
     manifest: Callable[[Sequence[dict[str, Any]]], str] | None,
+    reason: str | None = None,
 ) -> str:
     manifest_url = None
     if len(items) > settings.EMAIL_LINK_LIMIT:
@@ -162,7 +171,7 @@ def _email_body(
                 "emailing them needs a manifest callable"
             )
         manifest_url = manifest(items)
-    return email_payload(event_type, subject, now, items, manifest_url)
+    return email_payload(event_type, subject, now, items, manifest_url, reason)
 
 
 def _store(text: str, now: datetime) -> int:

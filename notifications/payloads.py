@@ -74,10 +74,11 @@ def _link(item: Mapping[str, Any], fields: Sequence[str]) -> dict[str, Any]:
     return {name: item.get(name) for name in fields}
 
 
-def _envelope(event_type: str, timestamp: datetime, subject: str) -> str:
+def _envelope(event_type: str, timestamp: datetime, subject: str, reason: str | None) -> str:
+    why = "" if reason is None else f'"reason":{dumps(reason)},'
     return (
         f'{{"type":{dumps(event_type)},"timestamp":{dumps(iso(timestamp))},'
-        f'"data":{{"batch":{dumps(subject)},"links":['
+        f'"data":{{"batch":{dumps(subject)},{why}"links":['
     )
 
 
@@ -109,9 +110,12 @@ def webhook_parts(
     timestamp: datetime,
     items: Sequence[Mapping[str, Any]],
     max_bytes: int,
+    reason: str | None = None,
 ) -> tuple[int, Iterator[Part]]:
-    """The number of parts, and the parts themselves made lazily (one in memory at a time)."""
-    head = _envelope(event_type, timestamp, subject)
+    """The number of parts, and the parts themselves made lazily (one in memory at a time).
+
+    `reason`: why it happened, when the event says (links.revoked when access ended)."""
+    head = _envelope(event_type, timestamp, subject, reason)
     widest_tail = _tail(10**_MAX_PART_DIGITS - 1, 10**_MAX_PART_DIGITS - 1)
     overhead = len(head.encode()) + len(widest_tail.encode())
     sizes = [_size(webhook_link(item)) for item in items]
@@ -145,9 +149,12 @@ def email_payload(
     timestamp: datetime,
     items: Sequence[Mapping[str, Any]],
     manifest_url: str | None,
+    reason: str | None = None,
 ) -> str:
     """The links themselves, or (past the link limit) the manifest URL and the earliest expiry."""
     data: dict[str, Any] = {"batch": subject, "count": len(items)}
+    if reason is not None:
+        data["reason"] = reason
     if manifest_url is None:
         data["links"] = [_link(item, LINK_FIELDS) for item in items]
     else:

@@ -54,7 +54,7 @@ class RefreshLimits:
 
     min_ttl: int = 1  # seconds: a refreshing batch's links live at least this long
     min_ttl_source: str = "LINKS_REFRESH_MIN_TTL"  # named in the error
-    max_life: int | None = None  # seconds: refresh_until when none is given; None: no end
+    max_life: int | None = None  # seconds: the latest refresh_until, and the default; None: no end
 
 
 def distinct(keys: Iterable[str]) -> list[str]:
@@ -144,7 +144,22 @@ def validate(
         check_refresh_ttl(request.expires_in, limits)
         if until is None and limits.max_life is not None:
             until = now + timedelta(seconds=limits.max_life)
+        check_refresh_life(until, now, limits.max_life)
     return replace(request, keys=keys, prefix=prefix, refresh=refresh, refresh_until=until)
+
+
+def check_refresh_life(until: datetime | None, now: datetime, max_life: int | None) -> None:
+    """refresh_until is at most LINKS_REFRESH_MAX_LIFE from now: a cap, not only a default."""
+    if max_life is None or until is None:
+        return
+    latest = now + timedelta(seconds=max_life)
+    if until > latest:
+        raise BatchInputError(
+            "refresh_until",
+            f"refresh_until ({until.isoformat()}) is more than LINKS_REFRESH_MAX_LIFE "
+            f"({max_life} s, {max_life / 86400:g} days) from now: the latest is "
+            f"{latest.isoformat(timespec='seconds')}",
+        )
 
 
 def check_refresh_ttl(expires_in: int, limits: RefreshLimits) -> None:

@@ -236,6 +236,11 @@ class Revocation(models.Model):
     revoked = models.PositiveIntegerField(default=0, help_text="Links revoked so far.")
     deliveries = models.PositiveIntegerField(default=0, help_text="links.revoked deliveries.")
     error = models.TextField(blank=True)
+    reason = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="Why, when no person asked (the owner's access ended); sent in links.revoked.",
+    )
     enqueued_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
 

@@ -1,6 +1,7 @@
 """`GET /l/<token>`: 302 to a freshly signed short-lived URL while the link is alive.
 
 No authentication: the token (192 random bits) is the secret. Unknown tokens get a bare 404.
+A link whose owner lost access (deactivated, grant withdrawn) answers 410 from then on.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from django.views.decorators.http import require_safe
 
 from tasks.models import ShareLink
 from tasks.permalinks import redirect_ttl
+from tasks.refresh.owners import with_access
 from tasks.signing.entry import sign
 
 FIELDS = (
@@ -34,11 +36,14 @@ log = logging.getLogger(__name__)
 
 @require_safe
 def permalink(request: HttpRequest, token: str) -> HttpResponse:
-    link = ShareLink.objects.filter(token=token).only(*FIELDS).first()
+    link = with_access(ShareLink.objects.filter(token=token)).only(*FIELDS).first()
     if link is None or not secrets.compare_digest(link.token.encode(), token.encode()):
         return HttpResponseNotFound("Not found.", content_type="text/plain")
     ttl = redirect_ttl(link, timezone.now(), settings.LINKS_PERMALINK_TTL)
     if ttl is None:
+        return gone()
+    if not link.allowed:  # type: ignore[attr-defined]  # the owner lost access (owners.py)
+        log.info("permalink of link %s answered 410: its owner's access ended", link.id)
         return gone()
     if link.bucket != settings.AWS_STORAGE_BUCKET_NAME:
         # Signing link.key in another bucket would hand out a different object.

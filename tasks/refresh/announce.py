@@ -95,12 +95,14 @@ def announce(
     *,
     wanted: Callable[[Batch], bool] = lambda batch: True,
     manifests: dict[Any, PreparedManifest] | None = None,
+    reason: str | None = None,
 ) -> int:
     """Publish one event per batch of these (batch id, link id) pairs, with the links' current
     state; the deliveries made.
 
     Call inside the transaction that changed the links, so both commit or neither. With
-    `manifests` (from prepare_manifests) no S3 call is made here.
+    `manifests` (from prepare_manifests) no S3 call is made here. `reason`: why, when the
+    event says (links.revoked because the owner's access ended).
     """
     by_batch = group(links)
     permalink = permalink_maker()
@@ -117,6 +119,7 @@ def announce(
                 recipients=recipients,
                 items=batch_items(batch, by_batch[batch.id], permalink),
                 manifest=manifest_for(batch, manifests),
+                reason=reason,
             )
         )
     return made

@@ -28,7 +28,7 @@ from tasks.models import Batch, ShareLink
 from tasks.payloads import link_item
 from tasks.permalinks import permalink_maker
 from tasks.progress import lock_timeout
-from tasks.refresh import claims
+from tasks.refresh import claims, owners
 from tasks.refresh.announce import PreparedManifest, StaleManifest, announce, prepare_manifests
 from tasks.refresh.planner import refresh_planner
 from tasks.refresh.policy import keeps_refreshing
@@ -47,6 +47,7 @@ class PassReport:
     gone: int = 0  # the object was deleted: left to lapse
     failed: int = 0  # could not be signed (left to lapse) or not for this bucket (postponed)
     deliveries: int = 0
+    access_ended: int = 0  # revoked first: the owner lost access (tasks/refresh/owners.py)
     more: bool = False  # stopped at the limit with links still due
 
 
@@ -68,7 +69,7 @@ class Plan:
 def run_pass(limit: int | None = None) -> PassReport:
     """Refresh due links, chunk by chunk, until none is due or `limit` were claimed."""
     limit = settings.LINKS_REFRESH_PASS_LIMIT if limit is None else limit
-    report = PassReport()
+    report = PassReport(access_ended=owners.end_lost_access(timezone.now(), limit))
     while report.due < limit:
         wanted = min(settings.LINKS_REFRESH_CHUNK, limit - report.due)
         claimed = refresh_chunk(report, wanted)

@@ -34,12 +34,13 @@ class Revoked:
     deliveries: int
 
 
-def revoke(links: QuerySet[ShareLink], *, by: Any = None) -> Revoked:
-    """Revoke the active links among these now, in this process (admin, CLI, one link)."""
+def revoke(links: QuerySet[ShareLink], *, by: Any = None, reason: str = "") -> Revoked:
+    """Revoke the active links among these now, in this process (admin, CLI, one link, the
+    refresh pass when their owner's access ended: `reason` says so in links.revoked)."""
     ids = list(links.filter(status=ShareLink.Status.ACTIVE).values_list("id", flat=True))
     if not ids:
         return Revoked(0, 0)
-    revocation = Revocation.objects.create(link_ids=ids, requested_by=by)
+    revocation = Revocation.objects.create(link_ids=ids, requested_by=by, reason=reason)
     done = carry_out(revocation.id)
     return Revoked(done.revoked, done.deliveries)
 
@@ -129,7 +130,8 @@ def tell_recipients(revocation: Revocation) -> None:
             status=Status.DONE, finished_at=timezone.now()
         )
         if finished:
-            made = announce("links.revoked", pairs, manifests=manifests)
+            reason = revocation.reason or None
+            made = announce("links.revoked", pairs, manifests=manifests, reason=reason)
             Revocation.objects.filter(id=revocation.id).update(deliveries=made)
 
 

@@ -148,7 +148,10 @@ def choose(schedule: Schedule) -> Selection:
     bucket = settings.AWS_STORAGE_BUCKET_NAME
     if not bucket:
         raise RunFailed("no media bucket is configured (DJANGO_AWS_STORAGE_BUCKET_NAME)")
-    scope = scope_for(schedule.owner)  # checked again at each run: grants may change
+    owner = schedule.owner
+    if owner is not None and not owner.is_active:
+        raise RunFailed(f"access ended: the owner {owner.get_username()!r} is deactivated")
+    scope = scope_for(owner)  # checked again at each run: grants may change
     try:
         keyscope.check_prefix(scope, schedule.prefix)
     except BatchInputError as error:

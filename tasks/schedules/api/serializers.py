@@ -119,8 +119,8 @@ class ScheduleWriteSerializer(StrictSerializer):
         max_value=MAX_REFRESH_FOR,
         required=False,
         allow_null=True,
-        help_text="Seconds after a run until which its links are refreshed (at most ten "
-        "years); null: LINKS_REFRESH_MAX_LIFE.",
+        help_text="Seconds after a run until which its links are refreshed (at most "
+        "LINKS_REFRESH_MAX_LIFE); null: LINKS_REFRESH_MAX_LIFE.",
     )
     recipients = serializers.ListField(
         child=RecipientSpecField(),
@@ -154,6 +154,15 @@ class ScheduleWriteSerializer(StrictSerializer):
             return check_prefix(prefix)
         except BatchInputError as error:
             raise serializers.ValidationError(error.message) from None
+
+    def validate_refresh_for(self, seconds: int | None) -> int | None:
+        """At most LINKS_REFRESH_MAX_LIFE (else every run's batch would be refused)."""
+        cap = settings.LINKS_REFRESH_MAX_LIFE
+        if seconds is not None and cap is not None and seconds > cap:
+            raise serializers.ValidationError(
+                f"at most LINKS_REFRESH_MAX_LIFE ({cap} s, {cap / 86400:g} days)"
+            )
+        return seconds
 
     def validate_expires_in(self, expires_in: int) -> int:
         try:
