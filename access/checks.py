@@ -1,4 +1,5 @@
-"""System checks: the encryption keys of secrets at rest (FIELD_ENCRYPTION_KEYS)."""
+"""System checks: the encryption keys of secrets at rest (FIELD_ENCRYPTION_KEYS), and the
+proxies whose forwarded client addresses are believed (TRUSTED_PROXIES)."""
 
 from __future__ import annotations
 
@@ -31,3 +32,19 @@ def encryption_keys(app_configs: Any = None, **kwargs: Any) -> list[Any]:
             id="access.E001",
         )
     ]
+
+
+@register()
+def trusted_proxies(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    if getattr(settings, "TRUSTED_PROXY_COUNT", 0) and not getattr(settings, "TRUSTED_PROXIES", []):
+        return [
+            Warning(
+                "TRUSTED_PROXY_COUNT is set but no longer used: X-Forwarded-For is believed "
+                "only from the proxies named in TRUSTED_PROXIES (none now: every client is "
+                "counted at the address the process sees)",
+                hint="Set TRUSTED_PROXIES to your proxies' addresses or networks, e.g. "
+                "10.0.0.5 or 172.16.0.0/12 (docs/security.md, deployment shapes).",
+                id="access.W002",
+            )
+        ]
+    return []

@@ -4,8 +4,8 @@ A fixed window per (scope, address): the first request of a window adds a counte
 expires with it, later ones increment it; over the limit, the view answers 429 with
 Retry-After (the seconds left in the window). IPv6 clients are counted per /64, the block
 one host usually holds. Behind reverse proxies, the client address is read from
-X-Forwarded-For as many entries from the right as there are proxies (TRUSTED_PROXY_COUNT):
-entries further left are whatever the client wrote.
+X-Forwarded-For only when the request comes from a proxy named in TRUSTED_PROXIES
+(common.clientaddr); by default REMOTE_ADDR is the client.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 
+from common import clientaddr
+
 log = logging.getLogger(__name__)
 View = Callable[..., HttpResponse]
 
@@ -31,17 +33,13 @@ class Rate(NamedTuple):
     period: int  # window length in seconds
 
 
-def client_address(request: HttpRequest, proxies: int) -> str:
+def client_address(request: HttpRequest) -> str:
     """The client's address: REMOTE_ADDR, or the one the nearest trusted proxy saw."""
-    address = request.META.get("REMOTE_ADDR") or ""
-    if proxies > 0:
-        forwarded = [
-            part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
-        ]
-        forwarded = [part for part in forwarded if part]
-        if len(forwarded) >= proxies:
-            address = forwarded[-proxies]
-    return address
+    return clientaddr.client_address(request.META, trusted_proxies())
+
+
+def trusted_proxies() -> tuple[clientaddr.Network, ...]:
+    return clientaddr.parse_networks(settings.TRUSTED_PROXIES)
 
 
 def address_bucket(address: str) -> str:
@@ -101,7 +99,7 @@ def rate_limited(
         def limited(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             rate = getattr(settings, setting)
             if rate is not None and (methods is None or request.method in methods):
-                address = client_address(request, settings.TRUSTED_PROXY_COUNT)
+                address = client_address(request)
                 wait = hit(scope, address_bucket(address), Rate(*rate), time.time())
                 if wait is not None:
                     return too_many(wait)

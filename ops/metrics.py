@@ -20,6 +20,8 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 import common.metrics  # noqa: F401  (the instruments exist in this process too)
+from common.clientaddr import via_unknown_proxy
+from common.ratelimit import client_address, trusted_proxies
 from ops import snapshot
 
 
@@ -96,8 +98,10 @@ def allowed(request: HttpRequest) -> bool:
     sent = request.headers.get("Authorization", "")
     if token and hmac.compare_digest(sent.encode(), f"Bearer {token}".encode()):
         return True
+    if via_unknown_proxy(request.META, trusted_proxies()):
+        return False  # the address is a proxy's nobody named, not the scraper's
     try:
-        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+        address = ipaddress.ip_address(client_address(request))
     except ValueError:
         return False
     return any(

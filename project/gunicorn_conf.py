@@ -50,7 +50,11 @@ graceful_timeout = _number("GUNICORN_GRACEFUL_TIMEOUT", 30)
 keepalive = _number("GUNICORN_KEEPALIVE", 5)
 max_requests = _number("GUNICORN_MAX_REQUESTS", 0)
 max_requests_jitter = max_requests // 10
-forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+# The proxies whose X-Forwarded-* gunicorn believes: those the project trusts (TRUSTED_PROXIES,
+# default none), unless named apart; gunicorn's own default would trust this host's.
+forwarded_allow_ips = os.environ.get(
+    "GUNICORN_FORWARDED_ALLOW_IPS", os.environ.get("TRUSTED_PROXIES", "")
+)
 accesslog = "-"
 errorlog = "-"
 logger_class = RedactingLogger

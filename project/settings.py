@@ -283,6 +283,8 @@ LOGGING = {
     "filters": {"redact": {"()": "common.redact.RedactSecretsFilter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": env.text("DJANGO_LOG_LEVEL", "INFO")},
+    # Django's own "django" handler (DEBUG only) would print request lines unredacted.
+    "loggers": {"django": {"handlers": ["console"], "propagate": False}},
 }
 
 # --- HTTPS behind a proxy (`manage.py check --deploy` is clean with .env.example) ---------
@@ -383,7 +385,11 @@ LINKS_QUOTA_REFRESHING_LINKS = env.integer("LINKS_QUOTA_REFRESHING_LINKS", 1_000
 # Requests per period ("120/1m", "10/5m") or "off"; over it, 429 with Retry-After.
 LINKS_PERMALINK_RATE = env.rate("LINKS_PERMALINK_RATE", "120/1m")
 ADMIN_LOGIN_RATE = env.rate("ADMIN_LOGIN_RATE", "10/5m")  # login form submissions
-# Reverse proxies in front that append to X-Forwarded-For (0: REMOTE_ADDR is the client).
+# Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For is believed, for the
+# per-address limits and /metrics' network rule; default none: REMOTE_ADDR is the client.
+TRUSTED_PROXIES = env.networks("TRUSTED_PROXIES", [])
+# Replaced by TRUSTED_PROXIES (a count trusted any client that reached the process directly):
+# still read, only to warn when it is set without TRUSTED_PROXIES (access.checks).
 TRUSTED_PROXY_COUNT = env.integer("TRUSTED_PROXY_COUNT", 0, minimum=0)
 
 # --- Schedules (tasks.schedules): batches on a calendar --------------------------------

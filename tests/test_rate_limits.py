@@ -1,5 +1,6 @@
 """Per-address limits on the permalinks and the admin login: 429 with Retry-After, counted per
-client address (IPv6 per /64), X-Forwarded-For trusted only as far as TRUSTED_PROXY_COUNT."""
+client address (IPv6 per /64), X-Forwarded-For believed only from the proxies named in
+TRUSTED_PROXIES (tests/test_forwarded_clients.py)."""
 
 from __future__ import annotations
 
@@ -88,7 +89,7 @@ def test_ipv6_clients_are_counted_per_64(client):
         assert unknown(client, f"{an_ipv6_net()}::1").status_code == 404  # another /64
 
 
-@override_settings(LINKS_PERMALINK_RATE=(1, 60), TRUSTED_PROXY_COUNT=0)
+@override_settings(LINKS_PERMALINK_RATE=(1, 60), TRUSTED_PROXIES=[])
 def test_a_forged_x_forwarded_for_does_not_escape_the_limit(client):
     address = an_address()
     with time_machine.travel(WINDOW_START, tick=False):
@@ -97,10 +98,12 @@ def test_a_forged_x_forwarded_for_does_not_escape_the_limit(client):
     assert refused.status_code == 429
 
 
-@override_settings(LINKS_PERMALINK_RATE=(1, 60), TRUSTED_PROXY_COUNT=1)
 def test_behind_a_trusted_proxy_the_address_it_saw_is_the_client(client):
     proxy, one, other = an_address(), an_address(), an_address()
-    with time_machine.travel(WINDOW_START, tick=False):
+    with (
+        override_settings(LINKS_PERMALINK_RATE=(1, 60), TRUSTED_PROXIES=[proxy]),
+        time_machine.travel(WINDOW_START, tick=False),
+    ):
         first = unknown(client, proxy, HTTP_X_FORWARDED_FOR=f"{an_address()}, {one}")
         again = unknown(client, proxy, HTTP_X_FORWARDED_FOR=f"{an_address()}, {one}")
         another = unknown(client, proxy, HTTP_X_FORWARDED_FOR=other)

@@ -40,8 +40,14 @@ PRESIGNED = (
 )
 PERMALINK = f"https://links.example.com/l/{PERMALINK_TOKEN}"
 
+ENCODED_TOKEN = "".join(f"%{ord(char):02X}" for char in PERMALINK_TOKEN)
+URL_PASSWORD = "Zq7-pass-w0rd-Xy"
+API_TOKEN = "ld_" + "Xk3vB9qL_mN2pR5sT8wY1zA4cD6eF7gH0jK-uV2iO3p"
+
 # What must never survive, whatever the encoding (parts long enough to be unmistakable).
 SECRET_PARTS = [
+    URL_PASSWORD,
+    API_TOKEN[5:],
     SIGNATURE[6:],
     ACCESS_KEY[4:],
     "IQoJb3JpZ2luX2VjEPT",
@@ -101,6 +107,19 @@ FORMS = {
     ),
     "SigV2 query": f"?AWSAccessKeyId={ACCESS_KEY}&Expires=1700000000&Signature={SIGNATURE}",
     "a bare access key id": f"using credentials {ACCESS_KEY} from the environment",
+    # the forms issue 20 found missing
+    "signature after &#61;": f"X-Amz-Signature&#61;{SIGNATURE}&amp;x=1",
+    "session token after &#61;": f"X-Amz-Security-Token&#61;{quote(SESSION_TOKEN, safe='')}&amp;",
+    "whsec\\u005f, JSON-escaped underscore": json.dumps(WHSEC).replace("_", "\\u005f"),
+    "the base64 body with \\/ escapes": json.dumps({"key": WHSEC_BODY}).replace("/", "\\/"),
+    "permalink path, &#x2F;-escaped": f"href=&#x2F;l&#x2F;{PERMALINK_TOKEN}",
+    "permalink token, some characters percent-encoded": f"/l/{PERMALINK_TOKEN[:3]}%"
+    + f"{ord(PERMALINK_TOKEN[3]):02X}{PERMALINK_TOKEN[4:]}",
+    "/%6C/<token>": f"GET /%6C/{PERMALINK_TOKEN} HTTP/1.1",
+    "/l/ and the token percent-encoded": f"GET /l/{ENCODED_TOKEN} HTTP/1.1",
+    "smtp://user:password@host": f"EMAIL_URL=smtp://mailer:{URL_PASSWORD}@smtp.example.com:587",
+    "redis://:password@host": f"broker redis://:{URL_PASSWORD}@cache.internal:6379/0 down",
+    "a bare API token": f"curl -H 'X-Api: {API_TOKEN}' https://links.example.com/api/",
 }
 
 
