@@ -50,7 +50,7 @@ _PATTERNS = [
     (r"(?i)(\b[a-z][a-z0-9+.\-]*://[^\s:/@\"'<>]*:)[^\s/@\"'<>]+@", r"\1…@"),
     # values labelled as secrets: password=…, "client_secret": "…", Authorization: Bearer …
     (
-        r"(?i)(\b(?:[a-z]+[_-])?(?:secret|password|passwd|token|api[_-]?key)[\"']?\s*"
+        r"(?i)(\b(?:[a-z]+[_-])?(?:secret|password|passwd|token|api[_-]?key|sig)[\"']?\s*"
         rf"(?::|{EQ})\s*[\"']?|\bauthorization[\"']?\s*[:=]\s*[\"']?"
         r"(?:(?:bearer|token|basic)\s+)?)([^\s\"'&,;<>\\…]{2})[^\s\"'&,;<>\\…]+",
         r"\1\2…",

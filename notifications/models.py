@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from common.fields import EncryptedJSONField, EncryptedTextField
 from common.redact import redact
+from notifications.urlsecrets import joined
 
 
 class Recipient(models.Model):
@@ -27,6 +28,12 @@ class Recipient(models.Model):
     kind = models.CharField(max_length=16, choices=Kind.choices)
     email = models.EmailField(blank=True)
     url = models.URLField(max_length=2048, blank=True)
+    url_query = EncryptedTextField(
+        blank=True,
+        default="",
+        help_text="the URL's query as given, when it carries a secret (encrypted at rest); "
+        "url then shows the secret values as '…' (notifications.urlsecrets)",
+    )
     headers = EncryptedJSONField(
         default=dict, blank=True, help_text="extra webhook headers (encrypted at rest)"
     )
@@ -83,6 +90,11 @@ class Recipient(models.Model):
     @property
     def address(self) -> str:
         return self.email or self.url
+
+    @property
+    def target_url(self) -> str:
+        """Where a webhook is sent: the URL with its secret query put back."""
+        return joined(self.url, self.url_query or "")
 
     @property
     def is_disabled(self) -> bool:

@@ -34,6 +34,7 @@ from notifications.addresses import AddressError, check_headers, check_webhook_u
 from notifications.catalog import SUBSCRIBABLE
 from notifications.models import Recipient
 from notifications.netguard import allowed_networks, allowed_ports
+from notifications.urlsecrets import split_secret_query
 from notifications.webhook_secrets import (
     SecretFormatError,
     active_secrets,
@@ -168,8 +169,11 @@ def _webhook(owner: Any, spec: dict[str, Any]) -> NewRecipient:
             raise RecipientError("secret", str(error)) from None
     tz, events = _timezone(spec), _event_types(spec)
     with transaction.atomic():
-        recipient, created = _get_or_create(_owner(owner), Recipient.Kind.WEBHOOK, url=url)
+        shown, query = split_secret_query(url)
+        recipient, created = _get_or_create(_owner(owner), Recipient.Kind.WEBHOOK, url=shown)
         _refuse_disabled(recipient, "webhook")
+        if query != (recipient.url_query or ""):
+            _update(recipient, url_query=query)
         if not created and secret is not None and secret not in active_secrets(recipient):
             raise RecipientConflict(
                 "secret",

@@ -83,7 +83,7 @@ class WebhookTransport(Transport):
 
     def send(self, delivery: Delivery) -> Sent:
         recipient = delivery.recipient
-        url = self._url(recipient.url)
+        url = self._url(recipient.target_url)
         if recipient.pk not in self.secrets:
             self.secrets[recipient.pk] = active_secrets(recipient)
             _remember([self.secrets[recipient.pk]])
