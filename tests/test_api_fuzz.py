@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import hypothesis
@@ -85,12 +85,16 @@ def openapi_document() -> dict[str, Any]:
     return json.loads(JSONRenderer().render(document))
 
 
-# The one rule JSON Schema cannot state: `refresh_until` lies in the future (the API refuses a
-# past time with a 400 naming it; tests/test_batches_api.py covers that).
+# The rules JSON Schema cannot state: `refresh_until` lies in the future, and at most
+# LINKS_REFRESH_MAX_LIFE (30 days here) from now (the API refuses either with a 400 naming it;
+# tests/test_batches_api.py and tests/test_access_withdrawn.py cover them).
+SOON = datetime.now(UTC).replace(tzinfo=None)
 schemathesis.openapi.format(
     "date-time",
     st.datetimes(
-        min_value=datetime(2100, 1, 1), max_value=datetime(9000, 1, 1), timezones=st.just(UTC)
+        min_value=SOON + timedelta(days=1),
+        max_value=SOON + timedelta(days=29),
+        timezones=st.just(UTC),
     ).map(lambda moment: moment.isoformat().replace("+00:00", "Z")),
 )
 

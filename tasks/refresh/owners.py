@@ -1,6 +1,7 @@
 """Links whose owner lost access: the user was deactivated, or no grant of theirs covers the
-key any more. A refresh pass revokes such due links (links.revoked with the reason) before
-it takes the others; permalinks check the same rule on every request (owner_may_share).
+key any more. A refresh pass revokes such links among those it leased (links.revoked with
+the reason) instead of re-signing them; permalinks check the same rule on every request
+(with_access).
 
 Batches made on the command line (no owner) are the operator's; a superuser's grants are
 the whole bucket. A token's narrowing does not matter here: links belong to the user.
@@ -9,7 +10,7 @@ the whole bucket. A token's narrowing does not matter here: links belong to the 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from collections.abc import Sequence
 from typing import cast
 
 from django.db.models import (
@@ -26,7 +27,6 @@ from django.db.models import (
 from access.models import KeyGrant
 from common import metrics
 from tasks.models import ShareLink
-from tasks.refresh import claims
 from tasks.refresh.revocation import revoke
 
 log = logging.getLogger(__name__)
@@ -56,17 +56,21 @@ def lost_access(links: QuerySet[ShareLink]) -> QuerySet[ShareLink]:
     return with_access(links).filter(allowed=False)  # type: ignore[misc]
 
 
-def end_lost_access(now: datetime, limit: int) -> int:
-    """Revoke up to `limit` due links whose owner lost access; how many were revoked."""
-    rows = lost_access(claims.due(now)).values_list("id", "batch__owner__is_active")
-    found = list(rows[:limit])
-    if not found:
-        return 0
+def end_lost_access(links: Sequence[ShareLink]) -> list[ShareLink]:
+    """The leased links whose owner may still share them; the others are revoked now (one
+    revocation per reason, links.revoked naming it). One query per chunk of the pass."""
+    lost = dict(
+        lost_access(ShareLink.objects.filter(id__in=[link.id for link in links])).values_list(
+            "id", "batch__owner__is_active"
+        )
+    )
+    if not lost:
+        return list(links)
     done = 0
     for active, reason in ((False, INACTIVE), (True, UNGRANTED)):
-        ids = [link_id for link_id, is_active in found if bool(is_active) is active]
+        ids = [link_id for link_id, is_active in lost.items() if bool(is_active) is active]
         if ids:
             done += revoke(ShareLink.objects.filter(id__in=ids), reason=reason).links
     log.warning("refresh: %d due links revoked: their owner's access ended", done)
     metrics.LINKS_ACCESS_ENDED.inc(done)
-    return done
+    return [link for link in links if link.id not in lost]

@@ -47,7 +47,7 @@ class PassReport:
     gone: int = 0  # the object was deleted: left to lapse
     failed: int = 0  # could not be signed (left to lapse) or not for this bucket (postponed)
     deliveries: int = 0
-    access_ended: int = 0  # revoked first: the owner lost access (tasks/refresh/owners.py)
+    access_ended: int = 0  # revoked, not refreshed: the owner lost access (refresh/owners.py)
     more: bool = False  # stopped at the limit with links still due
 
 
@@ -69,7 +69,7 @@ class Plan:
 def run_pass(limit: int | None = None) -> PassReport:
     """Refresh due links, chunk by chunk, until none is due or `limit` were claimed."""
     limit = settings.LINKS_REFRESH_PASS_LIMIT if limit is None else limit
-    report = PassReport(access_ended=owners.end_lost_access(timezone.now(), limit))
+    report = PassReport()
     while report.due < limit:
         wanted = min(settings.LINKS_REFRESH_CHUNK, limit - report.due)
         claimed = refresh_chunk(report, wanted)
@@ -90,7 +90,8 @@ def refresh_chunk(report: PassReport, limit: int) -> int:
     lease = now + timedelta(seconds=settings.LINKS_REFRESH_LEASE)
     links = claims.take(now, limit, lease)
     report.due += len(links)
-    work = links
+    work = owners.end_lost_access(links)  # the others are revoked, with links.revoked
+    report.access_ended += len(links) - len(work)
     for _ in range(PREPARE_TRIES):
         if not work:
             break

@@ -59,7 +59,20 @@ CRON = (
     + "$"
 )
 MAX_NEWEST = 1_000_000
-MAX_REFRESH_FOR = 10 * 366 * 86400  # ten years
+
+
+def refresh_for_field() -> serializers.IntegerField:
+    """At most LINKS_REFRESH_MAX_LIFE, read when a serializer is made (the schema says it)."""
+    cap = settings.LINKS_REFRESH_MAX_LIFE
+    return serializers.IntegerField(
+        min_value=1,
+        max_value=cap,
+        required=False,
+        allow_null=True,
+        error_messages={"max_value": f"at most LINKS_REFRESH_MAX_LIFE ({cap} s)"},
+        help_text="Seconds after a run until which its links are refreshed (at most "
+        "LINKS_REFRESH_MAX_LIFE); null: LINKS_REFRESH_MAX_LIFE.",
+    )
 
 
 class CronValidator(RegexValidator):
@@ -114,14 +127,7 @@ class ScheduleWriteSerializer(StrictSerializer):
     refresh = serializers.BooleanField(
         required=False, help_text="Keep each run's links alive (re-signed before they lapse)."
     )
-    refresh_for = serializers.IntegerField(
-        min_value=1,
-        max_value=MAX_REFRESH_FOR,
-        required=False,
-        allow_null=True,
-        help_text="Seconds after a run until which its links are refreshed (at most "
-        "LINKS_REFRESH_MAX_LIFE); null: LINKS_REFRESH_MAX_LIFE.",
-    )
+    refresh_for = refresh_for_field()
     recipients = serializers.ListField(
         child=RecipientSpecField(),
         required=False,
@@ -155,14 +161,10 @@ class ScheduleWriteSerializer(StrictSerializer):
         except BatchInputError as error:
             raise serializers.ValidationError(error.message) from None
 
-    def validate_refresh_for(self, seconds: int | None) -> int | None:
-        """At most LINKS_REFRESH_MAX_LIFE (else every run's batch would be refused)."""
-        cap = settings.LINKS_REFRESH_MAX_LIFE
-        if seconds is not None and cap is not None and seconds > cap:
-            raise serializers.ValidationError(
-                f"at most LINKS_REFRESH_MAX_LIFE ({cap} s, {cap / 86400:g} days)"
-            )
-        return seconds
+    def get_fields(self) -> dict[str, Any]:
+        fields = super().get_fields()
+        fields["refresh_for"] = refresh_for_field()  # the cap of now, not of the import
+        return fields
 
     def validate_expires_in(self, expires_in: int) -> int:
         try:
