@@ -38,3 +38,28 @@ class NarrowedTokensOnlyWhereScoped(BasePermission):
             "api_token without --scope)"
         )
         return False
+
+
+ADDRESS_KEYS = frozenset({"email", "webhook"})
+
+
+def recipients_refusal(request: Any, specs: Any) -> tuple[str, str] | None:
+    """(field, why) when a narrowed token's recipient specs would change a recipient.
+
+    A batch or schedule names its recipients; naming an existing one with other settings
+    (headers, secret, event types, time zone) would change it for all the user's batches.
+    A narrowed token therefore names recipients by address alone.
+    """
+    prefixes = narrowed_prefixes(request)
+    if prefixes is None or not isinstance(specs, list):
+        return None
+    for number, spec in enumerate(specs):
+        extra = sorted(set(spec) - ADDRESS_KEYS) if isinstance(spec, dict) else []
+        if extra:
+            return (
+                f"recipients[{number}].{extra[0]}",
+                f"this token is narrowed to {quoted(prefixes)}: it names recipients by "
+                "address alone (email or webhook); change recipients with a token that is "
+                "not narrowed",
+            )
+    return None

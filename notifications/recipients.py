@@ -172,8 +172,14 @@ def _webhook(owner: Any, spec: dict[str, Any]) -> NewRecipient:
         shown, query = split_secret_query(url)
         recipient, created = _get_or_create(_owner(owner), Recipient.Kind.WEBHOOK, url=shown)
         _refuse_disabled(recipient, "webhook")
-        if query != (recipient.url_query or ""):
+        if created:
             _update(recipient, url_query=query)
+        elif query != (recipient.url_query or ""):
+            raise RecipientConflict(
+                "webhook",
+                "this endpoint is stored with another secret in its URL query; delete the "
+                "recipient and add it again to change it",
+            )
         if not created and secret is not None and secret not in active_secrets(recipient):
             raise RecipientConflict(
                 "secret",

@@ -4,7 +4,8 @@ Such a URL is stored in two parts: `Recipient.url` with each secret value replac
 (what the API, the admin, logs and the uniqueness of an address see) and
 `Recipient.url_query`, the query as given, encrypted at rest (common.fields). The transport
 sends to `target_url`, the two put together. The same endpoint given again with another
-secret value is the same recipient, and its stored query is replaced.
+secret value is a conflict (409), like another signing secret: nobody replaces the URL an
+endpoint receives at by naming it again.
 """
 
 from __future__ import annotations

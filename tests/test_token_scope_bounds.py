@@ -143,3 +143,23 @@ def test_a_full_token_and_the_key_root_of_batches(alice, full):
     keys = issued(alice, ["finance/q1/a.pdf", "finance/q1/ab.pdf"])
     assert keys.key_root == "finance/q1/a"
     assert Batch.objects.get(id=keys.id).key_root.startswith("finance/q1/")
+
+
+@pytest.mark.django_db
+def test_a_narrow_token_names_recipients_by_address_alone(alice, narrow):
+    existing = recipient_from_spec(alice, {"webhook": "https://hooks.example.com/a"}).recipient
+    change = {"webhook": "https://hooks.example.com/a", "event_types": ["links.revoked"]}
+    body = {"keys": ["finance/q1/a.pdf"], "expires_in": 600, "recipients": [change]}
+
+    refused = narrow.post("/api/batches/", body, format="json")
+    schedule = {**SCHEDULE, "prefix": "finance/q1/", "recipients": [change]}
+    refused_schedule = narrow.post("/api/schedules/", schedule, format="json")
+
+    for response in (refused, refused_schedule):
+        assert response.status_code == 403
+        assert "recipients[0].event_types" in response.json()["errors"]
+    existing.refresh_from_db()
+    assert existing.event_types == []
+    assert not Batch.objects.exists() and not Schedule.objects.exists()
+    by_address = {**body, "recipients": [{"webhook": "https://hooks.example.com/a"}]}
+    assert narrow.post("/api/batches/", by_address, format="json").status_code == 201

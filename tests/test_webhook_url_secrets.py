@@ -42,12 +42,15 @@ def test_the_secret_of_a_webhook_url_is_not_stored_in_clear(api):
 
 
 @pytest.mark.django_db
-def test_the_same_endpoint_with_a_new_secret_value_is_the_same_recipient(api):
+def test_the_same_endpoint_with_another_secret_value_is_a_conflict(api):
     first = api.post("/api/recipients/", {"webhook": "https://h.example.com/?sig=one"}, "json")
-    again = api.post("/api/recipients/", {"webhook": "https://h.example.com/?sig=two"}, "json")
+    same = api.post("/api/recipients/", {"webhook": "https://h.example.com/?sig=one"}, "json")
+    other = api.post("/api/recipients/", {"webhook": "https://h.example.com/?sig=two"}, "json")
 
-    assert first.json()["id"] == again.json()["id"]
-    assert Recipient.objects.get().target_url == "https://h.example.com/?sig=two"
+    assert first.json()["id"] == same.json()["id"]
+    assert other.status_code == 409
+    assert "two" not in other.content.decode()
+    assert Recipient.objects.get().target_url == "https://h.example.com/?sig=one"
 
 
 def test_urls_without_a_secret_are_kept_as_they_are():

@@ -17,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from access.grants import narrowed_q, scope_of_request
+from access.permissions import recipients_refusal
 from common.apierrors import ErrorSerializer, FieldConflict, FieldForbidden, FieldNotFound
 from common.apischema import error_responses
 from common.idempotency import keys as idempotency
@@ -155,6 +156,9 @@ class BatchViewSet(
     def create_now(self, request: Request) -> Response:
         given = BatchCreateSerializer(data=request.data)
         given.is_valid(raise_exception=True)
+        refusal = recipients_refusal(request, given.validated_data.get("recipients"))
+        if refusal:
+            raise FieldForbidden(*refusal)
         try:
             created = create_batch(
                 given.to_request(), owner=request.user, scope=scope_of_request(request)

@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from access.grants import narrowed_q, scope_of_request
+from access.permissions import recipients_refusal
 from common.apierrors import FieldConflict, FieldForbidden
 from common.apischema import error_responses
 from common.idempotency import keys as idempotency
@@ -127,6 +128,9 @@ class ScheduleViewSet(viewsets.ModelViewSet):
     def save(self, schedule: Schedule, data: dict[str, Any]) -> dict[int, str]:
         if "prefix" in data:
             in_scope(self.request, data["prefix"])
+        refusal = recipients_refusal(self.request, data.get("recipients"))
+        if refusal:
+            raise FieldForbidden(*refusal)
         try:
             return self.write(schedule, data)
         except IntegrityError as error:  # the name, taken meanwhile by a concurrent request
