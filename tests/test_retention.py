@@ -262,3 +262,44 @@ def test_delivery_counts_by_table_are_recorded_in_the_metrics():
     delivery(attempts=2)
     purge()
     assert RETENTION_PURGED.labels("attempt")._value.get() - before == 2
+
+
+@pytest.mark.parametrize(
+    ("page", "shown"),
+    [
+        ("admin:tasks_batch_changelist", "Kept until 12 days after they ended (RETENTION_LINKS)"),
+        ("admin:tasks_sharelink_changelist", "Kept until 12 days after they ended"),
+        ("admin:notifications_delivery_changelist", "Kept until 3 days after they ended"),
+        ("admin:schedules_schedule_changelist", "Runs kept 400 days"),
+    ],
+)
+def test_the_admin_shows_the_windows_in_force(client, django_user_model, settings, page, shown):
+    from django.urls import reverse
+
+    settings.RETENTION_LINKS = 12 * 86400
+    settings.RETENTION_DELIVERIES = 3 * 86400
+    settings.RETENTION_SCHEDULE_RUNS = 400 * 86400
+    client.force_login(django_user_model.objects.create_superuser("op", "op@example.com", "pw"))
+    response = client.get(reverse(page))
+    assert response.status_code == 200
+    assert shown in response.content.decode()
+
+
+def test_the_purge_runs_hourly_from_beat_on_the_upkeep_queue(settings):
+    from project.celery import app
+
+    entry = settings.CELERY_BEAT_SCHEDULE["retention-purge"]
+    assert entry["task"] == "tasks.purge_expired_records"
+    assert entry["schedule"] == settings.RETENTION_INTERVAL == 3600
+    route = app.amqp.router.route({}, entry["task"])
+    assert route["queue"].name == settings.QUEUE_UPKEEP
+
+
+def test_the_beat_task_purges_and_reports_what_it_removed():
+    from tasks.tasks import purge_expired_records
+
+    old = batch()
+    links(old, 3)
+    result = purge_expired_records()
+    assert result["purged"]["share_link"] == 3 and result["more"] is False
+    assert not exists(old)

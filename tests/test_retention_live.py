@@ -159,3 +159,36 @@ def test_ids_clients_still_hold_answer_404_after_the_purge():
     for url in posts:
         assert client.post(url, {}, format="json").status_code == 404, url
     assert client.get(f"/l/{link.token}").status_code == 404
+
+
+@pytest.mark.django_db
+def test_metrics_show_rows_per_table_and_rows_purged(client, settings):
+    from django.core.cache import cache
+    from prometheus_client.parser import text_string_to_metric_families
+
+    settings.METRICS_CACHE_SECONDS = 0
+    settings.METRICS_TOKEN = "scrape-token-for-tests"
+    cache.clear()
+
+    def scrape() -> dict[tuple[str, str], float]:
+        response = client.get(
+            "/metrics", headers={"Authorization": f"Bearer {settings.METRICS_TOKEN}"}
+        )
+        found = {}
+        for family in text_string_to_metric_families(response.content.decode()):
+            for sample in family.samples:
+                found[(sample.name, sample.labels.get("table", ""))] = sample.value
+        return found
+
+    old = batch()
+    links(old, 7)
+    before = scrape()
+    assert ("linkdist_table_rows", "tasks_sharelink") in before  # an estimate: no exact value
+    assert before[("linkdist_table_bytes", "tasks_sharelink")] > 0
+    purged_before = before.get(("linkdist_retention_purged_rows_total", "share_link"), 0)
+
+    purge()
+
+    after = scrape()
+    assert after[("linkdist_retention_purged_rows_total", "share_link")] - purged_before == 7
+    assert after[("linkdist_retention_purged_rows_total", "batch")] >= 1
