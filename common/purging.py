@@ -19,6 +19,12 @@ from django.db import connection, transaction
 from common.metrics import RETENTION_FAILURES, RETENTION_PURGED
 
 LOCK_TIMEOUT_MS = 500
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE when lock_timeout ran out
+
+
+def is_lock_timeout(error: BaseException) -> bool:
+    cause = getattr(error, "__cause__", None)
+    return getattr(cause, "sqlstate", None) == LOCK_NOT_AVAILABLE
 
 
 @contextmanager

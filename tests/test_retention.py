@@ -303,3 +303,38 @@ def test_the_beat_task_purges_and_reports_what_it_removed():
     result = purge_expired_records()
     assert result["purged"]["share_link"] == 3 and result["more"] is False
     assert not exists(old)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_lock_the_purge_would_wait_for_leaves_the_batch_to_the_next_run_without_waiting():
+    """lock_timeout: the purge gives up on a held row at once instead of queueing behind it."""
+    import time
+
+    from django.db import connections
+
+    old = batch()
+    links(old, 2)
+    schedule = Schedule.objects.create(
+        name="held", crontab=crontab_for("0 8 * * 1", "UTC"), prefix="r/", selection="all",
+        expires_in=3600,
+    )  # fmt: skip
+    run_row = ScheduleRun.objects.create(
+        schedule=schedule, scheduled_for=ago(100), outcome="batch_created", batch=old
+    )
+    other = connections.create_connection("default")
+    try:
+        other.set_autocommit(False)
+        with other.cursor() as cursor:  # the schedule tick holding its run row
+            cursor.execute(
+                "SELECT 1 FROM schedules_schedulerun WHERE id = %s FOR UPDATE", [run_row.id]
+            )
+        started = time.monotonic()
+        tally = run.purge_all(timezone.now(), Pace(chunk=100))
+        waited = time.monotonic() - started
+    finally:
+        other.rollback()
+        other.close()
+    assert tally is not None and tally.failures == [f"batch {old.id}: a lock is held"]
+    assert exists(old) and waited < 5
+    purge()
+    assert not exists(old)

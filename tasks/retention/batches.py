@@ -14,9 +14,10 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from django.db import OperationalError
 from django.db.models import Exists, OuterRef, QuerySet
 
-from common.purging import Pace, Tally, short_transaction
+from common.purging import Pace, Tally, is_lock_timeout, short_transaction
 from tasks.models import Batch, BatchChunk, ShareLink, SkippedKey
 from tasks.retention.ended import ended_before, purgeable_batches, purgeable_revocations
 from tasks.retention.manifests import delete_manifests
@@ -67,6 +68,18 @@ def purge_batch(batch: Batch, cutoff: datetime, pace: Pace, tally: Tally) -> boo
     return True
 
 
+def purge_batch_unless_locked(batch: Batch, cutoff: datetime, pace: Pace, tally: Tally) -> bool:
+    """purge_batch; a lock it would wait for (lock_timeout) leaves the batch to the next run."""
+    try:
+        return purge_batch(batch, cutoff, pace, tally)
+    except OperationalError as error:
+        if not is_lock_timeout(error):
+            raise
+        log.warning("retention: batch %s waits for the next run (a lock is held)", batch.id)
+        tally.failed("lock", f"batch {batch.id}: a lock is held")
+        return True
+
+
 def delete_batch_row(batch: Batch, tally: Tally) -> None:
     """The batch row, only while it has no link (one that came back to life keeps it)."""
     with short_transaction():
@@ -90,7 +103,7 @@ def purge(cutoff: datetime, pace: Pace) -> Tally:
     while pace.go_on():
         batches = list(purgeable_batches(cutoff).exclude(id__in=done)[:BATCHES_PER_QUERY])
         for batch in batches:
-            if not purge_batch(batch, cutoff, pace, tally):
+            if not purge_batch_unless_locked(batch, cutoff, pace, tally):
                 tally.more = True
                 return tally
             done.add(batch.id)
