@@ -38,18 +38,25 @@ def short_transaction() -> Iterator[None]:
 
 @dataclass
 class Pace:
-    """Chunks of `chunk` rows, `pause` seconds apart, until `deadline` (time.monotonic())."""
+    """Chunks of `chunk` rows until `deadline` (time.monotonic()), working `duty` (0-1] of the
+    time: after a chunk that took t seconds it rests t * (1 / duty - 1). The rest stretches
+    by itself when the database is busy (chunks take longer), so the live path keeps its rate.
+    """
 
     chunk: int
-    pause: float = 0.0
+    duty: float = 1.0
     deadline: float = float("inf")
+    started: float = field(default=0.0, repr=False)
 
     def go_on(self) -> bool:
-        return time.monotonic() < self.deadline
+        self.started = time.monotonic()
+        return self.started < self.deadline
 
     def rest(self) -> None:
-        if self.pause:
-            time.sleep(self.pause)
+        if self.duty < 1:
+            now = time.monotonic()
+            rest = (now - self.started) * (1 / self.duty - 1)
+            time.sleep(min(rest, max(0.0, self.deadline - now)))
 
 
 @dataclass

@@ -396,8 +396,11 @@ RETENTION_DELIVERIES = env.seconds("RETENTION_DELIVERIES", 30 * 86400)
 RETENTION_SCHEDULE_RUNS = env.seconds("RETENTION_SCHEDULE_RUNS", 365 * 86400)
 RETENTION_INTERVAL = env.seconds("RETENTION_INTERVAL", 3600)  # beat: one purge run
 RETENTION_CHUNK = env.integer("RETENTION_CHUNK", 1000, minimum=1)  # rows per transaction
-# A pause between two chunks (milliseconds), so that the purge yields to the refresh pass.
-RETENTION_PAUSE_MS = env.integer("RETENTION_PAUSE_MS", 20, minimum=0)
+# Share of the time the purge works: after each chunk it rests in proportion to the chunk's
+# own duration, so the refresh pass and deliveries keep their rate (bench_retention.py).
+RETENTION_DUTY_PERCENT = env.integer("RETENTION_DUTY_PERCENT", 20, minimum=1)
+if RETENTION_DUTY_PERCENT > 100:
+    raise ImproperlyConfigured("RETENTION_DUTY_PERCENT must be between 1 and 100")
 # One run stops after this long and leaves the rest to the next (beat's expiry, time limits).
 RETENTION_RUN_SECONDS = env.seconds("RETENTION_RUN_SECONDS", 480)
 if RETENTION_RUN_SECONDS >= CELERY_TASK_SOFT_TIME_LIMIT:

@@ -338,3 +338,17 @@ def test_a_lock_the_purge_would_wait_for_leaves_the_batch_to_the_next_run_withou
     assert exists(old) and waited < 5
     purge()
     assert not exists(old)
+
+
+def test_the_purge_rests_in_proportion_to_the_time_each_chunk_took(monkeypatch):
+    import time
+
+    clock = iter([100.0, 100.5, 200.0, 200.1])  # go_on, rest, go_on, rest
+    slept = []
+    monkeypatch.setattr(time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(time, "sleep", slept.append)
+    pace = Pace(chunk=10, duty=0.2)
+    for _ in range(2):
+        assert pace.go_on()
+        pace.rest()
+    assert slept == pytest.approx([2.0, 0.4])  # four times the 0.5 s and 0.1 s chunks

@@ -100,7 +100,7 @@ def test_a_purge_killed_half_way_resumes_and_leaves_no_orphans(test_database_url
         "TEST_DATABASE_URL": test_database_url,
         "DJANGO_SETTINGS_MODULE": "tests.settings",
         "RETENTION_CHUNK": "50",
-        "RETENTION_PAUSE_MS": "20",
+        "RETENTION_DUTY_PERCENT": "50",
     }
     process = subprocess.Popen(
         [sys.executable, "manage.py", "purge"],

@@ -43,7 +43,7 @@ def pace_in_force(seconds: float | None = None) -> Pace:
     limit = settings.RETENTION_RUN_SECONDS if seconds is None else seconds
     return Pace(
         chunk=settings.RETENTION_CHUNK,
-        pause=settings.RETENTION_PAUSE_MS / 1000,
+        duty=settings.RETENTION_DUTY_PERCENT / 100,
         deadline=time.monotonic() + limit,
     )
 
