@@ -12,10 +12,12 @@ Loads, into a scratch database (linkdist_bench_retention, created and dropped he
 - `--live` refreshing links in one batch (no recipients), by COPY.
 
 Prints the storage cost per row (bytes with indexes and TOAST), then times refresh passes of
-`--due` links each (in-process: claim with SKIP LOCKED, re-sign, bulk save) with no purge,
-then again and again while `manage.py purge` runs in a process of its own (as the upkeep
-worker would), then with no purge again; prints the purge's rows/s and the pass rate during
-the purge against the rate without it (the mean of the passes before and after).
+`--due` links each (in-process: claim with SKIP LOCKED, re-sign, bulk save): a few with no
+purge, then, while `manage.py purge` runs in a process of its own (as the upkeep worker
+would), passes taking turns: one with the purge running, one with it stopped (SIGSTOP while it
+rests between two chunks, never inside a transaction), so that the load of a shared machine
+weighs on both sides alike; then a few with no purge again. Prints the purge's rows/s (its
+stopped time left out) and the pass rate while it runs against the passes taken in turns.
 The purge's pace is the settings' (RETENTION_CHUNK, RETENTION_DUTY_PERCENT from the
 environment): `RETENTION_DUTY_PERCENT=100 python bench/bench_retention.py` shows it flat out.
 """
@@ -26,6 +28,7 @@ import argparse
 import json
 import os
 import secrets
+import signal
 import statistics
 import subprocess
 import sys
@@ -266,6 +269,34 @@ def refresh_pass(batch: Any, count: int) -> float:
     return count / elapsed
 
 
+def resting(process: subprocess.Popen[str]) -> bool:
+    """Wait until the purge rests between two chunks (in time.sleep, no transaction open)."""
+    while process.poll() is None:
+        if "nanosleep" in Path(f"/proc/{process.pid}/wchan").read_text():
+            return True
+        time.sleep(0.0005)
+    return False
+
+
+def interleave(purge: subprocess.Popen[str], live: Any, due: int) -> tuple[list, list, float]:
+    """Passes taking turns, in the same minutes: one while the purge runs, one while it is
+    stopped (SIGSTOP between two chunks); so the load of the machine weighs on both alike.
+    Returns the rates during and without the purge, and the seconds the purge was stopped."""
+    during, without, paused = [], [], 0.0
+    if not resting(purge):  # it has started: one chunk done
+        return during, without, paused
+    while purge.poll() is None:
+        during.append(refresh_pass(live, due))
+        if not resting(purge):
+            break
+        purge.send_signal(signal.SIGSTOP)
+        stopped = time.perf_counter()
+        without.append(refresh_pass(live, due))
+        purge.send_signal(signal.SIGCONT)
+        paused += time.perf_counter() - stopped
+    return during, without, paused
+
+
 def start_purge() -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "manage.py", "purge"],
@@ -284,7 +315,7 @@ def main() -> None:
     parser.add_argument("--due", type=int, default=20_000, help="links per refresh pass")
     parser.add_argument("--per-batch", type=int, default=10_000)
     parser.add_argument("--links-per-part", type=int, default=250)
-    parser.add_argument("--before", type=int, default=3, help="passes with no purge, before")
+    parser.add_argument("--before", type=int, default=5, help="passes with no purge, before")
     args = parser.parse_args()
     configure()
 
@@ -308,17 +339,15 @@ def main() -> None:
         before = [refresh_pass(live, args.due) for _ in range(args.before)]
         purge = start_purge()
         purge_started = time.perf_counter()
-        during = []
-        while purge.poll() is None:
-            during.append(refresh_pass(live, args.due))
-        purge_seconds = time.perf_counter() - purge_started
+        during, beside_paused, paused = interleave(purge, live, args.due)
+        purge_seconds = time.perf_counter() - purge_started - paused
         output = purge.stdout.read() if purge.stdout else ""
         assert purge.returncode == 0, output
         after = [refresh_pass(live, args.due) for _ in range(args.before)]
         left = {what: count_rows(table) for what, table in TABLES.items()}
     finally:
         drop_database()
-    report(args, sizes, output, purge_seconds, before, during, after, left)
+    report(args, sizes, output, purge_seconds, before + after, during, beside_paused, left)
     print(
         f"(purge: chunks of {settings.RETENTION_CHUNK}, working "
         f"{settings.RETENTION_DUTY_PERCENT} % of the time: RETENTION_DUTY_PERCENT)"
@@ -338,31 +367,32 @@ def report(
     sizes: dict,
     output: str,
     seconds: float,
-    before: list,
+    apart: list,
     during: list,
-    after: list,
+    paused: list,
     left: dict,
 ) -> None:
     purged_line = next(line for line in output.splitlines() if line.startswith("purged:"))
     purged = sum(int(part.split()[-1]) for part in purged_line.split(":", 1)[1].split(","))
     print(f"\n{purged_line}")
     print(
-        f"purge: {purged:,} rows in {seconds:.1f} s = {purged / seconds:,.0f} rows/s "
+        f"purge: {purged:,} rows in {seconds:.1f} s running = {purged / seconds:,.0f} rows/s "
         f"({args.ended / seconds:,.0f} ended links/s with everything they held)"
     )
-    alone = statistics.mean(before + after)
-    beside = statistics.mean(during) if during else float("nan")
-    print(
-        f"refresh pass, {args.due:,} due links each, no purge running: "
-        f"{', '.join(f'{r:,.0f}' for r in before + after)} links/s (mean {alone:,.0f})"
+    runs = (
+        ("before and after the purge", apart),
+        ("while the purge runs", during),
+        ("taking turns with those, the purge stopped", paused),
     )
+    for name, rates in runs:
+        shown = ", ".join(f"{r:,.0f}" for r in rates)
+        print(f"refresh pass of {args.due:,} due links, {name}: {shown} links/s")
+        print(f"  mean {statistics.mean(rates):,.0f}, median {statistics.median(rates):,.0f}")
+    mean = statistics.mean(during) / statistics.mean(paused)
+    median = statistics.median(during) / statistics.median(paused)
     print(
-        f"refresh pass while the purge runs ({len(during)} passes): "
-        f"{', '.join(f'{r:,.0f}' for r in during)} links/s (mean {beside:,.0f})"
-    )
-    print(
-        f"ratio: the refresh pass keeps {beside / alone:.0%} of its rate while the purge runs "
-        f"(target >= 90 %)"
+        f"ratio: the refresh pass keeps {mean:.0%} of its rate while the purge runs, against "
+        f"the passes taken in turns with no purge (medians: {median:.0%}; target >= 90 %)"
     )
     print(f"left after the purge: {left} (the live links: {args.live:,})")
     link_rows, link_bytes = sizes["link"]
@@ -370,10 +400,11 @@ def report(
         f"\nstorage: {link_bytes / link_rows:,.0f} B per link row with indexes; "
         f"a million links: {link_bytes / link_rows * 1e6 / 2**30:.2f} GiB of link rows"
     )
-    held = sum(total for what, (_, total) in sizes.items())
+    rest = sum(total for what, (_, total) in sizes.items() if what != "link") / args.ended
+    held = link_bytes / link_rows + rest
     print(
-        f"everything a link brings (its rows, deliveries, attempts, bodies, chunks): "
-        f"{held / link_rows:,.0f} B per link, {held / link_rows * 1e6 / 2**30:.2f} GiB per million"
+        f"its deliveries, attempts, bodies and chunks: {rest:,.0f} B per ended link; in all "
+        f"{held:,.0f} B per link, {held * 1e6 / 2**30:.2f} GiB per million"
     )
 
 
