@@ -21,8 +21,7 @@ KEPT: tuple[type[Model], ...] = (
 
 SIZES = """
 SELECT c.relname, c.reltuples::bigint, pg_total_relation_size(c.oid)
-FROM pg_class c WHERE c.relname = ANY(%s) AND c.relkind = 'r'
-AND c.relnamespace = 'public'::regnamespace
+FROM pg_class c WHERE c.relname = ANY(%s) AND c.relkind = 'r' AND pg_table_is_visible(c.oid)
 """
 
 
