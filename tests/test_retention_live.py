@@ -192,3 +192,22 @@ def test_metrics_show_rows_per_table_and_rows_purged(client, settings):
     after = scrape()
     assert after[("linkdist_retention_purged_rows_total", "share_link")] - purged_before == 7
     assert after[("linkdist_retention_purged_rows_total", "batch")] >= 1
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_the_upkeep_pool_of_the_procfile_runs_the_purge(celery_worker):
+    from tasks.tasks import purge_expired_records
+    from tests.helpers import wait_until
+
+    old = batch()
+    links(old, 3)
+    ended = delivery(attempts=2)
+    live = batch(finished=1)
+    links(live, 2, status="active", refresh_at=ago(-1), expires_at=ago(-1))
+
+    purge_expired_records.delay()  # routed to the upkeep queue, as beat sends it
+
+    wait_until(lambda: not Batch.objects.filter(id=old.id).exists(), timeout=90)
+    wait_until(lambda: not Delivery.objects.filter(id=ended.id).exists(), timeout=30)
+    assert ShareLink.objects.filter(batch=live).count() == 2
