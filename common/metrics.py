@@ -56,3 +56,13 @@ SCHEDULE_RUNS = Counter(
     "Schedule runs by outcome (batch_created, empty, failed).",
     ["outcome"],
 )
+RETENTION_PURGED = Counter(
+    "linkdist_retention_purged_rows",
+    "Rows deleted by the retention purge, by table (and manifests deleted from the bucket).",
+    ["table"],
+)
+RETENTION_FAILURES = Counter(
+    "linkdist_retention_failures",
+    "Records the retention purge could not remove this run (left for the next), by kind.",
+    ["kind"],
+)

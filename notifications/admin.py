@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.html import format_html_join
 
 from common.redact import redact
+from common.retention_admin import ShowsRetention
 from notifications.breaker import CLOSED
 from notifications.catalog import SUBSCRIBABLE
 from notifications.models import Attempt, Delivery, Recipient, WebhookSecret
@@ -171,7 +172,8 @@ class AttemptInline(admin.TabularInline):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(ShowsRetention, admin.ModelAdmin):
+    retention_kind = "deliveries"
     list_display = [
         "id",
         "event_type",

@@ -209,6 +209,11 @@ class Delivery(models.Model):
             ),
             models.Index(fields=["recipient", "-created_at"], name="delivery_recipient_idx"),
             models.Index(fields=["subject", "event_type"], name="delivery_subject_idx"),
+            models.Index(  # retention: ended deliveries, oldest first
+                fields=["created_at"],
+                condition=models.Q(status__in=["delivered", "failed"]),
+                name="ended_deliveries_by_creation",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -74,6 +74,23 @@ class DatabaseCollector(Collector):
         for source, seconds in sorted(snap.heartbeat_ages.items()):
             beats.add_metric([source], seconds)
         yield beats
+        yield from table_gauges(snap.tables)
+
+
+def table_gauges(tables: dict[str, tuple[int, int]]) -> Iterator[Metric]:
+    rows = GaugeMetricFamily(
+        "linkdist_table_rows",
+        "Rows kept per table that retention bounds (the planner's estimate).",
+        labels=["table"],
+    )
+    size = GaugeMetricFamily(
+        "linkdist_table_bytes", "Bytes per table, indexes and TOAST included.", labels=["table"]
+    )
+    for table, (count, total) in sorted(tables.items()):
+        rows.add_metric([table], count)
+        size.add_metric([table], total)
+    yield rows
+    yield size
 
 
 class ThisProcess(Collector):

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from ops import backlog, heartbeat
+from ops import backlog, heartbeat, storage
 from ops.verdict import age, lag
 
 CACHE_KEY = "ops:metrics-snapshot"
@@ -25,6 +25,7 @@ class Snapshot:
     delivery_lag: float
     endpoints: dict[str, int]
     heartbeat_ages: dict[str, float]
+    tables: dict[str, tuple[int, int]]  # rows, bytes with indexes
 
 
 def take(now: datetime) -> Snapshot:
@@ -37,6 +38,7 @@ def take(now: datetime) -> Snapshot:
         delivery_lag=lag(now, backlog.oldest_due_delivery(now)),
         endpoints=backlog.endpoint_states(now),
         heartbeat_ages={name: age(now, at) or 0.0 for name, at in heartbeat.latest().items()},
+        tables=storage.tables(),
     )
 
 

@@ -183,6 +183,7 @@ CELERY_TASK_ROUTES = {
             "notifications.tasks.sweep",
             "schedules.tick",
             "tasks.revoke_links",  # a revocation waits neither behind signing nor sends
+            "tasks.purge_expired_records",  # retention: small chunks, never the live path's locks
             "ops.heartbeat",  # beat's entries name each queue; this is only the default
         )
     },
@@ -395,6 +396,25 @@ TRUSTED_PROXY_COUNT = env.integer("TRUSTED_PROXY_COUNT", 0, minimum=0)
 # --- Schedules (tasks.schedules): batches on a calendar --------------------------------
 SCHEDULES_TICK_INTERVAL = env.seconds("SCHEDULES_TICK_INTERVAL", 30)  # how often due ones run
 
+# --- Retention (tasks.retention, notifications.retention): nothing grows without bound ----
+# Ended links with their batch (chunks, skipped keys, revocations, manifests) this long after
+# the last of them ended; deliveries with their attempts and message bodies this long after
+# they ended; schedule runs this long (a schedule's last run is always kept).
+RETENTION_LINKS = env.seconds("RETENTION_LINKS", 90 * 86400)
+RETENTION_DELIVERIES = env.seconds("RETENTION_DELIVERIES", 30 * 86400)
+RETENTION_SCHEDULE_RUNS = env.seconds("RETENTION_SCHEDULE_RUNS", 365 * 86400)
+RETENTION_INTERVAL = env.seconds("RETENTION_INTERVAL", 3600)  # beat: one purge run
+RETENTION_CHUNK = env.integer("RETENTION_CHUNK", 1000, minimum=1)  # rows per transaction
+# Share of the time the purge works: after each chunk it rests in proportion to the chunk's
+# own duration, so the refresh pass and deliveries keep their rate (bench_retention.py).
+RETENTION_DUTY_PERCENT = env.integer("RETENTION_DUTY_PERCENT", 20, minimum=1)
+if RETENTION_DUTY_PERCENT > 100:
+    raise ImproperlyConfigured("RETENTION_DUTY_PERCENT must be between 1 and 100")
+# One run stops after this long and leaves the rest to the next (beat's expiry, time limits).
+RETENTION_RUN_SECONDS = env.seconds("RETENTION_RUN_SECONDS", 480)
+if RETENTION_RUN_SECONDS >= CELERY_TASK_SOFT_TIME_LIMIT:
+    raise ImproperlyConfigured("RETENTION_RUN_SECONDS must be shorter than the soft time limit")
+
 # --- Periodic tasks (one beat: `celery -A project beat`) ------------------------------
 CELERY_BEAT_SCHEDULE = {
     "resume-stalled-batches": {
@@ -421,6 +441,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "schedules.tick",
         "schedule": float(SCHEDULES_TICK_INTERVAL),
         "options": {"expires": float(SCHEDULES_TICK_INTERVAL)},
+    },
+    "retention-purge": {
+        "task": "tasks.purge_expired_records",
+        "schedule": float(RETENTION_INTERVAL),
+        "options": {"expires": float(RETENTION_INTERVAL)},
     },
 }
 

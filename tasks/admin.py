@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from common.redact import redact
+from common.retention_admin import ShowsRetention
 from notifications.models import Delivery
 from tasks import enqueue
 from tasks.models import Batch, ShareLink, SkippedKey
@@ -93,7 +94,7 @@ def progress_percent(batch: Batch) -> str:
 
 
 @admin.register(Batch)
-class BatchAdmin(ReadOnly, admin.ModelAdmin):
+class BatchAdmin(ShowsRetention, ReadOnly, admin.ModelAdmin):
     list_display = [
         "id",
         "owner",
@@ -187,7 +188,7 @@ LINK_INLINE_FIELDS = (
 
 
 @admin.register(ShareLink)
-class ShareLinkAdmin(ReadOnly, admin.ModelAdmin):
+class ShareLinkAdmin(ShowsRetention, ReadOnly, admin.ModelAdmin):
     list_display = ["key", "batch_id", "status", "version", "expires_at", "masked_url"]
     list_filter = ["status", "expires_at"]
     search_fields = ["^key", "=token"]

@@ -83,7 +83,14 @@ class Batch(models.Model):
     class Meta:
         verbose_name_plural = "batches"
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["owner", "-created_at"], name="batch_owner_recent")]
+        indexes = [
+            models.Index(fields=["owner", "-created_at"], name="batch_owner_recent"),
+            models.Index(  # retention: finished batches, oldest first
+                fields=["finished_at"],
+                condition=models.Q(status__in=["done", "failed"]),
+                name="finished_batches",
+            ),
+        ]
         constraints = [
             models.CheckConstraint(
                 name="batch_expires_in_range",

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
+from common.retention_admin import ShowsRetention
 from tasks.retrying import describe
 from tasks.schedules.models import Schedule, ScheduleRun, cron_of
 from tasks.schedules.runs import run_now
@@ -69,7 +70,8 @@ def restarts_clock(changed: list[str], schedule: Schedule) -> bool:
 
 
 @admin.register(Schedule)
-class ScheduleAdmin(admin.ModelAdmin):
+class ScheduleAdmin(ShowsRetention, admin.ModelAdmin):
+    retention_kind = "schedule_runs"
     form = ScheduleForm
     list_display = [
         "name",

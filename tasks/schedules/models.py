@@ -161,6 +161,7 @@ class ScheduleRun(models.Model):
 
     class Meta:
         ordering = ["-scheduled_for"]
+        indexes = [models.Index(fields=["scheduled_for"], name="schedule_runs_by_time")]
         constraints = [
             models.UniqueConstraint(
                 fields=["schedule", "scheduled_for"], name="one_run_per_scheduled_time"
