@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     atomic = False  # CREATE INDEX CONCURRENTLY: the tables stay writable while it builds
 
     dependencies = [
-        ("notifications", "0007_lane_lease_index"),
+        ("notifications", "0008_recipient_url_query"),
     ]
 
     operations = [

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     atomic = False  # CREATE INDEX CONCURRENTLY: the tables stay writable while it builds
 
     dependencies = [
-        ("tasks", "0006_revocations"),
+        ("tasks", "0008_revocation_reason"),
     ]
 
     operations = [
