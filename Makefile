@@ -11,7 +11,7 @@ PYTHON313 ?= $(shell for p in "$$(pyenv root 2>/dev/null || echo $$HOME/.pyenv)"
 
 # The demo app on embedded defaults (demo/settings.py), with its own requirements.
 demo: $(VENV)/.demo-installed
-	@mkdir -p .demo
+	@rm -rf .demo && mkdir -p .demo  # a fresh database: no endpoints of an earlier run retried
 	DJANGO_SETTINGS_MODULE=demo.settings $(PY) manage.py demo
 
 $(VENV)/.demo-installed: requirements.txt demo/requirements.txt
