@@ -37,6 +37,7 @@ def test_the_owner_reads_the_current_secret_and_nobody_else_does(alice, django_u
     read = api.get(f"/api/recipients/{hook_id}/secret/")
     assert read.status_code == 200, read.content
     assert read.json()["secret"] == shown_once
+    assert read["Cache-Control"] == "no-store"  # never kept by a cache on the way
     rotated = api.post(f"/api/recipients/{hook_id}/rotate-secret/", {}, format="json").json()
     assert api.get(f"/api/recipients/{hook_id}/secret/").json()["secret"] == rotated["secret"]
 

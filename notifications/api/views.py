@@ -175,7 +175,7 @@ class RecipientViewSet(
         secret = current_secret(recipient)
         if secret is None:
             raise StateConflict("this endpoint has no secret")
-        return Response(CurrentSecretSerializer(secret).data)
+        return Response(CurrentSecretSerializer(secret).data, headers={"Cache-Control": "no-store"})
 
     @extend_schema(
         request=None,
