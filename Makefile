@@ -7,7 +7,7 @@ LOCALSTACK_VENV := .venv-localstack
 PYTHON313 ?= $(shell for p in "$$(pyenv root 2>/dev/null || echo $$HOME/.pyenv)"/versions/3.13*/bin/python python3.13; do \
 	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 13)' 2>/dev/null && { echo "$$p"; break; }; done)
 
-.PHONY: demo dev test lint install localstack services bench clean
+.PHONY: demo dev test lint install localstack services monitoring-tools bench clean
 
 # The demo app on embedded defaults (demo/settings.py), with its own requirements.
 demo: $(VENV)/.demo-installed
@@ -49,6 +49,10 @@ $(LOCALSTACK_VENV)/.installed: requirements-localstack.txt
 
 services:
 	@bash scripts/ensure-services.sh
+
+# promtool (Debian's prometheus package, no service started) for tests/test_monitoring.py.
+monitoring-tools:
+	@bash scripts/install-promtool.sh
 
 # Benchmarks print ratios against the obvious alternative, measured in the same run.
 bench: install localstack services
