@@ -3,6 +3,7 @@ a starting gunicorn or Celery worker clears the files of this host's dead proces
 
 from __future__ import annotations
 
+import importlib
 import os
 import shlex
 import subprocess
@@ -10,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import requests
@@ -128,3 +130,17 @@ def test_a_blank_variable_is_removed_and_means_unset(monkeypatch):
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "  ")
     assert metricsfiles.directory() is None
     assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+
+
+def test_gunicorn_marks_an_exited_worker_dead(tmp_path, monkeypatch):
+    """child_exit: prometheus_client's bookkeeping removes the worker's live-gauge files."""
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    conf = importlib.reload(importlib.import_module("project.gunicorn_conf"))
+    pid = dead_pid()
+    live = metric_file(tmp_path / f"gauge_livesum_{metricsfiles.identifier(pid)}.db")
+    counter = metric_file(tmp_path / f"counter_{metricsfiles.identifier(pid)}.db")
+
+    conf.child_exit(None, SimpleNamespace(pid=pid))
+
+    assert not live.exists()
+    assert counter.exists()  # a counter's total must not drop while the master runs
