@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -21,6 +22,7 @@ from prometheus_client.mmap_dict import MmapedDict
 from common import metricsfiles
 from tests.procfile import ROOT, procfile
 from tests.services.ports import free_port
+from tests.services.promtool import check_metrics
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -103,6 +105,9 @@ def test_gunicorn_start_clears_only_the_files_of_dead_processes_of_this_host(tmp
         assert response.status_code == 200, response.text
         assert not dead.exists()
         assert alive.exists() and elsewhere.exists()
+        if shutil.which("promtool"):  # its absence fails tests/test_monitoring.py under CI
+            checked = check_metrics(response.text)  # the multiprocess scrape, linted
+            assert checked.returncode == 0, checked.stdout + checked.stderr
         written = {file.name for file in directory.glob("counter_*.db")} - {alive.name}
         assert len(written - {elsewhere.name}) >= 1  # the gunicorn worker's own file
 

@@ -9,9 +9,7 @@ Without it these checks are skipped with the reason, except under CI (CI=true): 
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
 
 import pytest
@@ -20,6 +18,7 @@ from django.core.cache import cache
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.procfile import ROOT
+from tests.services.promtool import check_metrics, promtool
 
 pytestmark = [pytest.mark.django_db]
 
@@ -31,16 +30,6 @@ SUFFIXES = {
     "counter": ("_total", "_created"),
     "histogram": ("_bucket", "_count", "_sum", "_created"),
 }
-
-
-def promtool() -> str:
-    found = shutil.which("promtool")
-    if found:
-        return found
-    reason = "promtool is not installed (make monitoring-tools)"
-    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-        pytest.fail(f"promtool is required in CI: {reason}")
-    pytest.skip(reason)
 
 
 @pytest.fixture
@@ -81,9 +70,7 @@ def test_the_rules_pass_promtool():
 
 
 def test_a_real_scrape_passes_promtool_check_metrics(scrape):
-    done = subprocess.run(
-        [promtool(), "check", "metrics"], input=scrape, capture_output=True, text=True, check=False
-    )
+    done = check_metrics(scrape)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
