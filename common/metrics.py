@@ -5,9 +5,8 @@ lag, the delivery backlog) are computed when scraped. With PROMETHEUS_MULTIPROC_
 must be set before this module is first imported, i.e. in the environment of every gunicorn,
 Celery worker and beat process of one host), each process writes its values to a file there
 and `/metrics` adds them up; the directory is created when missing. Present but empty is
-unset (common/metricsfiles.py). Files are named by host
-name and process id, so containers that share the directory (docker-compose) never write to
-the same file.
+unset (common/metricsfiles.py). Files are named by host name and process id, so containers
+that share the directory (docker-compose) never write to the same file.
 """
 
 from __future__ import annotations
