@@ -1,4 +1,4 @@
-# The two commands a newcomer needs: `make demo` and `make test`.
+# The two commands a newcomer needs: `make demo` and `make test`; `make dev` runs the real stack.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -7,17 +7,22 @@ LOCALSTACK_VENV := .venv-localstack
 PYTHON313 ?= $(shell for p in "$$(pyenv root 2>/dev/null || echo $$HOME/.pyenv)"/versions/3.13*/bin/python python3.13; do \
 	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 13)' 2>/dev/null && { echo "$$p"; break; }; done)
 
-.PHONY: demo test lint install localstack services bench clean
+.PHONY: demo dev test lint install localstack services monitoring-tools bench clean
 
 # The demo app on embedded defaults (demo/settings.py), with its own requirements.
 demo: $(VENV)/.demo-installed
-	@mkdir -p .demo
+	@rm -rf .demo && mkdir -p .demo  # a fresh database: no endpoints of an earlier run retried
 	DJANGO_SETTINGS_MODULE=demo.settings $(PY) manage.py demo
 
 $(VENV)/.demo-installed: requirements.txt demo/requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r demo/requirements.txt
 	touch $@
+
+# The real stack on 127.0.0.1 from the Procfile's lines, with dev.env's local-safe settings:
+# migrate first, then web (http://127.0.0.1:8000), the four worker pools and beat (scripts/dev.sh).
+dev: install services
+	@bash scripts/dev.sh
 
 test: install localstack services
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -45,6 +50,10 @@ $(LOCALSTACK_VENV)/.installed: requirements-localstack.txt
 services:
 	@bash scripts/ensure-services.sh
 
+# promtool (Debian's prometheus package, no service started) for tests/test_monitoring.py.
+monitoring-tools:
+	@bash scripts/install-promtool.sh
+
 # Benchmarks print ratios against the obvious alternative, measured in the same run.
 bench: install localstack services
 	$(PY) bench/bench_signing.py
@@ -52,4 +61,4 @@ bench: install localstack services
 	$(PY) bench/bench_delivery.py
 
 clean:
-	rm -rf .demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .demo .dev .pytest_cache .mypy_cache .ruff_cache

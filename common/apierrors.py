@@ -13,16 +13,21 @@
   e.g. `LINKS_QUOTA_BATCHES_PER_HOUR` (common.throttling.LimitExceeded).
 
 `api_exception_handler` (REST_FRAMEWORK's EXCEPTION_HANDLER) makes every error answer this
-shape; `ErrorSerializer` documents it.
+shape, as JSON even when the request asked for another format (`?format=csv`);
+`not_found` (project.urls' handler404) answers it for a path under /api/ that names no route
+(a malformed id); `ErrorSerializer` documents it.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler
@@ -54,7 +59,28 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if response is None:
         return None  # not an API error: Django answers it (a 500, logged)
     response.data = error_body(exc, response.data)
+    _answer_in_json(context.get("request"))
     return response
+
+
+def _answer_in_json(request: Any) -> None:
+    """An error is the JSON Error body, also for a request that asked for CSV."""
+    renderer = getattr(request, "accepted_renderer", None)
+    if request is not None and getattr(renderer, "format", "json") not in {"json", "api"}:
+        request.accepted_renderer = JSONRenderer()
+        request.accepted_media_type = JSONRenderer.media_type
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """handler404: under /api/, the JSON Error body; elsewhere, Django's page."""
+    if not request.path.startswith("/api/"):
+        return defaults.page_not_found(request, exception)
+    body = {
+        "code": "not_found",
+        "detail": "no such resource: check the path and the id",
+        "errors": {},
+    }
+    return JsonResponse(body, status=status.HTTP_404_NOT_FOUND)
 
 
 def error_body(exc: Exception, data: Any) -> dict[str, Any]:

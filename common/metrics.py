@@ -4,24 +4,26 @@ Counters and histograms only: gauges that describe the database (links by status
 lag, the delivery backlog) are computed when scraped. With PROMETHEUS_MULTIPROC_DIR set (it
 must be set before this module is first imported, i.e. in the environment of every gunicorn,
 Celery worker and beat process of one host), each process writes its values to a file there
-and `/metrics` adds them up; the directory is created when missing. Files are named by host
-name and process id, so containers that share the directory (docker-compose) never write to
-the same file.
+and `/metrics` adds them up; the directory is created when missing. Present but empty is
+unset (common/metricsfiles.py). Files are named by host name and process id, so containers
+that share the directory (docker-compose) never write to the same file.
 """
 
 from __future__ import annotations
 
 import os
-import re
-import socket
 
-from prometheus_client import Counter, Histogram, values
+from common import metricsfiles
 
-_directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+_directory = metricsfiles.directory()  # before prometheus_client reads the variable
+
+from prometheus_client import Counter, Histogram, values  # noqa: E402
+
 if _directory:
     os.makedirs(_directory, exist_ok=True)
-    _host = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())
-    values.ValueClass = values.MultiProcessValue(lambda: f"{_host}-{os.getpid()}")
+    values.ValueClass = values.MultiProcessValue(lambda: metricsfiles.identifier(os.getpid()))
+else:
+    values.ValueClass = values.MutexValue
 
 LINKS_SIGNED = Counter(
     "linkdist_links_signed", "Links signed and stored by batch chunks (its rate: throughput)."

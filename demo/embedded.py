@@ -10,24 +10,13 @@ from __future__ import annotations
 import email
 import email.policy
 import logging
-import urllib.request
 from email.message import EmailMessage
 from typing import Any
 from urllib.parse import urlsplit
 
 
-def answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - loopback only
-            return True
-    except OSError as error:
-        return getattr(error, "code", None) is not None  # an HTTP error still answers
-
-
-def start_s3_emulator(endpoint_url: str) -> object | None:
-    """Start moto's S3 server at the endpoint unless something answers there already."""
-    if answers(endpoint_url):
-        return None
+def start_s3_emulator(endpoint_url: str) -> object:
+    """Start moto's S3 server at the endpoint (a loopback port demo/ports.py found free)."""
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)

@@ -1,10 +1,16 @@
 """Settings for `make demo`: the project's settings on embedded defaults, plus the demo app.
 
 SQLite, an in-process broker, moto's S3, an SMTP sink and a webhook receiver, all on
-loopback. The values are set here, whatever the environment or a .env file says.
+loopback. The values are set here, whatever the environment or a .env file says; the two ports
+are the usual ones when free (DEMO_S3_PORT, DEMO_SMTP_PORT choose others: demo/ports.py).
 """
 
 import os
+
+from demo.ports import demo_port
+
+S3_PORT = demo_port("DEMO_S3_PORT", 45999)
+SMTP_PORT = demo_port("DEMO_SMTP_PORT", 45998)
 
 EMBEDDED = {
     "DJANGO_DEBUG": "true",
@@ -17,13 +23,13 @@ EMBEDDED = {
     "DJANGO_AWS_SECRET_ACCESS_KEY": "demo-secret",
     "DJANGO_AWS_STORAGE_BUCKET_NAME": "demo-media",
     "DJANGO_AWS_STATIC_BUCKET_NAME": "demo-static",
-    "DJANGO_AWS_S3_ENDPOINT_URL": "http://127.0.0.1:45999",
+    "DJANGO_AWS_S3_ENDPOINT_URL": f"http://127.0.0.1:{S3_PORT}",
     "DJANGO_AWS_S3_REGION_NAME": "us-east-1",
     "DJANGO_AWS_S3_ADDRESSING_STYLE": "path",
     "DJANGO_AWS_S3_SECURE_URLS": "false",
     "DJANGO_AWS_S3_USE_SSL": "false",
     "DJANGO_AWS_GZIPPED": "false",
-    "EMAIL_URL": "smtp://127.0.0.1:45998",
+    "EMAIL_URL": f"smtp://127.0.0.1:{SMTP_PORT}",
     "WEBHOOK_ALLOW_HTTP": "true",
     "WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
     "WEBHOOK_ALLOWED_PORTS": "80,443,1024-65535",  # the receiver listens on a free port

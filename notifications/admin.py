@@ -14,6 +14,7 @@ from common.redact import redact
 from common.retention_admin import ShowsRetention
 from notifications.breaker import CLOSED
 from notifications.catalog import SUBSCRIBABLE
+from notifications.health_words import health
 from notifications.models import Attempt, Delivery, Recipient, WebhookSecret
 from notifications.outbox import PublishError, publish_test
 from notifications.recorder import disable
@@ -53,18 +54,16 @@ class RecipientAdmin(admin.ModelAdmin):
     form = RecipientForm
     list_display = [
         "id",
+        "health",
         "kind",
         "address_",
         "owner",
-        "enabled",
         "last_success_at",
-        "failing_since",
-        "breaker_state",
-        "disabled_reason",
     ]
     list_filter = ["kind", ("disabled_at", admin.EmptyFieldListFilter)]
     search_fields = ["email", "url"]
     fields = [
+        "health",
         "owner",
         "kind",
         "email",
@@ -83,6 +82,7 @@ class RecipientAdmin(admin.ModelAdmin):
         "disabled_reason",
     ]
     readonly_fields = [
+        "health",
         "kind",
         "email",
         "url_",
@@ -103,9 +103,9 @@ class RecipientAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # made through the API or CLI, which validate them and show the secret
 
-    @admin.display(boolean=True)
-    def enabled(self, recipient: Recipient) -> bool:
-        return not recipient.is_disabled
+    @admin.display(description="health")
+    def health(self, recipient: Recipient) -> str:
+        return health(recipient, timezone.now())
 
     @admin.display(description="address")
     def address_(self, recipient: Recipient) -> str:
@@ -203,6 +203,7 @@ class DeliveryAdmin(ShowsRetention, admin.ModelAdmin):
         "next_attempt_at",
         "queued_at",
         "claimed_at",
+        "lease_until",
         "attempt_count",
         "tries",
         "delivered_at",
@@ -214,6 +215,9 @@ class DeliveryAdmin(ShowsRetention, admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False  # a delivery is a record (its lease belongs to the worker): replay it
 
     @admin.display(description="part")
     def part_of(self, delivery: Delivery) -> str:

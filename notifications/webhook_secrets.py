@@ -67,6 +67,11 @@ def active_secrets_of(
     return found
 
 
+def current_secret(recipient: Recipient) -> WebhookSecret | None:
+    """The newest secret: the one a receiver should verify with (older ones end their grace)."""
+    return recipient.secrets.order_by("-created_at", "-id").first()
+
+
 def add_secret(recipient: Recipient, secret: str | None = None) -> str:
     secret = check_secret(secret) if secret is not None else generate_secret()
     WebhookSecret.objects.create(recipient=recipient, secret=secret)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import os
 from collections.abc import Iterator
 
 from django.conf import settings
@@ -20,6 +19,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 import common.metrics  # noqa: F401  (the instruments exist in this process too)
+from common import metricsfiles
 from common.clientaddr import via_unknown_proxy
 from common.ratelimit import client_address, trusted_proxies
 from ops import snapshot
@@ -102,7 +102,7 @@ class ThisProcess(Collector):
 
 def scrape() -> bytes:
     registry = CollectorRegistry(auto_describe=False)
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if metricsfiles.directory():
         MultiProcessCollector(registry)
     else:
         registry.register(ThisProcess())

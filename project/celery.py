@@ -4,6 +4,7 @@ from typing import Any
 
 from celery import Celery, signals
 
+from common import metricsfiles
 from common.redact import RedactSecretsFilter
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
@@ -20,3 +21,10 @@ def redact_worker_logs(logger: logging.Logger, **kwargs: Any) -> None:
     for handler in logger.handlers:
         if not any(isinstance(f, RedactSecretsFilter) for f in handler.filters):
             handler.addFilter(RedactSecretsFilter())
+
+
+@signals.worker_init.connect
+@signals.beat_init.connect
+def clear_dead_metric_files(**kwargs: Any) -> None:
+    """A worker or beat starts: the metric files of this host's dead processes go."""
+    metricsfiles.clear_dead()

@@ -5,6 +5,8 @@
   `timeout` bounds a stuck worker, not a long response.
 - The access log goes through the project's redaction: permalink tokens, signatures and
   webhook secrets never reach it, and credentials headers are never logged.
+- Metric files (PROMETHEUS_MULTIPROC_DIR): the master clears dead processes' files when it
+  starts, and a worker that exits is marked dead (prometheus_client's multiprocess recipe).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 from gunicorn.glogging import Logger
 
+from common import metricsfiles
 from common.redact import redact
 
 HIDDEN_HEADERS = frozenset({"{authorization}i", "{cookie}i", "{set-cookie}o", "{x-metrics-token}i"})
@@ -59,3 +62,16 @@ accesslog = "-"
 errorlog = "-"
 logger_class = RedactingLogger
 access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(M)sms "%(a)s"'
+
+
+def on_starting(server: Any) -> None:
+    """The master, before any worker: clear the metric files of this host's dead processes."""
+    metricsfiles.clear_dead()
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A worker ended: prometheus_client's bookkeeping for its live gauges (its docs' recipe)."""
+    if metricsfiles.directory():
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(metricsfiles.identifier(worker.pid))

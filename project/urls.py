@@ -12,6 +12,8 @@ from tasks.views import object_links
 admin_login = rate_limited("admin-login", "ADMIN_LOGIN_RATE", methods={"POST"})(admin.site.login)
 limited_permalink = rate_limited("permalink", "LINKS_PERMALINK_RATE")(permalink)
 
+handler404 = "common.apierrors.not_found"  # under /api/: the JSON Error body
+
 urlpatterns = [
     path("admin/login/", admin_login),  # before admin's own URLs: the same view, limited
     path("admin/", admin.site.urls),

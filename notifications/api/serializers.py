@@ -114,8 +114,19 @@ class DeliveryFilterSerializer(serializers.Serializer):
     )
 
 
+class CurrentSecretSerializer(serializers.ModelSerializer):
+    field_help: ClassVar[dict[str, str]] = {
+        "secret": "The current signing secret, in full (`whsec_…`): verify with it.",
+        "created_at": "When it was made (created or rotated).",
+    }
+
+    class Meta:
+        model = WebhookSecret
+        fields = ["secret", "created_at"]
+
+
 class RecipientChangeSerializer(StrictSerializer):
-    event_types = event_types_field(required=True)
+    event_types = event_types_field(required=False)  # a PATCH is partial: {} changes nothing
 
 
 class AttemptSerializer(serializers.ModelSerializer):

@@ -2,7 +2,8 @@
 
 A user sees and acts on the recipients they own (and their deliveries); staff too (they
 are bound like any user); only superusers see and act on all.
-Secrets are shown once, in the response that creates them, and masked everywhere else.
+Secrets are shown in the response that creates them and masked everywhere else, but for
+GET /api/recipients/{id}/secret/: the owner reads the current secret there (docs/webhooks.md).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -22,6 +23,7 @@ from common.apierrors import FieldConflict, StateConflict
 from common.apischema import error_responses
 from common.idempotency import keys as idempotency
 from notifications.api.serializers import (
+    CurrentSecretSerializer,
     DeliveryDetailSerializer,
     DeliveryFilterSerializer,
     DeliverySerializer,
@@ -40,7 +42,7 @@ from notifications.recipients import (
     recipient_from_spec,
 )
 from notifications.replay import ReplayError, replay
-from notifications.webhook_secrets import SecretFormatError, rotate_secret
+from notifications.webhook_secrets import SecretFormatError, current_secret, rotate_secret
 
 
 def _spec_error(error: RecipientError | SecretFormatError, field: str) -> ValidationError:
@@ -149,12 +151,32 @@ class RecipientViewSet(
         unknown = sorted(set(request.data) - set(given.fields))
         if unknown:
             raise ValidationError({name: ["unknown field; only event_types"] for name in unknown})
-        try:
-            recipient.event_types = check_event_types(given.validated_data["event_types"])
-        except RecipientError as error:
-            raise _spec_error(error, "event_types") from None
-        recipient.save(update_fields=["event_types"])
+        if "event_types" in given.validated_data:
+            try:
+                recipient.event_types = check_event_types(given.validated_data["event_types"])
+            except RecipientError as error:
+                raise _spec_error(error, "event_types") from None
+            recipient.save(update_fields=["event_types"])
         return Response(RecipientSerializer(recipient).data)
+
+    @extend_schema(request=None, responses={200: CurrentSecretSerializer, **error_responses(409)})
+    @action(detail=True, methods=["get"])
+    def secret(self, request: Request, pk: str | None = None) -> Response:
+        """Read a webhook endpoint's current secret
+
+        The newest signing secret, in full, for the recipient's owner only (as Svix does): a
+        receiver set up after the recipient was created reads it here instead of racing the
+        first delivery. 409 for an email recipient.
+        """
+        recipient = self.get_object()
+        if recipient.owner_id != request.user.pk and not request.user.is_superuser:
+            raise NotFound()  # staff may see recipients, not their owners' secrets
+        if recipient.kind != Recipient.Kind.WEBHOOK:
+            raise StateConflict("only webhook endpoints have secrets")
+        secret = current_secret(recipient)
+        if secret is None:
+            raise StateConflict("this endpoint has no secret")
+        return Response(CurrentSecretSerializer(secret).data, headers={"Cache-Control": "no-store"})
 
     @extend_schema(
         request=None,

@@ -9,6 +9,7 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from common.apiduration import DurationSecondsField
 from common.strict import StrictSerializer
 from notifications.api.specs import MAX_RECIPIENTS, RecipientSpecField
 from notifications.models import Recipient
@@ -21,9 +22,9 @@ REPORT_LIMIT = 1000  # skipped keys shown on a batch; the CSV export lists them 
 
 
 def expires_in_field(**extra: Any) -> serializers.IntegerField:
-    """Seconds a link lives: 1..604800 (7 days, SigV4's limit)."""
+    """Seconds a link lives: 1..604800 (7 days, SigV4's limit), or a duration such as "7d"."""
     limits = f"must be between 1 and {MAX_EXPIRES_IN} seconds (7 days)"
-    return serializers.IntegerField(
+    return DurationSecondsField(
         min_value=1,
         max_value=MAX_EXPIRES_IN,
         error_messages={"min_value": f"expires_in {limits}", "max_value": f"expires_in {limits}"},
@@ -81,7 +82,8 @@ class BatchCreateSerializer(StrictSerializer):
     )
     expires_in = expires_in_field(
         required=False,
-        help_text="Seconds each link lives, 1..604800 (7 days); default "
+        help_text="Seconds each link lives, 1..604800 (7 days), or a duration such as "
+        '"90m" or "7d"; default '
         "LINKS_DEFAULT_EXPIRES_IN. Temporary credentials may end a link earlier.",
     )
     recipients = serializers.ListField(

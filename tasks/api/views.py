@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from django.http import HttpResponseBase, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRenderer
@@ -41,7 +41,8 @@ from tasks.refresh.revocation import revocation_for, revoke
 
 
 class CSVRenderer(BaseRenderer):
-    """Selects `?format=csv`; the export itself is streamed by the view, errors come here."""
+    """Selects `?format=csv`; the export itself is streamed by the view, and errors are the
+    JSON Error body (common.apierrors), so nothing is rendered here but by mistake."""
 
     media_type = "text/csv"
     format = "csv"
@@ -53,6 +54,14 @@ class CSVRenderer(BaseRenderer):
         if isinstance(data, dict):
             return "".join(f"{name}: {value}\n" for name, value in data.items())
         return str(data)
+
+
+class LinksQuery(serializers.Serializer):
+    """The query of a batch's links: each parameter once, of its documented type, or 400."""
+
+    format = serializers.ChoiceField(["json", "csv"], required=False)
+    page_size = serializers.IntegerField(required=False)  # the paginator bounds it
+    cursor = serializers.CharField(required=False, allow_blank=True)
 
 
 class LinkPagination(Cursor):
@@ -98,6 +107,7 @@ class BatchViewSet(
     serializer_class = BatchSerializer
     lookup_value_regex = "[0-9a-fA-F-]{32,36}"
     key_scoped = True  # a narrowed token sees the batches whose keys all lie in its scope
+    validates_query = ("links",)  # its query answers 400 (LinksQuery)
 
     def get_queryset(self) -> QuerySet[Batch]:
         owner = self.request.user.pk  # IsAuthenticated: never an anonymous user here
@@ -207,6 +217,11 @@ class BatchViewSet(
         pagination_class=LinkPagination,
     )
     def links(self, request: Request, pk: str | None = None) -> HttpResponseBase:
+        query = {
+            name: values[0] if len(values) == 1 else values
+            for name, values in request.query_params.lists()
+        }
+        LinksQuery(data=query).is_valid(raise_exception=True)
         batch = self.get_object()
         if request.accepted_renderer.format == "csv":
             return self.export(batch)

@@ -120,7 +120,9 @@ class ScheduleWriteSerializer(StrictSerializer):
         required=False,
         help_text="How many objects `newest` shares; default 10.",
     )
-    expires_in = expires_in_field(help_text="Seconds each link lives, 1..604800 (7 days).")
+    expires_in = expires_in_field(
+        help_text='Seconds each link lives, 1..604800 (7 days), or a duration such as "7d".'
+    )
     filename_from_key = serializers.BooleanField(
         required=False, help_text="Downloads are named after the last part of the key."
     )

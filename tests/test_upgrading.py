@@ -1,0 +1,34 @@
+"""The upgrade note (item 10 of issue 21): the task names it lists are the ones the workers
+register, so a renamed or added task cannot ship without a word to operators; the CHANGELOG
+and the note link each other."""
+
+from __future__ import annotations
+
+import re
+
+from project.celery import app
+from tests.procfile import ROOT
+
+NOTE = ROOT / "docs" / "upgrading.md"
+
+
+def listed_task_names() -> set[str]:
+    text = NOTE.read_text()
+    block = text[text.index("<!-- task-names -->") : text.index("<!-- /task-names -->")]
+    return set(re.findall(r"^- `([\w.]+)`$", block, flags=re.MULTILINE))
+
+
+def registered_task_names() -> set[str]:
+    app.loader.import_default_modules()
+    return {name for name in app.tasks if not name.startswith("celery.")}
+
+
+def test_the_upgrade_note_lists_exactly_the_registered_task_names():
+    assert listed_task_names() == registered_task_names()
+
+
+def test_the_changelog_and_the_upgrade_note_link_each_other():
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+    assert "docs/upgrading.md" in changelog
+    assert "CHANGELOG.md" in NOTE.read_text()
+    assert "### Migrations to run" in NOTE.read_text()
