@@ -42,6 +42,7 @@ GUARDS = {
     "tasks.lapse_links": "takes expired links with SKIP LOCKED, one event per batch",
     "schedules.tick": "the schedule row lock and a unique run per (schedule, time)",
     "ops.heartbeat": "idempotent: it records the time it was taken",
+    "tasks.purge_expired_records": "one purge at a time (an advisory lock); SKIP LOCKED chunks",
 }
 
 
