@@ -9,9 +9,9 @@ from django.db import transaction
 
 from common import metrics
 from tasks import progress
+from tasks.existence import missing_keys
 from tasks.issuing import check_bucket
 from tasks.linkstore import NewLink, insert_links
-from tasks.listing import missing_keys
 from tasks.models import Batch, BatchChunk, SkippedKey
 from tasks.refresh.planner import refresh_planner
 from tasks.s3clients import media_client

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from common import metrics
 from tasks import s3clients
-from tasks.listing import missing_keys
+from tasks.existence import missing_keys
 from tasks.models import Batch, ShareLink
 from tasks.payloads import link_item
 from tasks.permalinks import permalink_maker
