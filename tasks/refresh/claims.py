@@ -70,3 +70,8 @@ def stop(ids: Sequence[int], lease: datetime) -> int:
 def postpone(ids: Sequence[int], lease: datetime, until: datetime) -> int:
     """Try these again later (they cannot be refreshed by this process now)."""
     return held(ids, lease).update(refresh_at=until)
+
+
+def still_active(ids: Sequence[int]) -> int:
+    """How many of these links are still active (whatever their lease)."""
+    return ShareLink.objects.filter(id__in=list(ids), status=ShareLink.Status.ACTIVE).count()
