@@ -236,7 +236,8 @@ def absent(links: Sequence[ShareLink]) -> set[int]:
 def sign_all(links: Sequence[ShareLink]) -> tuple[list[Resigned], list[int]]:
     """New signatures through sign_many(), and the ids of links that cannot be signed any more."""
     batches = Batch.objects.in_bulk({link.batch_id for link in links})
-    planners = {batch_id: refresh_planner(batch) for batch_id, batch in batches.items()}
+    capacity = meter.capacity()
+    planners = {batch_id: refresh_planner(batch, capacity) for batch_id, batch in batches.items()}
     requests = resign_requests(links, timezone.now())
     new, unsignable = [], []
     for link, signed in zip(links, sign_many(requests), strict=True):
