@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 
+from tasks.refresh.planner import spread_positions
 from tasks.refresh.policy import RefreshPolicy, keeps_refreshing, next_ttl, planned_refresh
 
 T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -86,3 +88,11 @@ def test_the_margin_in_force_makes_room_for_re_signing_the_batch_twice_over():
     # capped at half the life: less room to spread, never more than the life allows
     assert policy.margin(timedelta(minutes=30)) == timedelta(minutes=15)
     assert policy.spread(timedelta(minutes=15)) == timedelta(minutes=3)
+
+
+def test_a_chunks_links_stay_together_and_chunks_spread_over_the_window():
+    first = spread_positions(0, ["b", "a", "c"])
+    assert first["a"] < first["b"] < first["c"] < 0.001  # key order, together
+    starts = sorted(min(spread_positions(index, ["k"]).values()) for index in range(10))
+    gaps = [later - earlier for earlier, later in pairwise(starts)]
+    assert all(0 <= start < 1 for start in starts) and max(gaps) < 0.2  # no clump, no hole

@@ -17,6 +17,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -137,12 +138,12 @@ def prepare(links: Sequence[ShareLink], lease: Lease) -> Plan:
             "%d due links are in another bucket than %r: not refreshed", len(plan.foreign), ours
         )
     live = [link for link in live if link.bucket == ours]
-    gone = absent(live) if settings.LINKS_REFRESH_CHECK_EXISTS else set()
+    gone, resigned, unsignable = check_and_sign(live)
     lease.keep()
     plan.gone = sorted(gone)
     plan.expired = {link.id for link in live if link.expires_at <= now}
-    plan.resigned, plan.unsignable = sign_all([link for link in live if link.id not in gone])
-    lease.keep()
+    plan.resigned = [new for new in resigned if new.id not in gone]
+    plan.unsignable = [link_id for link_id in unsignable if link_id not in gone]
     plan.manifests = prepare_manifests(
         [(plan.batch_of[r.id], r.id) for r in plan.resigned], planned_items(live, plan.resigned)
     )
@@ -221,8 +222,20 @@ def planned_items(
     return items
 
 
+def check_and_sign(links: Sequence[ShareLink]) -> tuple[set[int], list[Resigned], list[int]]:
+    """(ids of the links whose object is gone, new signatures, ids not signable): the S3
+    check (when LINKS_REFRESH_CHECK_EXISTS) runs on a thread while this one signs, so a chunk
+    takes the longer of the two, not their sum."""
+    if not settings.LINKS_REFRESH_CHECK_EXISTS:
+        return set(), *sign_all(links)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        checking = pool.submit(absent, links)
+        resigned, unsignable = sign_all(links)
+        return checking.result(), resigned, unsignable
+
+
 def absent(links: Sequence[ShareLink]) -> set[int]:
-    """Ids of the links whose object is gone (a HEAD answers 404)."""
+    """Ids of the links whose object is gone (S3 I/O only: it runs on a thread)."""
     keys: dict[str, list[int]] = defaultdict(list)
     for link in links:
         keys[link.key].append(link.id)
