@@ -145,7 +145,8 @@ def prepare(links: Sequence[ShareLink], lease: Lease) -> Plan:
     plan.resigned = [new for new in resigned if new.id not in gone]
     plan.unsignable = [link_id for link_id in unsignable if link_id not in gone]
     plan.manifests = prepare_manifests(
-        [(plan.batch_of[r.id], r.id) for r in plan.resigned], planned_items(live, plan.resigned)
+        [(plan.batch_of[r.id], r.id) for r in plan.resigned],
+        lambda: planned_items(live, plan.resigned),
     )
     lease.keep()
     return plan
