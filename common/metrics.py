@@ -37,6 +37,11 @@ LAPSED_WITHOUT_REFRESH = Counter(
     "linkdist_links_lapsed_without_refresh",
     "Links that expired while still meant to be refreshed (re-signed too late). Should stay 0.",
 )
+REFRESH_LEASES_LOST = Counter(
+    "linkdist_refresh_leases_lost",
+    "Re-signed links a refresh pass could not save: their chunk's lease ran out first "
+    "(LINKS_REFRESH_LEASE too short for LINKS_REFRESH_CHUNK). Should stay 0.",
+)
 DELIVERY_ATTEMPTS = Counter(
     "linkdist_delivery_attempts",
     "Delivery attempts by transport, event and outcome (delivered, transient, permanent).",

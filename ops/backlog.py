@@ -2,7 +2,8 @@
 
 Shared by /healthz and /metrics. Each query is checked with EXPLAIN in the tests:
 - the oldest due link: first row of `links_due_for_refresh` (active, refresh_at set);
-- links due now: a range of that index;
+- links due now (and within the shortest margin: the projected refresh backlog): a range of
+  that index;
 - expired links still awaiting a refresh: a range of `active_links_by_expiry`;
 - the oldest due delivery and the backlog: `delivery_due_idx` (pending) and
   `delivery_claimed_idx` (sending).
@@ -10,12 +11,14 @@ Shared by /healthz and /metrics. Each query is checked with EXPLAIN in the tests
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db.models import Count, Q, QuerySet
 
 from notifications.models import Delivery
 from tasks.models import ShareLink
+from tasks.refresh import meter
+from tasks.refresh.margin import current_minimum
 
 ACTIVE = ShareLink.Status.ACTIVE
 
@@ -35,6 +38,13 @@ def oldest_due_refresh(now: datetime) -> datetime | None:
 
 def due_now(now: datetime) -> int:
     return refreshing().filter(refresh_at__lte=now).count()
+
+
+def refresh_projected(now: datetime) -> float:
+    """Seconds the refresh pools need, at their measured capacity, for the links due now or
+    within the shortest margin in force (a range of `links_due_for_refresh`)."""
+    horizon = now + timedelta(seconds=current_minimum())
+    return due_now(horizon) / meter.capacity()
 
 
 def dead_awaiting_refresh(now: datetime) -> QuerySet[ShareLink]:

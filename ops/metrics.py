@@ -47,6 +47,18 @@ class DatabaseCollector(Collector):
             "Active links already expired though still meant to be refreshed (dead links).",
             snap.expired_awaiting_refresh,
         )
+        yield gauge(
+            "linkdist_refresh_projected_seconds",
+            "Seconds the refresh pools need, at their measured rate, for the links due now or "
+            "within the shortest margin in force (the projected refresh backlog).",
+            snap.refresh_projected,
+        )
+        yield gauge(
+            "linkdist_refresh_capacity_links_per_second",
+            "Links per second the refresh pools re-sign: one pass's measured rate (else "
+            "LINKS_REFRESH_RATE) times LINKS_REFRESH_PARALLEL.",
+            snap.refresh_rate,
+        )
         backlog = GaugeMetricFamily(
             "linkdist_deliveries_unfinished",
             "Deliveries pending or sending, by status and event.",

@@ -14,6 +14,8 @@ from django.db import connection
 
 from ops import backlog, heartbeat
 from ops.verdict import Limits, Observed
+from tasks.refresh import meter
+from tasks.refresh.margin import current_minimum
 
 
 def check_database() -> None:
@@ -84,6 +86,8 @@ def observe(now: datetime) -> Observed:
         heartbeats=heartbeat.latest(),
         oldest_due_refresh=backlog.oldest_due_refresh(now),
         oldest_due_delivery=backlog.oldest_due_delivery(now),
+        lease_lost_at=meter.current().lease_lost_at,
+        refresh_projected=backlog.refresh_projected(now),
     )
 
 
@@ -93,4 +97,6 @@ def limits() -> Limits:
         queue_max_age={str(q): int(s) for q, s in settings.HEALTH_QUEUE_MAX_AGE.items()},
         refresh_max_lag=settings.HEALTH_MAX_REFRESH_LAG,
         delivery_max_lag=settings.HEALTH_MAX_DELIVERY_LAG,
+        lease_lost_window=settings.HEALTH_MAX_REFRESH_LAG,
+        refresh_margin=current_minimum(),
     )

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from ops import backlog, heartbeat, storage
 from ops.verdict import age, lag
+from tasks.refresh import meter
 
 CACHE_KEY = "ops:metrics-snapshot"
 
@@ -21,6 +22,8 @@ class Snapshot:
     due_now: int
     refresh_lag: float
     expired_awaiting_refresh: int
+    refresh_projected: float
+    refresh_rate: float
     delivery_backlog: dict[tuple[str, str], int]
     delivery_lag: float
     endpoints: dict[str, int]
@@ -34,6 +37,8 @@ def take(now: datetime) -> Snapshot:
         due_now=backlog.due_now(now),
         refresh_lag=lag(now, backlog.oldest_due_refresh(now)),
         expired_awaiting_refresh=backlog.expired_awaiting_refresh(now),
+        refresh_projected=backlog.refresh_projected(now),
+        refresh_rate=meter.capacity(),
         delivery_backlog=backlog.delivery_backlog(),
         delivery_lag=lag(now, backlog.oldest_due_delivery(now)),
         endpoints=backlog.endpoint_states(now),

@@ -16,6 +16,8 @@ class Limits:
     queue_max_age: dict[str, int]  # queue -> seconds since a worker last took one
     refresh_max_lag: int  # seconds the oldest due link may wait for its refresh
     delivery_max_lag: int  # seconds the oldest due delivery may wait
+    lease_lost_window: int = 300  # seconds a refresh chunk's lost lease is reported
+    refresh_margin: int = 0  # seconds: the shortest margin in force (refresh/margin.py)
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,8 @@ class Observed:
     heartbeats: dict[str, datetime] = field(default_factory=dict)
     oldest_due_refresh: datetime | None = None
     oldest_due_delivery: datetime | None = None
+    lease_lost_at: datetime | None = None  # when a refresh chunk last lost its lease
+    refresh_projected: float = 0.0  # seconds the pools need for links due within the margin
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,31 @@ def lag_check(what: str, seconds: float, limit: int) -> Check:
     return Check(True, f"the oldest due {what} has waited {seconds:.0f}s", seconds)
 
 
+def lease_check(observed: Observed, limits: Limits) -> Check:
+    seconds = age(observed.now, observed.lease_lost_at)
+    if seconds is None or seconds > limits.lease_lost_window:
+        return Check(True, "no refresh chunk lost its lease lately")
+    return Check(
+        False,
+        f"a refresh chunk lost its lease {seconds:.0f}s ago: its links were re-signed but not "
+        "saved (LINKS_REFRESH_LEASE too short for LINKS_REFRESH_CHUNK at the rate S3 answers)",
+        seconds,
+    )
+
+
+def backlog_check(observed: Observed, limits: Limits) -> Check:
+    projected, margin = observed.refresh_projected, limits.refresh_margin
+    if margin and projected > margin:
+        return Check(
+            False,
+            f"the links due within the next {margin}s take {projected:.0f}s to re-sign at the "
+            "measured rate: the pools fall behind (raise LINKS_REFRESH_PARALLEL, add upkeep "
+            "workers)",
+            projected,
+        )
+    return Check(True, f"links due within {margin}s take {projected:.0f}s to re-sign", projected)
+
+
 def judge(observed: Observed, limits: Limits) -> Verdict:
     checks: dict[str, Check] = {
         name: Check(True, "answered") if error is None else Check(False, error)
@@ -110,6 +139,8 @@ def judge(observed: Observed, limits: Limits) -> Verdict:
         checks[f"queue:{queue}"] = queue_check(queue, observed, limits, bool(checks["beat"].ok))
     refresh_lag = lag(observed.now, observed.oldest_due_refresh)
     checks["refresh_lag"] = lag_check("link", refresh_lag, limits.refresh_max_lag)
+    checks["refresh_leases"] = lease_check(observed, limits)
+    checks["refresh_backlog"] = backlog_check(observed, limits)
     delivery_lag = lag(observed.now, observed.oldest_due_delivery)
     checks["delivery_lag"] = lag_check("delivery", delivery_lag, limits.delivery_max_lag)
     return Verdict(checks)

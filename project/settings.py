@@ -373,6 +373,10 @@ LINKS_PERMALINK_TTL = env.seconds("LINKS_PERMALINK_TTL", 300)  # the URL a perma
 # A pass leases the links it takes for this long while it checks and signs them outside any
 # row lock; if it dies, they are due again when the lease ends.
 LINKS_REFRESH_LEASE = env.seconds("LINKS_REFRESH_LEASE", 120)
+# Links per second one refresh pass re-signs, until passes have measured it (the figure of
+# docs/performance.md, existence check on): sizes chunks, the margin in force, the largest
+# refreshing batch the pools keep alive, and the lease check.
+LINKS_REFRESH_RATE = env.integer("LINKS_REFRESH_RATE", 500, minimum=1)
 
 # --- Limits per tenant (tasks/limits.py, tasks/quotas.py) --------------------------------
 # A refreshing batch's links live at least this long; unset: derived from the refresh

@@ -55,6 +55,10 @@ class RefreshLimits:
     min_ttl: int = 1  # seconds: a refreshing batch's links live at least this long
     min_ttl_source: str = "LINKS_REFRESH_MIN_TTL"  # named in the error
     max_life: int | None = None  # seconds: the latest refresh_until, and the default; None: no end
+    min_margin: int = 0  # seconds: the shortest refresh margin in force
+    interval: int = 0  # seconds between refresh passes (LINKS_REFRESH_INTERVAL)
+    capacity: float | None = None  # links/s the refresh pools re-sign; None: not checked
+    capacity_source: str = "the measured refresh rate × LINKS_REFRESH_PARALLEL"
 
 
 def distinct(keys: Iterable[str]) -> list[str]:
@@ -142,6 +146,8 @@ def validate(
     until = request.refresh_until
     if refresh:
         check_refresh_ttl(request.expires_in, limits)
+        if keys is not None:
+            check_kept_alive(len(keys), request.expires_in, limits)
         if until is None and limits.max_life is not None:
             until = now + timedelta(seconds=limits.max_life)
         check_refresh_life(until, now, limits.max_life)
@@ -169,6 +175,32 @@ def check_refresh_ttl(expires_in: int, limits: RefreshLimits) -> None:
             f"a refreshing batch's links live at least {limits.min_ttl} s "
             f"({limits.min_ttl_source}); {expires_in} s would be re-signed on every pass",
         )
+
+
+def largest_kept_alive(expires_in: int, limits: RefreshLimits) -> int | None:
+    """The most links of one refreshing batch the pools re-sign in time at this TTL: re-signing
+    them (size / capacity) fits in half their life less the minimum margin, or in one refresh
+    interval (a batch one pass's share of an interval re-signs is always kept). None: not
+    limited."""
+    if limits.capacity is None:
+        return None
+    room = max(expires_in / 2 - limits.min_margin, limits.interval)
+    return int(limits.capacity * room)
+
+
+def check_kept_alive(size: int, expires_in: int, limits: RefreshLimits) -> None:
+    largest = largest_kept_alive(expires_in, limits)
+    if largest is None or size <= largest:
+        return
+    capacity = limits.capacity or 0.0
+    needed = int(2 * (limits.min_margin + size / capacity)) + 1
+    raise BatchInputError(
+        "keys",
+        f"the refresh pools cannot keep {size} links of {expires_in} s alive: they re-sign about "
+        f"{capacity:.0f} links/s ({limits.capacity_source}), so at most {largest} links of "
+        f"this TTL per refreshing batch; split the batch, give links of at least {needed} s, "
+        "or add refresh capacity (LINKS_REFRESH_PARALLEL and upkeep workers)",
+    )
 
 
 def check_margin(margin: float | None, floor: int | None) -> None:

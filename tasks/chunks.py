@@ -9,21 +9,24 @@ from django.db import transaction
 
 from common import metrics
 from tasks import progress
+from tasks.existence import missing_keys
 from tasks.issuing import check_bucket
 from tasks.linkstore import NewLink, insert_links
-from tasks.listing import missing_keys
 from tasks.models import Batch, BatchChunk, SkippedKey
-from tasks.refresh.planner import refresh_planner
+from tasks.refresh.planner import refresh_planner, spread_positions
 from tasks.s3clients import media_client
 from tasks.signing.disposition import filename_from_key
 from tasks.signing.entry import LinkRequest, SigningError, sign_many
 
 
-def sign_keys(batch: Batch, keys: Sequence[str]) -> tuple[list[NewLink], list[SkippedKey]]:
+def sign_keys(
+    batch: Batch, keys: Sequence[str], chunk_index: int = 0
+) -> tuple[list[NewLink], list[SkippedKey]]:
     """A link per key, through sign_many(); a key that cannot be signed is reported, not
     fatal to the others."""
     links, skipped = [], []
     plan_refresh = refresh_planner(batch)
+    positions = spread_positions(chunk_index, keys) if batch.refresh else {}
     named = batch.filename_from_key
     requests = [
         LinkRequest(key, batch.expires_in, filename_from_key(key) if named else None)
@@ -33,7 +36,8 @@ def sign_keys(batch: Batch, keys: Sequence[str]) -> tuple[list[NewLink], list[Sk
         if isinstance(signed, SigningError):
             skipped.append(invalid(batch, request.key, str(signed)))
             continue
-        refresh_at = plan_refresh(signed.issued_at, signed.expires_at)
+        position = positions.get(request.key, 0.0)
+        refresh_at = plan_refresh(signed.issued_at, signed.expires_at, position)
         links.append(
             NewLink(
                 request.key,
@@ -72,7 +76,7 @@ def prepare(chunk: BatchChunk) -> SignedChunk:
     # Objects from a prefix listing exist; a key list is checked only when asked.
     check = batch.check_existence and batch.source == Batch.Source.KEYS
     absent = missing_keys(media_client(), batch.bucket, keys) if check else set()
-    links, skipped = sign_keys(batch, [key for key in keys if key not in absent])
+    links, skipped = sign_keys(batch, [key for key in keys if key not in absent], chunk.index)
     skipped += [missing(batch, key) for key in keys if key in absent]
     return SignedChunk(chunk, links, skipped)
 

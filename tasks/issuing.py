@@ -33,6 +33,7 @@ from tasks.limits import refresh_limits
 from tasks.listing import has_objects, list_pages
 from tasks.models import Batch, BatchChunk
 from tasks.progress import fail_batch
+from tasks.refresh import meter
 from tasks.retrying import PermanentError, describe
 from tasks.s3clients import media_client
 
@@ -59,7 +60,10 @@ def create_batch(
     """
     now = timezone.now()
     request = validate(
-        request, max_size=settings.LINKS_MAX_BATCH_SIZE, now=now, limits=refresh_limits(settings)
+        request,
+        max_size=settings.LINKS_MAX_BATCH_SIZE,
+        now=now,
+        limits=refresh_limits(settings, meter.capacity()),
     )
     scope = scope if scope is not None else scope_for(owner)
     bucket = settings.AWS_STORAGE_BUCKET_NAME

@@ -7,7 +7,9 @@ recovery from one lost worker. So a refreshing batch's TTL is at least
 
     2 × (LINKS_REFRESH_INTERVAL + recovery)
 
-and anything shorter would be re-signed (and re-announced) on every pass for nothing.
+and anything shorter would be re-signed (and re-announced) on every pass for nothing. And a
+refreshing batch is no larger than the refresh pools re-sign in time at its TTL
+(batchspec.largest_kept_alive).
 These functions are the one place that says so; they read a settings-like object.
 """
 
@@ -31,13 +33,16 @@ def recovery_settings(settings: Any) -> RecoverySettings:
     )
 
 
-def derived_min_refresh_ttl(settings: Any) -> int:
-    """Twice the shortest margin that holds through a lost worker (tasks/refresh/margin.py):
-    the margin is at most half a link's life."""
-    margin = minimum_margin(
+def shortest_margin(settings: Any) -> int:
+    """The shortest margin that holds through a lost worker (tasks/refresh/margin.py)."""
+    return minimum_margin(
         settings.LINKS_REFRESH_INTERVAL, recovery_settings(settings), settings.LINKS_REFRESH_LEASE
     )
-    return 2 * margin
+
+
+def derived_min_refresh_ttl(settings: Any) -> int:
+    """Twice the shortest margin: the margin is at most half a link's life."""
+    return 2 * shortest_margin(settings)
 
 
 def min_refresh_ttl(settings: Any) -> int:
@@ -61,10 +66,14 @@ def describe_min_ttl(settings: Any) -> str:
     )
 
 
-def refresh_limits(settings: Any) -> RefreshLimits:
-    """The limits create_batch applies to a refreshing batch, from the settings."""
+def refresh_limits(settings: Any, capacity: float | None = None) -> RefreshLimits:
+    """The limits create_batch applies to a refreshing batch, from the settings and the refresh
+    pools' capacity (links/s; None: the batch size is not checked against it)."""
     return RefreshLimits(
         min_ttl=min_refresh_ttl(settings),
         min_ttl_source=describe_min_ttl(settings),
         max_life=settings.LINKS_REFRESH_MAX_LIFE,
+        min_margin=shortest_margin(settings),
+        interval=settings.LINKS_REFRESH_INTERVAL,
+        capacity=capacity,
     )

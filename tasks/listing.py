@@ -1,16 +1,13 @@
-"""What the media bucket holds: paginated listing of a prefix and per-key existence (S3 I/O)."""
+"""What the media bucket holds under a prefix: paginated listing (S3 I/O). Per-key existence:
+tasks/existence.py."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 PAGE_SIZE = 1000  # ListObjectsV2's maximum
-HEAD_THREADS = 8  # under botocore's default pool of 10 connections
 
 
 def list_entries(
@@ -36,20 +33,3 @@ def list_pages(
 def has_objects(client: Any, bucket: str, prefix: str) -> bool:
     response = client.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
     return bool(response.get("KeyCount") or response.get("Contents"))
-
-
-def exists(client: Any, bucket: str, key: str) -> bool:
-    try:
-        client.head_object(Bucket=bucket, Key=key)
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
-            return False
-        raise
-    return True
-
-
-def missing_keys(client: Any, bucket: str, keys: Sequence[str]) -> set[str]:
-    """The keys with no object, by a HEAD per key on a few threads (boto3 clients are shareable)."""
-    with ThreadPoolExecutor(max_workers=HEAD_THREADS) as pool:
-        found = list(pool.map(lambda key: exists(client, bucket, key), keys))
-    return {key for key, present in zip(keys, found, strict=True) if not present}

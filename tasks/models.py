@@ -269,3 +269,18 @@ class Revocation(models.Model):
 
     def __str__(self) -> str:
         return f"revocation {self.id} ({self.status})"
+
+
+class RefreshMeter(models.Model):
+    """What refresh passes measured (one row, `refresh`): one pass's rate, a moving average
+    over full chunks, which sizes chunks, the margin in force and the batches the pools can keep
+    alive; and the last time a chunk lost its lease (shown by /healthz)."""
+
+    name = models.CharField(max_length=40, primary_key=True)
+    links_per_second = models.FloatField(default=0.0)
+    measured_at = models.DateTimeField(null=True, blank=True)
+    leases_lost = models.BigIntegerField(default=0, help_text="Links whose lease ran out, ever.")
+    lease_lost_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.links_per_second:.0f} links/s"

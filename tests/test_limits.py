@@ -239,3 +239,30 @@ def test_the_schema_documents_the_refusals(alice):
     assert "LINKS_QUOTA_REFRESHING_LINKS" in create["403"]["description"]
     assert "limit" in schema["components"]["schemas"]["Error"]["properties"]
     assert all("429" in op["responses"] for ops in paths.values() for op in ops.values())
+
+
+# --- the refresh pools' capacity against a refreshing batch's size and TTL --------------
+
+
+@pytest.mark.django_db
+@override_settings(LINKS_REFRESH_RATE=2, LINKS_REFRESH_PARALLEL=1, LINKS_REFRESH_INTERVAL=60)
+def test_a_batch_the_pools_cannot_keep_alive_is_a_400_naming_the_settings(alice):
+    keys = [f"k/{n}" for n in range(400)]  # 200 s at 2 links/s
+    response = post_batch(alice.api, keys=keys, expires_in=600, refresh=True)
+
+    assert response.status_code == 400, response.content
+    message = response.json()["errors"]["keys"][0]
+    assert "cannot keep 400 links of 600 s alive" in message
+    assert "LINKS_REFRESH_PARALLEL" in message and "2 links/s" in message
+    assert Batch.objects.count() == 0
+    assert post_batch(alice.api, keys=keys, expires_in=600).status_code == 201  # no refresh
+    assert post_batch(alice.api, keys=keys[:100], expires_in=600, refresh=True).status_code == 201
+
+
+@pytest.mark.django_db
+@override_settings(LINKS_REFRESH_RATE=2, LINKS_REFRESH_PARALLEL=1, LINKS_REFRESH_INTERVAL=60)
+def test_the_command_line_refuses_a_batch_the_pools_cannot_keep_alive():
+    keys = [f"--key=k/{n}" for n in range(400)]
+    with pytest.raises(CommandError, match=r"cannot keep 400 links of 600 s alive"):
+        call_command("share_links", *keys, "--expires-in", "10m", "--refresh", stderr=io.StringIO())
+    assert Batch.objects.count() == 0

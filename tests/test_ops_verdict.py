@@ -37,8 +37,24 @@ def test_all_fresh_is_healthy():
     assert verdict.healthy
     assert set(verdict.checks) == {
         "database", "broker", "media_bucket", "beat", "queue:upkeep", "queue:deliveries",
-        "queue:bulk", "refresh_lag", "delivery_lag",
+        "queue:bulk", "refresh_lag", "refresh_leases", "refresh_backlog", "delivery_lag",
     }  # fmt: skip
+
+
+def test_a_lost_refresh_lease_fails_until_the_window_passes():
+    limits = Limits(**{**vars(LIMITS), "lease_lost_window": 300})
+    recent = judge(observed(lease_lost_at=ago(42)), limits)
+    assert recent.failing == ["refresh_leases"]
+    assert "LINKS_REFRESH_LEASE" in recent.checks["refresh_leases"].detail
+    assert judge(observed(lease_lost_at=ago(301)), limits).healthy
+
+
+def test_a_projected_refresh_backlog_longer_than_the_margin_fails():
+    limits = Limits(**{**vars(LIMITS), "refresh_margin": 120})
+    assert judge(observed(refresh_projected=119.0), limits).healthy
+    behind = judge(observed(refresh_projected=400.0), limits)
+    assert behind.failing == ["refresh_backlog"]
+    assert behind.checks["refresh_backlog"].as_dict()["seconds"] == 400.0
 
 
 def test_old_beat_heartbeat_fails_beat_and_leaves_queues_unmeasured():

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from tasks.models import ShareLink
 from tasks.refresh import claims, lapsing, refresher
+from tasks.refresh.margin import current_minimum
 from tasks.refresh.revocation import revoke
 from tasks.signing import factory
 from tasks.signing.factory import build_signer
@@ -42,8 +43,11 @@ def test_issue_plans_the_refresh_only_for_refreshing_batches(put_object):
     plain = issue_in_process(list(bodies), expires_in=600)
 
     link = refreshing.links.get(key=min(bodies))
-    # 600 s: 20 % is 120 s, under the 5-minute floor, which is capped at half the life
-    assert abs(link.refresh_at - (link.expires_at - timedelta(seconds=300))) <= timedelta(seconds=1)
+    # 600 s: 20 % is 120 s, under the 5-minute floor, which is capped at half the life; the
+    # batch's links come due spread from there to the shortest margin in force
+    margin = link.expires_at - link.refresh_at
+    shortest = timedelta(seconds=current_minimum())
+    assert shortest - timedelta(seconds=1) <= margin <= timedelta(seconds=301)
     assert not plain.links.filter(refresh_at__isnull=False).exists()
 
 
@@ -175,14 +179,16 @@ def test_temporary_credentials_make_the_link_due_before_they_expire(put_object, 
     link = batch.links.get()
 
     assert link.expires_at == creds_expiry  # not the hour asked for
-    assert link.refresh_at == creds_expiry - timedelta(minutes=5)  # 20 min of life: the floor
+    # 20 min of life: the floor (5 min), spread toward the shortest margin in force
+    shortest = timedelta(seconds=current_minimum())
+    assert creds_expiry - timedelta(minutes=5) <= link.refresh_at <= creds_expiry - shortest
     assert download(link.url).status_code == 200
     assert not claims.due(timezone.now()).filter(id=link.id).exists()
     assert claims.due(link.refresh_at).filter(id=link.id).exists()
 
     renewed = creds_expiry + timedelta(hours=6)
     monkeypatch.setattr(factory, "get_signer", lambda: temporary_signer(renewed, "two"))
-    moment = link.refresh_at + timedelta(seconds=1)
+    moment = (link.refresh_at + timedelta(seconds=1)).replace(microsecond=0)
     with (
         time_machine.travel(moment, tick=False),
         override_settings(LINKS_REFRESH_CHECK_EXISTS=False),

@@ -4,6 +4,7 @@ waits for it and is never overwritten; leases keep two passes off the same link.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from datetime import timedelta
 
@@ -13,8 +14,10 @@ from django.db import connection, connections
 from django.test import override_settings
 from django.utils import timezone
 
+from common import metrics
 from tasks.models import ShareLink
-from tasks.refresh import announce, claims, refresher
+from tasks.refresh import announce, claims, meter, refresher
+from tasks.refresh.lease import Lease
 from tasks.refresh.revocation import revoke
 from tests.batches import unique_prefix
 from tests.helpers import download
@@ -154,7 +157,7 @@ def test_a_pass_whose_lease_ended_writes_nothing(put_object):
 @pytest.mark.django_db
 @override_settings(LINKS_REFRESH_CHECK_EXISTS=False)
 def test_a_late_pass_does_not_overwrite_the_pass_that_took_its_links_after_its_lease(
-    put_object,
+    put_object, caplog
 ):
     batch = due_batch(put_object, count=1)
     now = timezone.now()
@@ -163,9 +166,18 @@ def test_a_late_pass_does_not_overwrite_the_pass_that_took_its_links_after_its_l
     with time_machine.travel(lease + timedelta(seconds=5), tick=False):
         assert refresher.run_pass().refreshed == 1  # a second pass, after the lease
 
-    plan = refresher.prepare(slow, lease)  # the slow pass wakes up and saves
+    lost_before = metrics.REFRESH_LEASES_LOST._value.get()
+    held = Lease([link.id for link in slow], lease)
+    plan = refresher.prepare(slow, held)  # the slow pass wakes up: too late to renew
     report = refresher.PassReport()
-    refresher.commit(plan, report)
+    with caplog.at_level(logging.ERROR, logger="tasks.refresh.refresher"):
+        refresher.commit(plan, report)
 
     assert report.refreshed == 0
     assert batch.links.get().version == 2
+    # and it says so: an ERROR naming the settings, the metric, the meter /healthz reads
+    (said,) = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert "lost their lease" in said and "LINKS_REFRESH_LEASE" in said
+    assert "LINKS_REFRESH_CHUNK" in said
+    assert metrics.REFRESH_LEASES_LOST._value.get() == lost_before + 1
+    assert meter.current().lease_lost_at is not None

@@ -57,20 +57,24 @@ def emails_to(batch: Batch) -> bool:
 
 
 def prepare_manifests(
-    links: Iterable[tuple[Any, int]], items: Mapping[Any, Items] | None = None
+    links: Iterable[tuple[Any, int]], items: Callable[[], Mapping[Any, Items]] | None = None
 ) -> dict[Any, PreparedManifest]:
     """Upload the manifests that emails about these links will carry; call with no lock held.
 
-    items: the links as they will be announced, by batch (default: as stored now).
+    items: makes the links as they will be announced, by batch (default: as stored now);
+    called only when some batch's email needs a manifest.
     """
     by_batch = group(links)
     permalink = permalink_maker()
     prepared = {}
     batches = Batch.objects.filter(id__in=list(by_batch)).prefetch_related("recipients")
+    made: Mapping[Any, Items] | None = None
     for batch in batches:
         if len(by_batch[batch.id]) <= settings.EMAIL_LINK_LIMIT or not emails_to(batch):
             continue
-        shown = items[batch.id] if items is not None else None
+        if items is not None and made is None:
+            made = items()
+        shown = made[batch.id] if made is not None else None
         shown = shown or batch_items(batch, by_batch[batch.id], permalink)
         prepared[batch.id] = PreparedManifest(manifest_writer(batch)(shown), listed(shown))
     return prepared

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
 
 from tasks.models import ShareLink
@@ -45,7 +45,12 @@ def due(now: datetime) -> QuerySet[ShareLink]:
 
 
 def take(now: datetime, limit: int, lease: datetime) -> list[ShareLink]:
-    """Up to `limit` due links, leased until `lease` (committed when this returns)."""
+    """Up to `limit` due links, leased until `lease` (committed when this returns).
+
+    PostgreSQL: one statement, `UPDATE … WHERE id IN (due … FOR UPDATE SKIP LOCKED LIMIT n)
+    RETURNING …`, with due() as the subquery (no list of ids goes back and forth)."""
+    if connection.vendor == "postgresql":
+        return take_at_once(now, limit, lease)
     with transaction.atomic():
         rows = due(now).order_by("refresh_at").select_for_update(skip_locked=True, of=("self",))
         links = list(rows.only(*TAKEN_FIELDS)[:limit])
@@ -53,6 +58,18 @@ def take(now: datetime, limit: int, lease: datetime) -> list[ShareLink]:
     for link in links:
         link.refresh_at = lease
     return links
+
+
+def take_at_once(now: datetime, limit: int, lease: datetime) -> list[ShareLink]:
+    chosen = due(now).order_by("refresh_at").values("id")[:limit]
+    sql, params = chosen.query.sql_with_params()
+    table = ShareLink._meta.db_table
+    columns = ", ".join(f"{name}_id" if name == "batch" else name for name in TAKEN_FIELDS)
+    query = (
+        f'UPDATE "{table}" SET refresh_at = %s WHERE id IN ({sql} FOR UPDATE OF "{table}" '  # noqa: S608 - constants and the ORM's SQL
+        f"SKIP LOCKED) RETURNING {columns}"
+    )
+    return list(ShareLink.objects.raw(query, [lease, *params]))
 
 
 def held(ids: Sequence[int], lease: datetime) -> QuerySet[ShareLink]:
@@ -70,3 +87,8 @@ def stop(ids: Sequence[int], lease: datetime) -> int:
 def postpone(ids: Sequence[int], lease: datetime, until: datetime) -> int:
     """Try these again later (they cannot be refreshed by this process now)."""
     return held(ids, lease).update(refresh_at=until)
+
+
+def still_active(ids: Sequence[int]) -> int:
+    """How many of these links are still active (whatever their lease)."""
+    return ShareLink.objects.filter(id__in=list(ids), status=ShareLink.Status.ACTIVE).count()

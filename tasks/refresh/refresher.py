@@ -1,9 +1,12 @@
 """One refresh pass: lease due links in chunks, re-sign them, save, announce `links.refreshed`.
 
 Each chunk is leased (see claims.py), then prepared with no transaction open: checked (past
-refresh_until; object deleted, by a HEAD per key when LINKS_REFRESH_CHECK_EXISTS), re-signed
-in bulk through the process's one signer, and the manifests of large emails uploaded. Then one
-short transaction saves the links still leased and publishes their deliveries. When a link
+refresh_until; object deleted, by tasks/existence.py when LINKS_REFRESH_CHECK_EXISTS), re-signed
+in bulk through the process's one signer, and the manifests of large emails uploaded; the lease
+is renewed between these steps (lease.py), and chunks are sized from the rate the pass measures
+so one step fits in the lease. Then one short transaction saves the links still leased and
+publishes their deliveries; re-signed links it could not save because their lease ran out are
+an ERROR, a metric and a /healthz failure (lost_leases). When a link
 was revoked in between and a prepared manifest no longer matches, the chunk is prepared again
 for the links still leased (a few times; then they wait for their lease to end).
 """
@@ -11,8 +14,10 @@ for the links still leased (a few times; then they wait for their lease to end).
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,13 +28,14 @@ from django.utils import timezone
 
 from common import metrics
 from tasks import s3clients
-from tasks.listing import missing_keys
+from tasks.existence import missing_keys
 from tasks.models import Batch, ShareLink
 from tasks.payloads import link_item
 from tasks.permalinks import permalink_maker
 from tasks.progress import lock_timeout
-from tasks.refresh import claims, owners
+from tasks.refresh import claims, meter, owners
 from tasks.refresh.announce import PreparedManifest, StaleManifest, announce, prepare_manifests
+from tasks.refresh.lease import Lease, chunk_size, length
 from tasks.refresh.planner import refresh_planner
 from tasks.refresh.policy import keeps_refreshing
 from tasks.refresh.resign import Resigned, new_signature, resign_requests, save
@@ -55,7 +61,7 @@ class PassReport:
 class Plan:
     """What a chunk comes to, worked out with no transaction open."""
 
-    lease: datetime
+    lease: Lease
     batch_of: dict[int, Any]
     past: list[int] = field(default_factory=list)
     gone: list[int] = field(default_factory=list)
@@ -67,16 +73,28 @@ class Plan:
 
 
 def run_pass(limit: int | None = None) -> PassReport:
-    """Refresh due links, chunk by chunk, until none is due or `limit` were claimed."""
+    """Refresh due links, chunk by chunk, until none is due or `limit` were claimed. Chunks are
+    sized from the rate this pass measures (lease.chunk_size)."""
     limit = settings.LINKS_REFRESH_PASS_LIMIT if limit is None else limit
     report = PassReport()
+    rate = meter.pass_rate()
     while report.due < limit:
-        wanted = min(settings.LINKS_REFRESH_CHUNK, limit - report.due)
+        wanted = min(chunk_size(rate), limit - report.due)
+        started = time.monotonic()
         claimed = refresh_chunk(report, wanted)
+        rate = measure(claimed, time.monotonic() - started, rate)
         if claimed < wanted:
             return report
     report.more = claims.due(timezone.now()).exists()
     return report
+
+
+def measure(links: int, seconds: float, rate: float) -> float:
+    """The pass's rate after this chunk; recorded for the margin, capacity and /healthz."""
+    meter.record_chunk(links, seconds, timezone.now())
+    if links < min(meter.MIN_SAMPLE, settings.LINKS_REFRESH_CHUNK) or seconds <= 0:
+        return rate
+    return links / seconds
 
 
 def passes_wanted(now: datetime, parallel: int, chunk: int) -> int:
@@ -87,11 +105,12 @@ def passes_wanted(now: datetime, parallel: int, chunk: int) -> int:
 
 def refresh_chunk(report: PassReport, limit: int) -> int:
     now = timezone.now()
-    lease = now + timedelta(seconds=settings.LINKS_REFRESH_LEASE)
-    links = claims.take(now, limit, lease)
+    until = now + length()
+    links = claims.take(now, limit, until)
     report.due += len(links)
     work = owners.end_lost_access(links)  # the others are revoked, with links.revoked
     report.access_ended += len(links) - len(work)
+    lease = Lease([link.id for link in work], until)
     for _ in range(PREPARE_TRIES):
         if not work:
             break
@@ -101,13 +120,14 @@ def refresh_chunk(report: PassReport, limit: int) -> int:
             break
         except StaleManifest as error:
             log.info("refresh: %s; preparing the chunk again", error)
-            still = claims.held([link.id for link in work], lease)
+            still = claims.held([link.id for link in work], lease.until)
             work = list(still.only(*claims.TAKEN_FIELDS))
     return len(links)
 
 
-def prepare(links: Sequence[ShareLink], lease: datetime) -> Plan:
-    """Sort, check and re-sign the leased links, and upload large emails' manifests."""
+def prepare(links: Sequence[ShareLink], lease: Lease) -> Plan:
+    """Sort, check and re-sign the leased links, and upload large emails' manifests; the
+    lease is renewed between these steps."""
     now = timezone.now()
     plan = Plan(lease, {link.id: link.batch_id for link in links})
     live = [link for link in links if keeps_refreshing(True, link.refresh_until, now)]
@@ -120,13 +140,17 @@ def prepare(links: Sequence[ShareLink], lease: datetime) -> Plan:
             "%d due links are in another bucket than %r: not refreshed", len(plan.foreign), ours
         )
     live = [link for link in live if link.bucket == ours]
-    gone = absent(live) if settings.LINKS_REFRESH_CHECK_EXISTS else set()
+    gone, resigned, unsignable = check_and_sign(live)
+    lease.keep()
     plan.gone = sorted(gone)
     plan.expired = {link.id for link in live if link.expires_at <= now}
-    plan.resigned, plan.unsignable = sign_all([link for link in live if link.id not in gone])
+    plan.resigned = [new for new in resigned if new.id not in gone]
+    plan.unsignable = [link_id for link_id in unsignable if link_id not in gone]
     plan.manifests = prepare_manifests(
-        [(plan.batch_of[r.id], r.id) for r in plan.resigned], planned_items(live, plan.resigned)
+        [(plan.batch_of[r.id], r.id) for r in plan.resigned],
+        lambda: planned_items(live, plan.resigned),
     )
+    lease.keep()
     return plan
 
 
@@ -134,19 +158,43 @@ def commit(plan: Plan, report: PassReport) -> None:
     """Save what is still leased and publish it, in one short transaction."""
     now = timezone.now()
     retry_at = now + timedelta(seconds=settings.LINKS_REFRESH_RETRY_AFTER)
+    until = plan.lease.until
     with transaction.atomic():
         lock_timeout()
-        claims.stop(plan.past + plan.gone + plan.unsignable, plan.lease)
-        claims.postpone(plan.foreign, plan.lease, retry_at)
-        saved = save(plan.resigned, now, plan.lease)
+        claims.stop(plan.past + plan.gone + plan.unsignable, until)
+        claims.postpone(plan.foreign, until, retry_at)
+        saved = save(plan.resigned, now, until)
         pairs = [(plan.batch_of[link_id], link_id) for link_id in saved]
         deliveries = announce("links.refreshed", pairs, manifests=plan.manifests)
     count_refreshed(saved, plan.expired)
+    if len(saved) < len(plan.resigned):
+        lost_leases(plan, set(saved), now)
     report.refreshed += len(saved)
     report.deliveries += deliveries
     report.past_until += len(plan.past)
     report.gone += len(plan.gone)
     report.failed += len(plan.unsignable) + len(plan.foreign)
+
+
+def lost_leases(plan: Plan, saved: set[int], now: datetime) -> None:
+    """Links re-signed but not saved, still active: their lease ran out (another pass may have
+    taken them). Said loudly: an ERROR naming the settings, a metric, /healthz."""
+    unsaved = [r.id for r in plan.resigned if r.id not in saved]
+    lost = claims.still_active(unsaved)
+    if not lost:
+        return  # revoked (or lapsed) meanwhile: nothing was lost
+    metrics.REFRESH_LEASES_LOST.inc(lost)
+    meter.record_lost(lost, now)
+    log.error(
+        "refresh: %d re-signed links of a chunk of %d lost their lease before they were saved "
+        "(renewed %d times); they are refreshed again when due. Preparing the chunk outlived "
+        "LINKS_REFRESH_LEASE (%s s): raise it, or lower LINKS_REFRESH_CHUNK (%s)",
+        lost,
+        len(plan.batch_of),
+        plan.lease.renewals,
+        settings.LINKS_REFRESH_LEASE,
+        settings.LINKS_REFRESH_CHUNK,
+    )
 
 
 def count_refreshed(saved: Sequence[int], expired: set[int]) -> None:
@@ -177,8 +225,20 @@ def planned_items(
     return items
 
 
+def check_and_sign(links: Sequence[ShareLink]) -> tuple[set[int], list[Resigned], list[int]]:
+    """(ids of the links whose object is gone, new signatures, ids not signable): the S3
+    check (when LINKS_REFRESH_CHECK_EXISTS) runs on a thread while this one signs, so a chunk
+    takes the longer of the two, not their sum."""
+    if not settings.LINKS_REFRESH_CHECK_EXISTS:
+        return set(), *sign_all(links)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        checking = pool.submit(absent, links)
+        resigned, unsignable = sign_all(links)
+        return checking.result(), resigned, unsignable
+
+
 def absent(links: Sequence[ShareLink]) -> set[int]:
-    """Ids of the links whose object is gone (a HEAD answers 404)."""
+    """Ids of the links whose object is gone (S3 I/O only: it runs on a thread)."""
     keys: dict[str, list[int]] = defaultdict(list)
     for link in links:
         keys[link.key].append(link.id)
@@ -192,7 +252,8 @@ def absent(links: Sequence[ShareLink]) -> set[int]:
 def sign_all(links: Sequence[ShareLink]) -> tuple[list[Resigned], list[int]]:
     """New signatures through sign_many(), and the ids of links that cannot be signed any more."""
     batches = Batch.objects.in_bulk({link.batch_id for link in links})
-    planners = {batch_id: refresh_planner(batch) for batch_id, batch in batches.items()}
+    capacity = meter.capacity()
+    planners = {batch_id: refresh_planner(batch, capacity) for batch_id, batch in batches.items()}
     requests = resign_requests(links, timezone.now())
     new, unsignable = [], []
     for link, signed in zip(links, sign_many(requests), strict=True):

@@ -46,7 +46,7 @@ def resign_requests(links: Sequence[ShareLink], now: datetime) -> list[LinkReque
 
 def new_signature(link: ShareLink, signed: SignedUrl, plan_refresh: RefreshPlanner) -> Resigned:
     """The link's new signature (expiry bounded by the credentials'), and its next refresh."""
-    refresh_at = plan_refresh(signed.issued_at, signed.expires_at)
+    refresh_at = plan_refresh(signed.issued_at, signed.expires_at, 0.0)  # keeps its point
     return Resigned(link.id, signed.url, signed.issued_at, signed.expires_at, refresh_at)
 
 

@@ -1,0 +1,114 @@
+"""Existence checks by listing give the answers a HEAD per key gives, at ~1 LIST per 1,000 dense
+keys (against LocalStack, requests counted with botocore's event hooks)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tasks import existence
+from tasks.existence import exists, missing_keys, plan
+
+pytestmark = [pytest.mark.s3]
+
+
+class Requests:
+    """Counts the S3 operations a client sends."""
+
+    def __init__(self, client) -> None:
+        self.seen: Counter[str] = Counter()
+        client.meta.events.register("before-call.s3", self.count)
+
+    def count(self, model, **kwargs) -> None:
+        self.seen[model.name] += 1
+
+
+def put_many(client, bucket: str, keys: list[str]) -> None:
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(lambda key: client.put_object(Bucket=bucket, Key=key, Body=b"x"), keys))
+
+
+def by_head(client, bucket: str, keys: list[str]) -> set[str]:
+    return {key for key in keys if not exists(client, bucket, key)}
+
+
+def test_plan_lists_dense_folders_and_heads_lone_keys():
+    keys = ["a/3", "a/1", "a/2", "b/only", "c/x", "c/y", "a/1"]
+    runs, singles = plan(keys)
+    assert runs == [["a/1", "a/2", "a/3"]]
+    assert sorted(singles) == ["b/only", "c/x", "c/y"]
+
+
+def test_same_answers_as_head_for_tricky_keys(s3_server):
+    client = s3_server.client
+    bucket = s3_server.make_bucket("exist")
+    stored = [
+        "d/a",
+        "d/ab",  # "d/a" is a prefix of it
+        "d/a/b",  # and of this, in a sub-folder
+        "d/a.txt",
+        "d/é-ünïcode.txt",
+        "d/日本語/ファイル.pdf",
+        "d/日本語/b",
+        "d/日本語/c",
+        "d/space key+plus&amp.txt",
+        "d/z",
+    ]
+    deleted = ["d/ab", "d/日本語/b"]
+    never = ["d/a/", "d/aa", "d/é", "d/日本語/ファイル", "d/zz", "d/0"]
+    put_many(client, bucket, stored)
+    client.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in deleted]})
+    asked = stored + never
+
+    assert missing_keys(client, bucket, asked) == by_head(client, bucket, asked)
+    assert missing_keys(client, bucket, asked) == set(deleted + never)
+
+
+def test_delete_markers_of_a_versioned_bucket_are_missing(s3_server):
+    client = s3_server.client
+    bucket = s3_server.make_bucket("versioned")
+    client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    keys = [f"v/{n:03d}.bin" for n in range(20)]
+    put_many(client, bucket, keys)
+    put_many(client, bucket, keys[:5])  # older versions under the current ones
+    for key in keys[10:15]:
+        client.delete_object(Bucket=bucket, Key=key)  # a delete marker on top
+    markers = client.list_object_versions(Bucket=bucket, Prefix="v/").get("DeleteMarkers", [])
+    assert {marker["Key"] for marker in markers} == set(keys[10:15])
+
+    assert missing_keys(client, bucket, keys) == set(keys[10:15]) == by_head(client, bucket, keys)
+
+
+def test_dense_keys_cost_one_list_per_thousand(s3_server):
+    client = s3_server.client
+    bucket = s3_server.make_bucket("dense")
+    keys = [f"reports/2026/file-{n:05d}.pdf" for n in range(3000)]
+    put_many(client, bucket, keys)
+    put_many(client, bucket, [f"reports/2025/old-{n}.pdf" for n in range(50)])
+    gone = keys[::97]
+    client.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in gone]})
+    requests = Requests(client)
+
+    asked = keys[:2000]  # a chunk of 2,000 due links, shuffled as the database returns them
+    found = missing_keys(client, bucket, list(reversed(asked)))
+
+    assert found == {key for key in gone if key in set(asked)}
+    assert requests.seen == {"ListObjectsV2": 2}
+
+
+def test_sparse_keys_fall_back_to_heads(s3_server, monkeypatch):
+    client = s3_server.client
+    bucket = s3_server.make_bucket("sparse")
+    keys = [f"big/{n:05d}" for n in range(1200)]
+    put_many(client, bucket, keys)
+    asked = [*keys[::200], "big/missing", "lone/key"]  # 6 of 1,200 in one folder, and a lone one
+    monkeypatch.setattr(existence, "PAGE_SIZE", 100)
+    requests = Requests(client)
+
+    assert missing_keys(client, bucket, asked) == {"big/missing", "lone/key"}
+    # a short first page (2 × 7 objects, 1 ours), a page of 100 with none ours (sparse), then a
+    # HEAD per key left
+    assert requests.seen["ListObjectsV2"] == 2
+    assert requests.seen["HeadObject"] == len(asked) - 1
