@@ -1,7 +1,7 @@
 """Bulk issue: a batch through Celery + Redis into PostgreSQL vs the obvious loop.
 
     python bench/bench_bulk_issue.py [--keys 100000] [--baseline-keys 10000] [--concurrency 2]
-                                     [--database linkdist_bench]
+                                     [--rounds 3] [--database linkdist_bench]
 
 The batch path: `create_batch` (keys stored in chunks, queued after commit) and real
 prefork worker processes that sign each chunk and bulk-insert its links, timed from
@@ -18,6 +18,9 @@ Two floors, in the same run, into the same link table with its indexes and const
 - the COPY alone: the rows the batch path wrote (same columns and values, fresh tokens,
   under another batch) handed to PostgreSQL by one binary COPY, timed from the COPY to the
   commit: what storing the links costs at the least, with no signing at all.
+Each of --rounds rounds runs the batch path on fresh keys, then the two floors; the figures
+are the medians (one run on a shared machine can be a third slower than the next, so each
+batch run is compared with the floors measured right after it).
 """
 
 from __future__ import annotations
@@ -26,9 +29,12 @@ import argparse
 import io
 import os
 import secrets
+import statistics
 import sys
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -209,11 +215,51 @@ def batch_path(keys: list[str], expires_in: int) -> tuple[float, float, object]:
     return len(keys) / elapsed, created, batch.id
 
 
+@dataclass(frozen=True)
+class Round:
+    ours: float  # links/s of the batch path
+    created: float  # seconds of it in create_batch
+    end_to_end: float  # links/s of one process signing all and one binary COPY
+    floor: float  # links/s of the binary COPY alone
+
+
+def one_round(number: int, keys: list[str]) -> Round:
+    """The batch path on fresh keys, then the floors (the same count of keys)."""
+    keys = [f"r{number}/{key}" for key in keys]
+    ours, created, batch_id = batch_path(keys, 3600)
+    floor = copy_floor(batch_id, len(keys))
+    end_to_end = sign_and_copy_floor([f"floor/{key}" for key in keys], 3600)
+    return Round(ours, created, end_to_end, floor)
+
+
+def median(rounds: list[Round], figure: Callable[[Round], float]) -> float:
+    return statistics.median(figure(one) for one in rounds)
+
+
+def report(rounds: list[Round]) -> None:
+    ours = median(rounds, lambda one: one.ours)
+    created = median(rounds, lambda one: one.created)
+    end_to_end = median(rounds, lambda one: one.end_to_end)
+    floor = median(rounds, lambda one: one.floor)
+    to_floor = median(rounds, lambda one: one.ours / one.end_to_end)
+    to_copy = median(rounds, lambda one: one.ours / one.floor)
+    shown = ", ".join(f"{100 * one.ours / one.end_to_end:.0f} %" for one in rounds)
+    print(
+        f"batch via Celery + Redis + bulk insert:    {ours:10,.0f} links/s "
+        f"({created:.1f} s in create_batch; medians of {len(rounds)} rounds)"
+    )
+    print(f"floor, one process signing all and one binary COPY:       {end_to_end:10,.0f} links/s")
+    print(f"floor, the binary COPY alone (the same rows, no signing): {floor:10,.0f} links/s")
+    print(f"bulk/floor {100 * to_floor:.0f} % (target >= 80 %; rounds: {shown})")
+    print(f"bulk/COPY {100 * to_copy:.0f} %")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--keys", type=int, default=100_000)
     parser.add_argument("--baseline-keys", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=2, help="worker processes")
+    parser.add_argument("--rounds", type=int, default=3, help="batch path + floors, each")
     parser.add_argument("--database", default=DATABASE, help="scratch database (dropped)")
     args = parser.parse_args()
     database_url = configure(args.database)
@@ -235,30 +281,18 @@ def main() -> None:
         baseline = obvious_loop([f"loop/{key}" for key in keys[: args.baseline_keys]], 3600)
         signing = signing_alone(keys[: args.baseline_keys], 3600)
         many = signing_many(keys[: args.baseline_keys], 3600)
-        ours, created, batch_id = batch_path(keys, 3600)
-        floor = copy_floor(batch_id, args.keys)
-        end_to_end = sign_and_copy_floor([f"floor/{key}" for key in keys], 3600)
+        rounds = [one_round(number, keys) for number in range(args.rounds)]
     finally:
         worker.stop()
         drop_database()
+    ours = median(rounds, lambda one: one.ours)
     print(
         f"keys: {args.keys:,} in chunks of {settings.LINKS_CHUNK_SIZE:,}; "
         f"{args.concurrency} worker processes; baseline on {args.baseline_keys:,} keys"
     )
     print(f"obvious loop (storage.url + save per link): {baseline:10,.0f} links/s")
-    print(
-        f"batch via Celery + Redis + bulk insert:    {ours:10,.0f} links/s "
-        f"({args.keys / ours:.1f} s end to end, {created:.1f} s of it in create_batch)"
-    )
-    print(f"ratio: {ours / baseline:.1f}x (target >= 10x)")
-    print(
-        f"floor, one process signing all and one binary COPY:  {end_to_end:10,.0f} links/s; "
-        f"bulk/floor {100 * ours / end_to_end:.0f} % (target >= 80 %)"
-    )
-    print(
-        f"floor, the binary COPY alone (the same rows, no signing): {floor:10,.0f} links/s; "
-        f"bulk/COPY {100 * ours / floor:.0f} %"
-    )
+    report(rounds)
+    print(f"ratio: {ours / baseline:.1f}x the obvious loop (target >= 10x)")
     print(f"signing alone, one core (tasks.signing.entry.sign): {signing:,.0f} URLs/s")
     print(
         f"the same through sign_many() (the bulk paths' form): {many:,.0f} URLs/s "
