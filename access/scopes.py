@@ -19,6 +19,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 # Characters that NFKC, a case-insensitive or a Windows-minded server may turn into "/" or ".".
 SLASH_LOOKALIKES = "\\\u2044\u2215\u29f8\u2571\uff0f\u29f5\ufe68\uff3c"
@@ -37,15 +38,33 @@ class ScopeError(ValueError):
 
 def folded(text: str) -> str:
     """The form two keys that a person or a lenient server could confuse share."""
+    if text.isascii():  # the common case, ~10x faster: on ASCII, NFKC changes nothing, the
+        return text.replace("\\", "/").lower()  # look-alikes are just "\\", casefold is lower
+    return folded_unicode(text)
+
+
+def folded_unicode(text: str) -> str:
     return unicodedata.normalize("NFKC", text.translate(FOLD)).translate(FOLD).casefold()
+
+
+def character_problem(key: str) -> str | None:
+    if key.isascii():  # ASCII is NFC; its only refused characters are the controls (Cc)
+        return None if key.isprintable() else CONTROL_CHARACTERS
+    if unicodedata.normalize("NFC", key) != key:
+        return "not in Unicode NFC form (normalise it; a decomposed form is another object)"
+    if any(unicodedata.category(char) in REFUSED_CATEGORIES for char in key):
+        return CONTROL_CHARACTERS
+    return None
+
+
+CONTROL_CHARACTERS = "holds control, invisible or unassigned characters"
 
 
 def form_problem(key: str) -> str | None:
     """Why a key (or prefix) is refused whatever the scope; None when its form is sound."""
-    if unicodedata.normalize("NFC", key) != key:
-        return "not in Unicode NFC form (normalise it; a decomposed form is another object)"
-    if any(unicodedata.category(char) in REFUSED_CATEGORIES for char in key):
-        return "holds control, invisible or unassigned characters"
+    problem = character_problem(key)
+    if problem:
+        return problem
     segments = folded(key).split("/")
     if segments[0] == "" and len(segments) > 1:
         return "starts with '/'"
@@ -78,9 +97,12 @@ class KeyScope:
             text += f", narrowed by this token to {quoted(self.narrowed_to)}"
         return text
 
+    @cached_property
+    def folded_reserved(self) -> tuple[str, ...]:
+        return tuple(folded(prefix) for prefix in self.reserved)
+
     def is_reserved(self, key: str) -> bool:
-        shape = folded(key)
-        return any(shape.startswith(folded(prefix)) for prefix in self.reserved)
+        return folded(key).startswith(self.folded_reserved)
 
     def refusal(self, key: str) -> str | None:
         """Why this caller may not share `key`; None when they may."""
@@ -118,7 +140,7 @@ class KeyScope:
 
 
 def within(key: str, prefixes: Iterable[str]) -> bool:
-    return any(key.startswith(prefix) for prefix in prefixes)
+    return key.startswith(tuple(prefixes))
 
 
 def grant_problem(prefix: str, reserved: Sequence[str] = RESERVED) -> str | None:

@@ -74,15 +74,24 @@ def unstorable(text: str) -> str | None:
     """Why text cannot even be stored or reported (NUL, lone surrogates); None when it can."""
     if "\x00" in text:
         return "holds a NUL character"
-    if any("\ud800" <= char <= "\udfff" for char in text):
+    if not text.isascii() and any("\ud800" <= char <= "\udfff" for char in text):
         return "holds a lone surrogate (not valid Unicode)"
     return None
+
+
+def plain_ascii(key: object) -> bool:
+    """A key that every check below accepts: ASCII, not empty, not too long, no NUL."""
+    return (
+        type(key) is str and 0 < len(key) <= MAX_KEY_BYTES and key.isascii() and "\x00" not in key
+    )
 
 
 def check_keys(keys: Sequence[object], max_size: int) -> list[str]:
     if not keys:
         raise BatchInputError("keys", "no keys given: list at least one object key")
     for number, key in enumerate(keys, start=1):
+        if plain_ascii(key):  # the common case, checked in a few C calls
+            continue
         if isinstance(key, str) and unstorable(key):
             raise BatchInputError("keys", f"key #{number} {unstorable(key)}")
         try:

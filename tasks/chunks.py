@@ -11,7 +11,7 @@ from common import metrics
 from tasks import progress
 from tasks.existence import missing_keys
 from tasks.issuing import check_bucket
-from tasks.linkstore import NewLink, insert_links
+from tasks.linkstore import NewLink, insert_links, new_tokens
 from tasks.models import Batch, BatchChunk, SkippedKey
 from tasks.refresh.planner import refresh_planner, spread_positions
 from tasks.s3clients import media_client
@@ -32,6 +32,7 @@ def sign_keys(
         LinkRequest(key, batch.expires_in, filename_from_key(key) if named else None)
         for key in keys
     ]
+    tokens = iter(new_tokens(len(requests)))
     for request, signed in zip(requests, sign_many(requests), strict=True):
         if isinstance(signed, SigningError):
             skipped.append(invalid(batch, request.key, str(signed)))
@@ -45,7 +46,8 @@ def sign_keys(
                 signed.issued_at,
                 signed.expires_at,
                 request.filename,
-                refresh_at=refresh_at,
+                next(tokens),
+                refresh_at,
             )
         )
     return links, skipped
@@ -82,15 +84,16 @@ def prepare(chunk: BatchChunk) -> SignedChunk:
 
 
 def record(signed: SignedChunk) -> bool:
-    """Insert the links and count the chunk done, once: False when a run did it already."""
+    """Claim the chunk, insert its links and count them, once: False when a run did it already
+    (a retry, a redelivered message, a killed worker's message run again)."""
     with transaction.atomic():
         progress.lock_timeout()
-        # A re-run (retry, redelivery, killed worker) finds its links there already.
+        if not progress.claim_chunk(signed.chunk):
+            return False
         insert_links(signed.chunk.batch, signed.links)
         SkippedKey.objects.bulk_create(signed.skipped, ignore_conflicts=True)
-        return progress.chunk_done(
-            signed.chunk, signed=len(signed.links), skipped=len(signed.skipped)
-        )
+        progress.count_chunk(signed.chunk, signed=len(signed.links), skipped=len(signed.skipped))
+        return True
 
 
 def sign_chunk(chunk_id: int) -> None:

@@ -27,19 +27,26 @@ def lock_timeout() -> None:
             )
 
 
-def chunk_done(chunk: BatchChunk, *, signed: int, skipped: int) -> bool:
-    """Record a signed chunk in the caller's transaction; False when it was recorded already."""
-    now = timezone.now()
-    claimed = BatchChunk.objects.filter(id=chunk.id, status=BatchChunk.Status.PENDING).update(
-        status=BatchChunk.Status.DONE, error="", finished_at=now
+def claim_chunk(chunk: BatchChunk) -> bool:
+    """Mark a pending chunk done in the caller's transaction; False when it is not pending.
+
+    The row stays locked until that transaction ends, so of two runs of one chunk only one
+    gets True and writes its links: the other waits, then finds it done (or, when the first
+    rolled back, pending, and does the work itself).
+    """
+    return bool(
+        BatchChunk.objects.filter(id=chunk.id, status=BatchChunk.Status.PENDING).update(
+            status=BatchChunk.Status.DONE, error="", finished_at=timezone.now()
+        )
     )
-    if not claimed:
-        return False
+
+
+def count_chunk(chunk: BatchChunk, *, signed: int, skipped: int) -> None:
+    """Add a claimed chunk's counts to its batch, and end the batch when it was the last."""
     batch = Batch.objects.select_for_update().get(id=chunk.batch_id)
     batch.signed += signed
     batch.skipped += skipped
     finish_if_complete(batch)
-    return True
 
 
 def chunk_failed(chunk_id: int, reason: str) -> None:

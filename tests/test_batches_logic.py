@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -15,13 +16,13 @@ from django.test import override_settings
 from django.utils import timezone
 
 from notifications.models import Recipient
-from tasks import chunks, linkstore
+from tasks import chunks, linkstore, progress
 from tasks.batchspec import BatchInputError, BatchRequest, validate
 from tasks.export import csv_pieces, json_pieces
 from tasks.handover import hand_over, manifest_writer
 from tasks.issuing import create_batch, expand_prefix
 from tasks.linkstore import NewLink
-from tasks.models import Batch, BatchChunk, ShareLink
+from tasks.models import Batch, BatchChunk, ShareLink, new_token
 from tasks.permalinks import permalink_maker
 from tasks.progress import failure_summary
 from tasks.retrying import backoff_delay, describe, is_transient
@@ -170,6 +171,20 @@ def test_two_runs_of_one_chunk_leave_one_link_per_key_counted_once():
 
 
 @pytest.mark.django_db
+def test_a_run_that_finds_its_chunk_given_up_writes_no_link():
+    batch = create_batch(BatchRequest(keys=["f/1", "f/2"], expires_in=60)).batch
+    chunk = BatchChunk.objects.select_related("batch").get(batch=batch)
+    signed = chunks.prepare(chunk)  # a slow run, while another one gave the chunk up
+
+    progress.chunk_failed(chunk.id, "gave up")
+
+    assert chunks.record(signed) is False
+    assert not ShareLink.objects.filter(batch=batch).exists()
+    batch.refresh_from_db()
+    assert (batch.status, batch.signed, batch.failed) == ("failed", 0, 2)
+
+
+@pytest.mark.django_db
 @override_settings(LINKS_CHUNK_SIZE=1)
 def test_the_sweeper_requeues_stale_work_once(django_capture_on_commit_callbacks):
     batch = create_batch(BatchRequest(keys=["s/1", "s/2", "s/3"], expires_in=60)).batch
@@ -311,6 +326,43 @@ def test_copy_and_bulk_create_store_the_same_link():
     assert rows[0] == rows[1]
     assert rows[0]["refresh_until"] == until and rows[0]["status"] == "active"
     assert ShareLink.objects.get(batch=copied).token == link.token
+
+
+def test_tokens_made_in_bulk_have_the_form_of_one_and_do_not_repeat():
+    tokens = linkstore.new_tokens(1000)
+    assert len(set(tokens)) == 1000
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]{32}", token) for token in tokens)
+    assert len(new_token()) == 32
+
+
+@pytest.mark.django_db
+def test_the_binary_copy_stores_any_text_and_a_link_already_there_once():
+    batch = Batch.objects.create(source="keys", bucket="b", expires_in=90)
+    now = timezone.now()
+    keys = ["tab\there", "new\nline", "back\\slash", "é/ü 漢字 \\N.pdf", "plain"]
+    links = [
+        NewLink(
+            key,
+            f"https://x/{number}?X-Amz-Signature=ab",
+            now,
+            now + timedelta(seconds=90),
+            None if number % 2 else f"f{number}.pdf",
+            refresh_at=None if number % 2 else now + timedelta(seconds=60),
+        )
+        for number, key in enumerate(keys)
+    ]
+
+    linkstore.insert_links(batch, links[:2])
+    linkstore.insert_links(batch, links)  # two are there: the COPY conflicts, the rest is added
+
+    stored = {link.key: link for link in ShareLink.objects.filter(batch=batch)}
+    assert [stored[key].token for key in keys] == [link.token for link in links]
+    assert [(stored[k].url, stored[k].filename, stored[k].refresh_at) for k in keys] == [
+        (link.url, link.filename, link.refresh_at) for link in links
+    ]
+    assert {(link.version, link.status, link.ttl, link.hits) for link in stored.values()} == {
+        (1, "active", 90, 0)
+    }
 
 
 @pytest.mark.django_db

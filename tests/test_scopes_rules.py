@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 
-from access.scopes import KeyScope, ScopeError, folded, form_problem, grant_problem
+from access.scopes import (
+    REFUSED_CATEGORIES,
+    KeyScope,
+    ScopeError,
+    folded,
+    folded_unicode,
+    form_problem,
+    grant_problem,
+)
 
 ALICE = KeyScope(granted=("alice/",))
 OPERATOR = KeyScope(granted=("",))
@@ -124,3 +134,37 @@ def test_keys_no_database_can_store_are_refused_as_bad_input(key: str, why: str)
         validate(BatchRequest(keys=["ok", key], expires_in=60), max_size=10, now=datetime.now(UTC))
     with pytest.raises(BatchInputError, match=why):
         validate(BatchRequest(prefix=key, expires_in=60), max_size=10, now=datetime.now(UTC))
+
+
+ASCII_KEYS = [f"a{chr(code)}b/c{chr(code)}" for code in range(128)] + [
+    "\\x",
+    "a\\..\\b",
+    "A/B/./c",
+    "_LINKDIST\\manifests/x",
+    "x/",
+    "/x",
+]
+
+
+@pytest.mark.parametrize("key", ASCII_KEYS)
+def test_the_ascii_shortcut_answers_as_the_unicode_rules(key: str) -> None:
+    assert folded(key) == folded_unicode(key)
+    assert OPERATOR.refusal(key) == slow_refusal(key)
+
+
+def slow_refusal(key: str) -> str | None:
+    """The rules spelled out with no shortcut: NFC, Unicode categories, the folded segments."""
+    if unicodedata.normalize("NFC", key) != key:
+        return "not in Unicode NFC form"
+    if any(unicodedata.category(char) in REFUSED_CATEGORIES for char in key):
+        return "holds control, invisible or unassigned characters"
+    segments = folded_unicode(key).split("/")
+    if segments[0] == "" and len(segments) > 1:
+        return "starts with '/'"
+    if "" in segments[:-1]:
+        return "holds an empty path segment ('//')"
+    if any(segment in (".", "..") for segment in segments):
+        return "holds a '.' or '..' path segment"
+    if folded_unicode(key).startswith(folded_unicode("_linkdist/")):
+        return "reserved for the project's own files"
+    return None

@@ -1,0 +1,258 @@
+"""Keep-alive at scale: a refreshing batch of a million links, all due at once, re-signed by the
+real pools and beat with the existence check on, against the bulk rate of the same run.
+
+    python bench/bench_keepalive.py [--links 1000000] [--bulk-keys 100000] [--check on|off]
+                                    [--remaining 1800] [--s3-delay-ms 0]
+                                    [--database linkdist_bench_keepalive]
+
+Needs PostgreSQL and Redis on 127.0.0.1 (`make services`); the scratch database is created
+and dropped here, the Redis queues are this run's own. S3 is bench/s3_standin.py, a local
+stand-in holding --links + --bulk-keys synthetic keys (folders of 1,000) that answers HEAD
+and ListObjectsV2 and counts the requests (LocalStack cannot hold a million objects here).
+
+1. The `upkeep` and `bulk` pools and `beat` start from their Procfile lines (refresh passes
+   every LINKS_REFRESH_INTERVAL=2 s, LINKS_REFRESH_CHECK_EXISTS from --check).
+2. Bulk: create_batch of --bulk-keys keys (a key list, existence check off, as
+   bench_bulk_issue.py) signed by the bulk pool; B = keys / seconds from the call to done.
+3. Load: --links links of one issued, refreshing batch, written by the bulk path's binary
+   COPY (tasks.linkstore), all due at the commit (refresh_at in the past) with --remaining
+   seconds of life left: the moment a whole batch comes due together.
+4. Keep-alive: beat's passes re-sign them; the due count is polled (partial index) until it
+   is 0, or until the links' old expiry passes. R = links re-signed / seconds from the commit.
+   S3 requests are those the stand-in counted meanwhile, per 1,000 links. Lapsed: links
+   marked lapsed, left unrefreshed past their expiry, or re-signed after it.
+
+Prints progress, then as its last line:
+    keepalive: N links, X S3 requests per 1,000 links, refresh R links/s, bulk B links/s,
+    refresh/bulk P %, lapsed L
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from contextlib import ExitStack
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.s3_standin import synthetic_key  # noqa: E402
+
+SERVER = "postgres://postgres@127.0.0.1:5432"
+BUCKET = "keepalive-media"
+TTL = 7200  # the batch's expires_in: re-signed links get this, and are not due again here
+LOAD_ROWS = 50_000  # links per COPY while loading (bounded memory)
+
+
+def start_standin(count: int, delay_ms: float) -> tuple[subprocess.Popen[str], str]:
+    command = [sys.executable, str(ROOT / "bench" / "s3_standin.py"), str(count)]
+    standin = subprocess.Popen(
+        [*command, "--delay-ms", str(delay_ms)], stdout=subprocess.PIPE, text=True
+    )
+    assert standin.stdout is not None
+    port = json.loads(standin.stdout.readline())["port"]
+    return standin, f"http://127.0.0.1:{port}"
+
+
+def s3_requests(endpoint: str) -> int:
+    with urllib.request.urlopen(f"{endpoint}/_standin/stats", timeout=10) as response:  # noqa: S310 - loopback
+        return sum(json.load(response).values())
+
+
+def configure(database: str, endpoint: str, check: bool) -> str:
+    """Environment shared with the pools; returns the database URL."""
+    database_url = f"{SERVER}/{database}"
+    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        admin.execute(f"CREATE DATABASE {database}")
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE="tests.settings",  # test secrets, PostgreSQL, Redis
+        TEST_DATABASE_URL=database_url,
+        CELERY_QUEUE_PREFIX=f"keepalive-{uuid.uuid4().hex[:8]}-",
+        DJANGO_LOG_LEVEL="WARNING",
+        DJANGO_AWS_S3_ENDPOINT_URL=endpoint,
+        DJANGO_AWS_STORAGE_BUCKET_NAME=BUCKET,
+        LINKS_REFRESH_CHECK_EXISTS="true" if check else "false",
+        LINKS_REFRESH_INTERVAL="2",
+    )
+    return database_url
+
+
+def drop_database(database: str) -> None:
+    from django.db import connections
+
+    connections.close_all()
+    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+
+
+def bulk_rate(first: int, count: int) -> float:
+    """create_batch of `count` keys of the set, signed by the bulk pool; links per second."""
+    from tasks.batchspec import BatchRequest
+    from tasks.clitools import wait_for
+    from tasks.issuing import create_batch
+
+    keys = [synthetic_key(number) for number in range(first, first + count)]
+    started = time.perf_counter()
+    # Not refreshing: the sample measures the issue path, apart from any admission rule that
+    # weighs refreshing links against the refresh rate.
+    batch = create_batch(BatchRequest(keys=keys, expires_in=TTL)).batch
+    batch = wait_for(batch, stall_timeout=300, stream=io.StringIO(), poll=0.05)
+    elapsed = time.perf_counter() - started
+    assert batch.status == "done" and batch.signed == count, (batch.status, batch.error)
+    return count / elapsed
+
+
+def load(count: int, remaining: int) -> tuple[Any, datetime, datetime]:
+    """An issued refreshing batch of `count` links, all due once committed; (batch, the commit
+    time, the links' expiry)."""
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from tasks.linkstore import NewLink, copy_into_table, new_tokens
+    from tasks.models import Batch, ShareLink
+
+    now = timezone.now().replace(microsecond=0)
+    expires_at = now + timedelta(seconds=remaining)
+    issued_at = expires_at - timedelta(seconds=TTL)
+    started = time.perf_counter()
+    with transaction.atomic():
+        batch = Batch.objects.create(
+            source=Batch.Source.KEYS,
+            bucket=BUCKET,
+            expires_in=TTL,
+            refresh=True,
+            status=Batch.Status.DONE,
+            total=count,
+            signed=count,
+            finished_at=now,
+        )
+        for first in range(0, count, LOAD_ROWS):
+            numbers = range(first, min(first + LOAD_ROWS, count))
+            links = [
+                NewLink(key, f"https://old.invalid/{key}", issued_at, expires_at, None, token, now)
+                for key, token in zip(
+                    map(synthetic_key, numbers), new_tokens(len(numbers)), strict=True
+                )
+            ]
+            copy_into_table(batch, links)
+    committed = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {ShareLink._meta.db_table}")
+    print(f"loaded {count:,} links by COPY in {time.perf_counter() - started:.1f} s", flush=True)
+    return batch, committed, expires_at
+
+
+def due(batch: Any, since: datetime) -> int:
+    from tasks.models import ShareLink
+
+    active = ShareLink.objects.filter(batch=batch, status=ShareLink.Status.ACTIVE)
+    return active.filter(refresh_at__isnull=False, refresh_at__lte=since).count()
+
+
+def keep_alive(batch: Any, count: int, committed: datetime, expires_at: datetime) -> float:
+    """Wait until no loaded link is due, or their expiry has passed; seconds from the commit."""
+    from django.utils import timezone
+
+    started = time.perf_counter() - (timezone.now() - committed).total_seconds()
+    shown = time.perf_counter()
+    while True:
+        left = due(batch, committed)
+        elapsed = time.perf_counter() - started
+        if not left or timezone.now() > expires_at:
+            return elapsed
+        if time.perf_counter() - shown >= 10:
+            done = count - left
+            print(f"  {elapsed:6.0f} s: {done:,} of {count:,} re-signed", flush=True)
+            shown = time.perf_counter()
+        time.sleep(0.5)
+
+
+def lapsed(batch: Any, expires_at: datetime) -> int:
+    """Links marked lapsed, never re-signed though their expiry passed, or re-signed after it."""
+    from django.db.models import Q
+    from django.utils import timezone
+
+    from tasks.models import ShareLink
+
+    late = Q(issued_at__gt=expires_at)
+    if timezone.now() > expires_at:
+        late |= Q(version=1)
+    return ShareLink.objects.filter(Q(batch=batch) & (Q(status="lapsed") | late)).count()
+
+
+def run(args: argparse.Namespace, endpoint: str) -> str:
+    from django.conf import settings
+    from django.core.management import call_command
+
+    from tests.services.celery_processes import PoolProcess
+
+    call_command("migrate", verbosity=0)
+    url = os.environ["TEST_DATABASE_URL"]
+    with ExitStack() as stack:
+        for name in ("upkeep", "bulk", "beat"):
+            pool = PoolProcess(url, name).start(timeout=120)
+            stack.callback(pool.stop)
+        bulk = bulk_rate(args.links, args.bulk_keys)
+        print(f"bulk: {args.bulk_keys:,} keys in {args.bulk_keys / bulk:.1f} s", flush=True)
+        before = s3_requests(endpoint)
+        batch, committed, expires_at = load(args.links, args.remaining)
+        elapsed = keep_alive(batch, args.links, committed, expires_at)
+        requests = s3_requests(endpoint) - before
+        refreshed = args.links - due(batch, committed)
+        lost = lapsed(batch, expires_at)
+    refresh = refreshed / elapsed
+    check = "on" if settings.LINKS_REFRESH_CHECK_EXISTS else "off"
+    print(
+        f"refresh: {refreshed:,} of {args.links:,} links re-signed in {elapsed:.1f} s from the "
+        f"commit (existence check {check}; upkeep pool, LINKS_REFRESH_PARALLEL="
+        f"{settings.LINKS_REFRESH_PARALLEL}, chunks of {settings.LINKS_REFRESH_CHUNK:,})"
+    )
+    return (
+        f"keepalive: {args.links:,} links, {1000 * requests / args.links:.1f} S3 requests per "
+        f"1,000 links, refresh {refresh:,.0f} links/s, bulk {bulk:,.0f} links/s, "
+        f"refresh/bulk {100 * refresh / bulk:.0f} %, lapsed {lost:,}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--links", type=int, default=1_000_000)
+    parser.add_argument("--bulk-keys", type=int, default=100_000, help="the bulk sample")
+    parser.add_argument("--check", choices=("on", "off"), default="on", help="existence check")
+    parser.add_argument(
+        "--remaining", type=int, default=1800, help="seconds of life the due links have left"
+    )
+    parser.add_argument("--s3-delay-ms", type=float, default=0.0, help="slow every S3 answer")
+    parser.add_argument("--database", default="linkdist_bench_keepalive")
+    args = parser.parse_args()
+    standin, endpoint = start_standin(args.links + args.bulk_keys, args.s3_delay_ms)
+    try:
+        configure(args.database, endpoint, args.check == "on")
+        import django
+
+        django.setup()
+        try:
+            line = run(args, endpoint)
+        finally:
+            drop_database(args.database)
+    finally:
+        standin.terminate()
+        standin.wait()
+    print(line)
+
+
+if __name__ == "__main__":
+    main()
