@@ -38,10 +38,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-import psycopg
-
 ROOT = Path(__file__).resolve().parents[1]
-SERVER = "postgres://postgres@127.0.0.1:5432"
+sys.path.insert(0, str(ROOT))
+
+from bench import scratch  # noqa: E402
+
 DATABASE = "linkdist_bench"
 FLOOR_COLUMNS = {
     "batch_id": "uuid",
@@ -67,27 +68,12 @@ def configure(database: str) -> str:
     """Environment shared with the worker processes; returns the database URL."""
     global DATABASE
     DATABASE = database
-    sys.path.insert(0, str(ROOT))
-    database_url = f"{SERVER}/{DATABASE}"
+    database_url = scratch.database_url(DATABASE)
     os.environ["TEST_DATABASE_URL"] = database_url
     os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"  # S3 test values, PostgreSQL
     os.environ["CELERY_QUEUE_PREFIX"] = f"bench-{uuid.uuid4().hex[:8]}-"
     os.environ["DJANGO_LOG_LEVEL"] = "WARNING"
     return database_url
-
-
-def recreate_database() -> None:
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {DATABASE}")
-        admin.execute(f"CREATE DATABASE {DATABASE}")
-
-
-def drop_database() -> None:
-    from django.db import connections
-
-    connections.close_all()
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
 
 
 def obvious_loop(keys: list[str], expires_in: int) -> float:
@@ -263,7 +249,7 @@ def main() -> None:
     parser.add_argument("--database", default=DATABASE, help="scratch database (dropped)")
     args = parser.parse_args()
     database_url = configure(args.database)
-    recreate_database()
+    scratch.recreate(DATABASE)
 
     import django
 
@@ -284,7 +270,7 @@ def main() -> None:
         rounds = [one_round(number, keys) for number in range(args.rounds)]
     finally:
         worker.stop()
-        drop_database()
+        scratch.drop(DATABASE)
     ours = median(rounds, lambda one: one.ours)
     print(
         f"keys: {args.keys:,} in chunks of {settings.LINKS_CHUNK_SIZE:,}; "

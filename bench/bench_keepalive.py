@@ -43,14 +43,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import psycopg
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import scratch  # noqa: E402
 from bench.s3_standin import synthetic_key  # noqa: E402
 
-SERVER = "postgres://postgres@127.0.0.1:5432"
 BUCKET = "keepalive-media"
 TTL = 7200  # the batch's expires_in: re-signed links get this, and are not due again here
 LOAD_ROWS = 50_000  # links per COPY while loading (bounded memory)
@@ -73,10 +71,7 @@ def s3_requests(endpoint: str) -> int:
 
 def configure(database: str, endpoint: str, check: bool) -> str:
     """Environment shared with the pools; returns the database URL."""
-    database_url = f"{SERVER}/{database}"
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
-        admin.execute(f"CREATE DATABASE {database}")
+    database_url = scratch.recreate(database)
     os.environ.update(
         DJANGO_SETTINGS_MODULE="tests.settings",  # test secrets, PostgreSQL, Redis
         TEST_DATABASE_URL=database_url,
@@ -88,14 +83,6 @@ def configure(database: str, endpoint: str, check: bool) -> str:
         LINKS_REFRESH_INTERVAL="2",
     )
     return database_url
-
-
-def drop_database(database: str) -> None:
-    from django.db import connections
-
-    connections.close_all()
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
 
 
 def bulk_rate(first: int, count: int) -> float:
@@ -247,7 +234,7 @@ def main() -> None:
         try:
             line = run(args, endpoint)
         finally:
-            drop_database(args.database)
+            scratch.drop(args.database)
     finally:
         standin.terminate()
         standin.wait()

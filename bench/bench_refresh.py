@@ -25,32 +25,21 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-import psycopg
-
 ROOT = Path(__file__).resolve().parents[1]
-SERVER = "postgres://postgres@127.0.0.1:5432"
+sys.path.insert(0, str(ROOT))
+
+from bench import scratch  # noqa: E402
+
 DATABASE = "linkdist_bench_refresh"
 
 
 def configure(database: str) -> None:
     global DATABASE
     DATABASE = database
-    sys.path.insert(0, str(ROOT))
-    os.environ["TEST_DATABASE_URL"] = f"{SERVER}/{DATABASE}"
+    os.environ["TEST_DATABASE_URL"] = scratch.recreate(DATABASE)
     os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
     os.environ["DJANGO_LOG_LEVEL"] = "WARNING"
     os.environ["LINKS_REFRESH_CHECK_EXISTS"] = "false"
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        admin.execute(f"CREATE DATABASE {DATABASE}")
-
-
-def drop_database() -> None:
-    from django.db import connections
-
-    connections.close_all()
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
 
 
 def load(count: int, due_every: int) -> object:
@@ -299,7 +288,7 @@ def main() -> None:
         baseline = obvious_loop(batch, args.baseline_links, use_storage=True)
         fast_loop = obvious_loop(batch, args.baseline_links, use_storage=False)
     finally:
-        drop_database()
+        scratch.drop(DATABASE)
     refreshed = len(ids)
     rate, rate_checked = refreshed / elapsed, refreshed / checked
     chunk = settings.LINKS_REFRESH_CHUNK

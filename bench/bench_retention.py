@@ -37,10 +37,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import psycopg
-
 ROOT = Path(__file__).resolve().parents[1]
-SERVER = "postgres://postgres@127.0.0.1:5432"
+sys.path.insert(0, str(ROOT))
+
+from bench import scratch  # noqa: E402
+
 DATABASE = "linkdist_bench_retention"
 TABLES = {
     "link": "tasks_sharelink",
@@ -52,22 +53,10 @@ TABLES = {
 
 
 def configure() -> None:
-    sys.path.insert(0, str(ROOT))
-    os.environ["TEST_DATABASE_URL"] = f"{SERVER}/{DATABASE}"
+    os.environ["TEST_DATABASE_URL"] = scratch.recreate(DATABASE)
     os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
     os.environ["DJANGO_LOG_LEVEL"] = "WARNING"
     os.environ["LINKS_REFRESH_CHECK_EXISTS"] = "false"
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        admin.execute(f"CREATE DATABASE {DATABASE}")
-
-
-def drop_database() -> None:
-    from django.db import connections
-
-    connections.close_all()
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
 
 
 LINK_COLUMNS = (
@@ -346,7 +335,7 @@ def main() -> None:
         after = [refresh_pass(live, args.due) for _ in range(args.before)]
         left = {what: count_rows(table) for what, table in TABLES.items()}
     finally:
-        drop_database()
+        scratch.drop(DATABASE)
     report(args, sizes, output, purge_seconds, before + after, during, beside_paused, left)
     print(
         f"(purge: chunks of {settings.RETENTION_CHUNK}, working "
