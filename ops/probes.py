@@ -16,6 +16,7 @@ from ops import backlog, heartbeat
 from ops.verdict import Limits, Observed
 from tasks.refresh import meter
 from tasks.refresh.margin import current_minimum
+from tasks.retention import outcome
 
 
 def check_database() -> None:
@@ -80,6 +81,7 @@ def observe(now: datetime) -> Observed:
     answered = services()
     if answered["database"] is not None:
         return Observed(now, answered)
+    purged = outcome.current()
     return Observed(
         now,
         answered,
@@ -88,6 +90,8 @@ def observe(now: datetime) -> Observed:
         oldest_due_delivery=backlog.oldest_due_delivery(now),
         lease_lost_at=meter.current().lease_lost_at,
         refresh_projected=backlog.refresh_projected(now),
+        purge_completed_at=purged.completed_at,
+        purge_failed_at=purged.failed_at,
     )
 
 
@@ -99,4 +103,6 @@ def limits() -> Limits:
         delivery_max_lag=settings.HEALTH_MAX_DELIVERY_LAG,
         lease_lost_window=settings.HEALTH_MAX_REFRESH_LAG,
         refresh_margin=current_minimum(),
+        retention_failure_window=2 * settings.RETENTION_INTERVAL,
+        retention_max_age=3 * settings.RETENTION_INTERVAL,
     )

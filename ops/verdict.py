@@ -18,6 +18,8 @@ class Limits:
     delivery_max_lag: int  # seconds the oldest due delivery may wait
     lease_lost_window: int = 300  # seconds a refresh chunk's lost lease is reported
     refresh_margin: int = 0  # seconds: the shortest margin in force (refresh/margin.py)
+    retention_failure_window: int = 7200  # seconds a purge run's undone work is reported
+    retention_max_age: int = 10800  # seconds since a purge run last completed
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,8 @@ class Observed:
     oldest_due_delivery: datetime | None = None
     lease_lost_at: datetime | None = None  # when a refresh chunk last lost its lease
     refresh_projected: float = 0.0  # seconds the pools need for links due within the margin
+    purge_completed_at: datetime | None = None  # when a purge run last completed (None: never)
+    purge_failed_at: datetime | None = None  # when a purge run last left work undone
 
 
 @dataclass(frozen=True)
@@ -126,6 +130,31 @@ def backlog_check(observed: Observed, limits: Limits) -> Check:
     return Check(True, f"links due within {margin}s take {projected:.0f}s to re-sign", projected)
 
 
+def retention_check(observed: Observed, limits: Limits) -> Check:
+    """Fails when the last purge run left work undone lately, or when purges stopped; a fresh
+    install, where none has completed yet, is not failing."""
+    completed = age(observed.now, observed.purge_completed_at)
+    if completed is None:
+        return Check(True, "no purge run has completed yet (one runs each RETENTION_INTERVAL)")
+    if completed > limits.retention_max_age:
+        return Check(
+            False,
+            f"no purge run has completed for {completed:.0f}s (limit {limits.retention_max_age}s)"
+            ": does beat send tasks.purge_expired_records and an upkeep worker take it?",
+            completed,
+        )
+    failed = age(observed.now, observed.purge_failed_at)
+    last_run_failed = failed is not None and failed <= completed
+    if last_run_failed and failed is not None and failed <= limits.retention_failure_window:
+        return Check(
+            False,
+            f"the last purge run, {failed:.0f}s ago, left work undone (a lock it would wait for, "
+            "a manifest the bucket refused): see its ERROR log; the next run tries again",
+            failed,
+        )
+    return Check(True, f"the last purge run completed {completed:.0f}s ago", completed)
+
+
 def judge(observed: Observed, limits: Limits) -> Verdict:
     checks: dict[str, Check] = {
         name: Check(True, "answered") if error is None else Check(False, error)
@@ -143,4 +172,5 @@ def judge(observed: Observed, limits: Limits) -> Verdict:
     checks["refresh_backlog"] = backlog_check(observed, limits)
     delivery_lag = lag(observed.now, observed.oldest_due_delivery)
     checks["delivery_lag"] = lag_check("delivery", delivery_lag, limits.delivery_max_lag)
+    checks["retention"] = retention_check(observed, limits)
     return Verdict(checks)

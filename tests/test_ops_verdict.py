@@ -38,7 +38,32 @@ def test_all_fresh_is_healthy():
     assert set(verdict.checks) == {
         "database", "broker", "media_bucket", "beat", "queue:upkeep", "queue:deliveries",
         "queue:bulk", "refresh_lag", "refresh_leases", "refresh_backlog", "delivery_lag",
+        "retention",
     }  # fmt: skip
+
+
+def test_a_fresh_install_where_no_purge_has_completed_yet_is_not_failing():
+    check = judge(observed(), LIMITS).checks["retention"]
+    assert check.ok is True and "no purge run has completed yet" in check.detail
+
+
+def test_a_purge_run_that_left_work_undone_fails_until_a_clean_run_or_the_window():
+    limits = Limits(**{**vars(LIMITS), "retention_failure_window": 7200})
+    failed = judge(observed(purge_completed_at=ago(60), purge_failed_at=ago(60)), limits)
+    assert failed.failing == ["retention"]
+    assert "left work undone" in failed.checks["retention"].detail
+    clean_since = observed(purge_completed_at=ago(60), purge_failed_at=ago(3660))
+    assert judge(clean_since, limits).healthy  # the last run did its work
+    long_ago = observed(purge_completed_at=ago(7201), purge_failed_at=ago(7201))
+    assert judge(long_ago, limits).healthy
+
+
+def test_no_purge_completed_for_longer_than_the_limit_fails():
+    limits = Limits(**{**vars(LIMITS), "retention_max_age": 10800})
+    assert judge(observed(purge_completed_at=ago(10799)), limits).healthy
+    stopped = judge(observed(purge_completed_at=ago(10801)), limits)
+    assert stopped.failing == ["retention"]
+    assert "tasks.purge_expired_records" in stopped.checks["retention"].detail
 
 
 def test_a_lost_refresh_lease_fails_until_the_window_passes():

@@ -306,10 +306,14 @@ def test_the_beat_task_purges_and_reports_what_it_removed():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_lock_the_purge_would_wait_for_leaves_the_batch_to_the_next_run_without_waiting():
-    """lock_timeout: the purge gives up on a held row at once instead of queueing behind it."""
+def test_a_lock_the_purge_would_wait_for_leaves_the_batch_to_the_next_run_without_waiting(
+    client, settings
+):
+    """lock_timeout: the purge gives up on a held row at once instead of queueing behind it,
+    and /healthz's `retention` check fails until a run does the work."""
     import time
 
+    settings.HEALTH_CACHE_SECONDS = 0
     from django.db import connections
 
     old = batch()
@@ -336,8 +340,20 @@ def test_a_lock_the_purge_would_wait_for_leaves_the_batch_to_the_next_run_withou
         other.close()
     assert tally is not None and tally.failures == [f"batch {old.id}: a lock is held"]
     assert exists(old) and waited < 5
+    assert retention_health(client) == "failing"  # /healthz names what was left undone
     purge()
     assert not exists(old)
+    assert retention_health(client) == "ok"  # the next run did it
+
+
+def retention_health(client) -> str:
+    """/healthz's `retention` check, with the answer not cached."""
+    from django.core.cache import cache
+
+    cache.clear()
+    body = client.get("/healthz").json()
+    assert ("retention" in body["failing"]) == (body["checks"]["retention"]["status"] != "ok")
+    return str(body["checks"]["retention"]["status"])
 
 
 def test_the_purge_rests_in_proportion_to_the_time_each_chunk_took(monkeypatch):

@@ -13,11 +13,12 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 
 from common import retention
 from common.purging import Pace, Tally
 from notifications.retention import deliveries
-from tasks.retention import batches, runs
+from tasks.retention import batches, outcome, runs
 
 LOCK_KEY = 0x6C696E6B_70757267  # "linkpurg": one purge at a time across workers
 
@@ -50,7 +51,7 @@ def pace_in_force(seconds: float | None = None) -> Pace:
 
 def purge_all(now: datetime, pace: Pace) -> Tally | None:
     """Deliveries, then batches with their links, then schedule runs; None when another purge
-    is running."""
+    is running. The outcome is written down for /healthz."""
     cut = retention.in_force().cutoffs(now)
     with only_one() as mine:
         if not mine:
@@ -59,6 +60,7 @@ def purge_all(now: datetime, pace: Pace) -> Tally | None:
         tally.merge(deliveries.purge(cut.deliveries, pace))
         tally.merge(batches.purge(cut.links, pace))
         tally.merge(runs.purge(cut.schedule_runs, pace))
+        outcome.record(len(tally.failures), timezone.now())
         return tally
 
 
