@@ -13,6 +13,7 @@ that trusts an address (the /metrics network rule) does not trust the proxy's in
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -22,7 +23,13 @@ FORWARDING_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_REAL_IP"
 
 
 def parse_networks(values: Iterable[str]) -> tuple[Network, ...]:
-    return tuple(ipaddress.ip_network(value, strict=False) for value in values)
+    return tuple(ipaddress.ip_network(value.strip(), strict=False) for value in values)
+
+
+@functools.lru_cache(maxsize=16)
+def networks_of(values: tuple[str, ...]) -> tuple[Network, ...]:
+    """A setting's networks, parsed once per value, not on every request or connection."""
+    return parse_networks(values)
 
 
 def is_in(address: str, networks: Sequence[Network]) -> bool:

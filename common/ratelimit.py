@@ -39,7 +39,7 @@ def client_address(request: HttpRequest) -> str:
 
 
 def trusted_proxies() -> tuple[clientaddr.Network, ...]:
-    return clientaddr.parse_networks(settings.TRUSTED_PROXIES)
+    return clientaddr.networks_of(tuple(settings.TRUSTED_PROXIES))
 
 
 def address_bucket(address: str) -> str:

@@ -10,16 +10,16 @@ the allow-list says.
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 import socket
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from urllib3 import HTTPConnectionPool, HTTPSConnectionPool, PoolManager
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
+from common.clientaddr import networks_of
 from notifications import deadline
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -48,10 +48,6 @@ RFC6052_LENGTHS = (48, 56, 64, 96)  # where a prefix inside LOCAL_NAT64 may put 
 
 class BlockedAddressError(Exception):
     """The target resolves to an address webhooks may not reach (a permanent failure)."""
-
-
-def parse_networks(values: Iterable[str]) -> list[Network]:
-    return [ipaddress.ip_network(value.strip(), strict=False) for value in values]
 
 
 def rfc6052_ipv4(address: ipaddress.IPv6Address, prefix_length: int) -> ipaddress.IPv4Address:
@@ -145,13 +141,7 @@ def allowed_ports() -> list[PortRange]:
 def allowed_networks() -> list[Network]:
     from django.conf import settings
 
-    return list(_parsed_networks(tuple(settings.WEBHOOK_ALLOWED_NETWORKS)))
-
-
-@functools.lru_cache(maxsize=16)
-def _parsed_networks(values: tuple[str, ...]) -> tuple[Network, ...]:
-    """Parsed once per setting's value, not on every connection."""
-    return tuple(parse_networks(values))
+    return list(networks_of(tuple(settings.WEBHOOK_ALLOWED_NETWORKS)))
 
 
 def check_host(host: str, port: int) -> list[tuple[socket.AddressFamily, tuple[Any, ...]]]:

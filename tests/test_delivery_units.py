@@ -13,7 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from standardwebhooks.webhooks import Webhook
 
-from notifications.netguard import parse_networks, refusal
+from common.clientaddr import parse_networks
+from notifications.netguard import refusal
 from notifications.payloads import email_payload, plan_parts, webhook_link, webhook_parts
 from notifications.policy import (
     delivery_retry_delay,

@@ -10,11 +10,12 @@ import socket
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
+from common.clientaddr import parse_networks
 from common.envparse import parse_port_ranges
 from notifications import dispatcher
 from notifications.addresses import AddressError, check_webhook_url
 from notifications.models import Recipient
-from notifications.netguard import parse_networks, refusal
+from notifications.netguard import refusal
 from notifications.outbox import publish
 from notifications.recipients import RecipientError, recipient_from_spec
 from notifications.webhook_secrets import add_secret
