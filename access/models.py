@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from access.scopes import grant_problem
 
-MAX_KEY_BYTES = 1024  # S3's limit on a key, as tasks.signing checks it
+MAX_KEY_BYTES = 1024  # S3's limit on a key, as signing checks it
 
 
 class KeyGrant(models.Model):

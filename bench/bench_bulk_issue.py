@@ -104,7 +104,7 @@ def obvious_loop(keys: list[str], expires_in: int) -> float:
 
 def signing_alone(keys: list[str], expires_in: int) -> float:
     """URLs per second of the signing entry point on one core: what bounds a worker process."""
-    from tasks.signing.entry import sign
+    from media.signing import sign
 
     started = time.perf_counter()
     for key in keys:
@@ -114,7 +114,7 @@ def signing_alone(keys: list[str], expires_in: int) -> float:
 
 def signing_many(keys: list[str], expires_in: int) -> float:
     """The same through sign_many(), the batch form the bulk paths use: it must cost nothing."""
-    from tasks.signing.entry import LinkRequest, sign_many
+    from media.signing import LinkRequest, sign_many
 
     started = time.perf_counter()
     for _signed in sign_many(LinkRequest(key, expires_in) for key in keys):
@@ -158,8 +158,8 @@ def sign_and_copy_floor(keys: list[str], expires_in: int) -> float:
     from django.db import connection, transaction
     from django.utils import timezone
 
+    from media.signing import LinkRequest, SignedUrl, sign_many
     from tasks.models import Batch, ShareLink
-    from tasks.signing.entry import LinkRequest, SignedUrl, sign_many
 
     batch = Batch.objects.create(source="keys", bucket="floor", expires_in=expires_in)
     table = ShareLink._meta.db_table
@@ -186,9 +186,9 @@ def sign_and_copy_floor(keys: list[str], expires_in: int) -> float:
 
 def batch_path(keys: list[str], expires_in: int) -> tuple[float, float, object]:
     """create_batch and wait for done; (links/s, seconds spent in create_batch, batch id)."""
-    from tasks.batchspec import BatchRequest
-    from tasks.clitools import wait_for
-    from tasks.issuing import create_batch
+    from tasks.batches.issuing import create_batch
+    from tasks.batches.spec import BatchRequest
+    from tasks.management.clitools import wait_for
     from tasks.models import ShareLink
 
     started = time.perf_counter()
@@ -279,7 +279,7 @@ def main() -> None:
     print(f"obvious loop (storage.url + save per link): {baseline:10,.0f} links/s")
     report(rounds)
     print(f"ratio: {ours / baseline:.1f}x the obvious loop (target >= 10x)")
-    print(f"signing alone, one core (tasks.signing.entry.sign): {signing:,.0f} URLs/s")
+    print(f"signing alone, one core (media.signing.sign): {signing:,.0f} URLs/s")
     print(
         f"the same through sign_many() (the bulk paths' form): {many:,.0f} URLs/s "
         f"({many / signing:.2f}x sign)"

@@ -15,7 +15,7 @@ and ListObjectsV2 and counts the requests (LocalStack cannot hold a million obje
 2. Bulk: create_batch of --bulk-keys keys (a key list, existence check off, as
    bench_bulk_issue.py) signed by the bulk pool; B = keys / seconds from the call to done.
 3. Load: --links links of one issued, refreshing batch, written by the bulk path's binary
-   COPY (tasks.linkstore), all due at the commit (refresh_at in the past) with --remaining
+   COPY (tasks.batches.linkstore), all due at the commit (refresh_at in the past) with --remaining
    seconds of life left: the moment a whole batch comes due together.
 4. Keep-alive: beat's passes re-sign them; the due count is polled (partial index) until it
    is 0, or until the links' old expiry passes. R = links re-signed / seconds from the commit.
@@ -87,9 +87,9 @@ def configure(database: str, endpoint: str, check: bool) -> str:
 
 def bulk_rate(first: int, count: int) -> float:
     """create_batch of `count` keys of the set, signed by the bulk pool; links per second."""
-    from tasks.batchspec import BatchRequest
-    from tasks.clitools import wait_for
-    from tasks.issuing import create_batch
+    from tasks.batches.issuing import create_batch
+    from tasks.batches.spec import BatchRequest
+    from tasks.management.clitools import wait_for
 
     keys = [synthetic_key(number) for number in range(first, first + count)]
     started = time.perf_counter()
@@ -108,7 +108,7 @@ def load(count: int, remaining: int) -> tuple[Any, datetime, datetime]:
     from django.db import connection, transaction
     from django.utils import timezone
 
-    from tasks.linkstore import NewLink, copy_into_table, new_tokens
+    from tasks.batches.linkstore import NewLink, copy_into_table, new_tokens
     from tasks.models import Batch, ShareLink
 
     now = timezone.now().replace(microsecond=0)

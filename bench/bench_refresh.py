@@ -101,7 +101,7 @@ def put_due_objects(batch: object) -> list[str]:
     from django.conf import settings
     from django.utils import timezone
 
-    from tasks import s3clients
+    from media import clients as s3clients
     from tasks.models import ShareLink
 
     client = s3clients.media_client()
@@ -153,7 +153,8 @@ def existence_alone(keys: list[str]) -> tuple[float, float, int]:
 
     from django.conf import settings
 
-    from tasks import existence, s3clients
+    from media import clients as s3clients
+    from media import existence
 
     client, bucket = s3clients.media_client(), settings.AWS_STORAGE_BUCKET_NAME
     requests = Requests(client)
@@ -185,7 +186,7 @@ def refresh_pass(check: bool) -> tuple[list[int], float, dict[str, int]]:
     from django.test import override_settings
     from django.utils import timezone
 
-    from tasks import s3clients
+    from media import clients as s3clients
     from tasks.models import ShareLink
     from tasks.refresh import refresher
 
@@ -235,8 +236,8 @@ def obvious_loop(batch: object, count: int, use_storage: bool) -> float:
     from django.core.files.storage import default_storage
     from django.utils import timezone
 
+    from media.signing import sign
     from tasks.models import ShareLink
-    from tasks.signing.entry import sign
 
     links = list(ShareLink.objects.filter(batch=batch, version=1)[:count])
     started = time.perf_counter()

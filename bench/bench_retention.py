@@ -69,7 +69,7 @@ def copy_links(batch: Any, count: int, row: Any) -> None:
     """`count` links of `batch` by COPY; row(number, key, url) -> the columns after url."""
     from django.db import connection
 
-    from tasks.signing.entry import sign
+    from media.signing import sign
 
     sql = f"COPY tasks_sharelink ({LINK_COLUMNS}) FROM STDIN"
     with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
@@ -164,7 +164,7 @@ def load_batch_records(batch: Any, size: int, per_part: int, recipients: list, a
 
 def body_text(batch: Any, part: int, links: int) -> str:
     """A links.issued body of this many links, shaped as sent (a signed URL per link)."""
-    from tasks.signing.entry import sign
+    from media.signing import sign
 
     items = []
     for n in range(links):

@@ -38,7 +38,7 @@ import boto3
 import botocore.auth
 from botocore.config import Config
 
-from tasks.signing.sigv4 import Credentials, SigV4QueryPresigner, botocore_uses_crt
+from signing.sigv4 import Credentials, SigV4QueryPresigner, botocore_uses_crt
 
 BUCKET = "linkdist-media"
 REGION = "eu-west-1"

@@ -1,7 +1,7 @@
 """The retention windows in force (settings RETENTION_*), and the cut-off instants they imply.
 
-Pure values: both apps purge their own tables with these (tasks.retention,
-notifications.retention); the admin shows `describe()`.
+Pure values: both apps purge their own tables with these (retention,
+retention); the admin shows `describe()`.
 """
 
 from __future__ import annotations

@@ -16,9 +16,9 @@ from django.core.management.base import CommandError
 from common.redact import redact
 from demo.receiver import Receiver
 from demo.worker import in_process_worker
-from tasks.batchspec import BatchRequest
-from tasks.issuing import create_batch
-from tasks.s3clients import media_client
+from media.clients import media_client
+from tasks.batches.issuing import create_batch
+from tasks.batches.spec import BatchRequest
 from tasks.tasks import refresh_links
 
 KEY = "shares/refresh-demo.txt"

@@ -12,11 +12,11 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from demo.worker import in_process_worker
+from media.clients import media_client
+from schedules import runs
+from schedules.models import Schedule, crontab_for
+from schedules.occurrences import latest_occurrence
 from tasks.models import Batch
-from tasks.s3clients import media_client
-from tasks.schedules import runs
-from tasks.schedules.models import Schedule, crontab_for
-from tasks.schedules.occurrences import latest_occurrence
 
 NAME = "demo-finance-weekly"
 

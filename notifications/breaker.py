@@ -30,10 +30,6 @@ def open_for(trips: int, backoff: Sequence[int]) -> int:
     return int(backoff[min(trips, len(backoff) - 1)])
 
 
-def should_open(failures: int, threshold: int) -> bool:
-    return failures >= threshold
-
-
 def record_failures(counts: dict[int, int], now: datetime) -> list[int]:
     """Add failures in a row per endpoint; open the breakers that reach the threshold.
 

@@ -25,10 +25,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def chunks(values: Sequence[Any], size: int) -> list[Sequence[Any]]:
-    return [values[i : i + size] for i in range(0, len(values), size)]
-
-
 def enqueue(ids: Sequence[Any], countdown: float = 0) -> None:
     """A dispatch run for the lane of each of these deliveries."""
     from notifications.lanes import lanes_of

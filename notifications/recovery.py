@@ -47,7 +47,3 @@ def worst_case(values: RecoverySettings) -> float:
     lease = send + LEASE_SAFETY + values.lease_grace
     noticed = max(lease, values.requeue_after) + values.sweep_interval
     return noticed + send
-
-
-def recovery_seconds() -> float:
-    return worst_case(RecoverySettings.current())

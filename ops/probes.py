@@ -14,9 +14,9 @@ from django.db import connection
 
 from ops import backlog, heartbeat
 from ops.verdict import Limits, Observed
+from retention import outcome
 from tasks.refresh import meter
 from tasks.refresh.margin import current_minimum
-from tasks.retention import outcome
 
 
 def check_database() -> None:
@@ -32,8 +32,8 @@ def check_broker() -> None:
 @functools.cache
 def bucket_client() -> Any:
     """An S3 client that gives up after LINKS_HEALTH_TIMEOUT, without retries."""
-    from tasks.s3clients import boto_session, s3_client
-    from tasks.signing.target import media_target
+    from media.clients import boto_session, s3_client
+    from signing.target import media_target
 
     timeout = settings.LINKS_HEALTH_TIMEOUT
     return s3_client(

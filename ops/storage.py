@@ -11,8 +11,8 @@ from django.db import connection
 from django.db.models import Model
 
 from notifications.models import Attempt, Delivery, MessageBody
+from schedules.models import ScheduleRun
 from tasks.models import Batch, BatchChunk, Revocation, ShareLink, SkippedKey
-from tasks.schedules.models import ScheduleRun
 
 KEPT: tuple[type[Model], ...] = (
     Batch, BatchChunk, SkippedKey, ShareLink, Revocation,

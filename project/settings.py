@@ -33,11 +33,12 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
-    "common.idempotency",
+    "idempotency",
     "access",
     "notifications",
     "tasks",
-    "tasks.schedules",
+    "schedules",
+    "retention",
     "ops",
 ]
 
@@ -378,7 +379,7 @@ LINKS_REFRESH_LEASE = env.seconds("LINKS_REFRESH_LEASE", 120)
 # refreshing batch the pools keep alive, and the lease check.
 LINKS_REFRESH_RATE = env.integer("LINKS_REFRESH_RATE", 500, minimum=1)
 
-# --- Limits per tenant (tasks/limits.py, tasks/quotas.py) --------------------------------
+# --- Limits per tenant (tasks/batches/limits.py, tasks/batches/quotas.py) ------------------
 # A refreshing batch's links live at least this long; unset: derived from the refresh
 # interval and the worst recovery (2 × (LINKS_REFRESH_INTERVAL + recovery)).
 LINKS_REFRESH_MIN_TTL = env.optional_seconds("LINKS_REFRESH_MIN_TTL")
@@ -397,10 +398,10 @@ TRUSTED_PROXIES = env.networks("TRUSTED_PROXIES", [])
 # still read, only to warn when it is set without TRUSTED_PROXIES (access.checks).
 TRUSTED_PROXY_COUNT = env.integer("TRUSTED_PROXY_COUNT", 0, minimum=0)
 
-# --- Schedules (tasks.schedules): batches on a calendar --------------------------------
+# --- Schedules (schedules): batches on a calendar --------------------------------
 SCHEDULES_TICK_INTERVAL = env.seconds("SCHEDULES_TICK_INTERVAL", 30)  # how often due ones run
 
-# --- Retention (tasks.retention, notifications.retention): nothing grows without bound ----
+# --- Retention (retention, retention): nothing grows without bound ----
 # Ended links with their batch (chunks, skipped keys, revocations, manifests) this long after
 # the last of them ended; deliveries with their attempts and message bodies this long after
 # they ended; schedule runs this long (a schedule's last run is always kept).

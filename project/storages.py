@@ -50,7 +50,7 @@ class MediaStorage(S3Storage):
     ) -> str:
         if http_method not in (None, "GET") or parameters:
             return str(super().url(name, parameters, expire, http_method))
-        from tasks.signing.entry import sign
+        from media.signing import sign
 
         key = self._normalize_name(clean_name(name or ""))
         return sign(key, expire or self.querystring_expire).url

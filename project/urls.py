@@ -6,7 +6,7 @@ from common.ratelimit import rate_limited
 from ops.health import healthz
 from ops.metrics import metrics
 from project.apiroot import api_root
-from tasks.permalink_view import permalink
+from tasks.permalinks.view import permalink
 from tasks.views import object_links
 
 admin_login = rate_limited("admin-login", "ADMIN_LOGIN_RATE", methods={"POST"})(admin.site.login)
@@ -25,7 +25,7 @@ urlpatterns = [
     path("api/", include("access.api.urls")),
     path("api/", include("notifications.api.urls")),
     path("api/", include("tasks.api.urls")),
-    path("api/", include("tasks.schedules.api.urls")),
+    path("api/", include("schedules.api.urls")),
     path("staff/object-links/", object_links, name="object-links"),
     path("l/<str:token>", limited_permalink, name="permalink"),
 ]

@@ -17,9 +17,9 @@ from django.utils.html import format_html
 from common.redact import redact
 from common.retention_admin import ShowsRetention
 from notifications.models import Delivery
-from tasks import enqueue
+from tasks.batches import enqueue
 from tasks.models import Batch, ShareLink, SkippedKey
-from tasks.refresh.revocation import Revoked, revocation_for, revoke
+from tasks.revocation.revoke import Revoked, revocation_for, revoke
 
 
 class ReadOnly:

@@ -10,7 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import CheckMessage, Error
 
-from tasks.signing.target import SigningConfigError, media_target
+from signing.target import SigningConfigError, media_target
 
 
 def check_media_signing(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from tasks.signing.signer import MAX_EXPIRES_IN, MAX_KEY_BYTES
+from signing.signer import MAX_EXPIRES_IN, MAX_KEY_BYTES
 
 
 def new_token() -> str:
@@ -284,18 +284,3 @@ class RefreshMeter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}: {self.links_per_second:.0f} links/s"
-
-
-class RetentionOutcome(models.Model):
-    """How the purge runs went (one row, `retention`): when one last completed and when one
-    last left work undone (a lock it would wait for, a manifest the bucket refused), shown by
-    /healthz."""
-
-    name = models.CharField(max_length=40, primary_key=True)
-    completed_at = models.DateTimeField(null=True, blank=True)
-    failed_at = models.DateTimeField(null=True, blank=True)
-    last_failures = models.IntegerField(default=0, help_text="Work left undone by the last run.")
-    failures = models.BigIntegerField(default=0, help_text="Work left undone by purge runs, ever.")
-
-    def __str__(self) -> str:
-        return f"{self.name}: completed {self.completed_at}, failed {self.failed_at}"

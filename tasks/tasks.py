@@ -18,11 +18,12 @@ from django.db import connection, models
 from django.db.models import F
 from django.utils import timezone
 
-from tasks import chunks, handover, issuing, progress, sweeper
+from tasks.batches import chunks, issuing, progress, sweeper
+from tasks.events import handover
 from tasks.models import Batch, BatchChunk, Revocation
-from tasks.refresh import lapsing, refresher, revocation
-from tasks.retention import run as retention_run
+from tasks.refresh import lapsing, refresher
 from tasks.retrying import PermanentError, backoff_delay, describe, is_transient
+from tasks.revocation import revoke as revocation
 
 log = logging.getLogger(__name__)
 
@@ -155,16 +156,3 @@ def lapse_links() -> dict[str, int | bool]:
     if report.more:
         lapse_links.delay()
     return vars(report)
-
-
-@shared_task(name="tasks.purge_expired_records")
-def purge_expired_records() -> dict[str, object]:
-    """One retention run (beat, hourly); queues the next at once while rows are left."""
-    tally = retention_run.purge_all(timezone.now(), retention_run.pace_in_force())
-    if tally is None:
-        return {"skipped": "another purge is running"}
-    if tally.failures:
-        log.error("retention: %d records left for the next run", len(tally.failures))
-    if tally.more:
-        purge_expired_records.delay()
-    return {"purged": dict(tally.rows), "more": tally.more, "failures": len(tally.failures)}

@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from access.grants import scope_for
-from tasks.signing.entry import SigningError, sign
+from media.signing import SigningError, sign
 
 
 @staff_member_required

@@ -12,10 +12,10 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from demo.receiver import Receiver, Reply
+from media.signing import sign
 from notifications.models import Delivery, Recipient
 from notifications.payloads import iso
 from notifications.recipients import recipient_from_spec
-from tasks.signing.entry import sign
 
 FINAL = {Delivery.Status.DELIVERED, Delivery.Status.FAILED}
 

@@ -6,9 +6,10 @@ import json
 from typing import Any
 
 from notifications.models import Delivery
-from tasks import chunks, handover
-from tasks.batchspec import BatchRequest
-from tasks.issuing import create_batch
+from tasks.batches import chunks
+from tasks.batches.issuing import create_batch
+from tasks.batches.spec import BatchRequest
+from tasks.events import handover
 from tasks.models import Batch
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from tasks.schedules.models import Schedule, crontab_for
+from schedules.models import Schedule, crontab_for
 
 
 def make_schedule(

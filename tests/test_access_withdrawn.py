@@ -15,11 +15,11 @@ from rest_framework.test import APIClient
 from standardwebhooks.webhooks import Webhook
 
 from access.models import KeyGrant
+from schedules import tasks as schedule_tasks
+from schedules.models import ScheduleRun
 from tasks import tasks
 from tasks.models import Batch, ShareLink
-from tasks.refresh.owners import INACTIVE, UNGRANTED
-from tasks.schedules import tasks as schedule_tasks
-from tasks.schedules.models import ScheduleRun
+from tasks.revocation.owners import INACTIVE, UNGRANTED
 from tests.auth import api_client_for, grant
 from tests.batches import unique_prefix, wait_for_batch, wait_until
 from tests.schedules import make_schedule

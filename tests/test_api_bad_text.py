@@ -7,7 +7,7 @@ import json
 import pytest
 
 from notifications.models import Recipient
-from tasks.schedules.models import Schedule
+from schedules.models import Schedule
 from tests.auth import api_client_for, grant
 
 

@@ -16,17 +16,17 @@ from django.test import override_settings
 from django.utils import timezone
 
 from notifications.models import Recipient
-from tasks import chunks, linkstore, progress
-from tasks.batchspec import BatchInputError, BatchRequest, validate
-from tasks.export import csv_pieces, json_pieces
-from tasks.handover import hand_over, manifest_writer
-from tasks.issuing import create_batch, expand_prefix
-from tasks.linkstore import NewLink
+from tasks.batches import chunks, linkstore, progress
+from tasks.batches.issuing import create_batch, expand_prefix
+from tasks.batches.linkstore import NewLink
+from tasks.batches.progress import failure_summary
+from tasks.batches.spec import BatchInputError, BatchRequest, validate
+from tasks.batches.sweeper import resume_stalled
+from tasks.events.export import csv_pieces, json_pieces
+from tasks.events.handover import hand_over, manifest_writer
 from tasks.models import Batch, BatchChunk, ShareLink, new_token
-from tasks.permalinks import permalink_maker
-from tasks.progress import failure_summary
+from tasks.permalinks.serving import permalink_maker
 from tasks.retrying import backoff_delay, describe, is_transient
-from tasks.sweeper import resume_stalled
 from tests.batches import unique_prefix
 from tests.helpers import download
 

@@ -12,12 +12,12 @@ from django.db import connection, transaction
 from django.test import override_settings
 from django.utils import timezone
 
-from tasks.batchspec import BatchRequest
-from tasks.issuing import create_batch
-from tasks.listing import list_pages
+from media.clients import media_client
+from media.listing import list_pages
+from tasks.batches.issuing import create_batch
+from tasks.batches.spec import BatchRequest
+from tasks.batches.sweeper import resume_stalled
 from tasks.models import Batch, BatchChunk, ShareLink, SkippedKey
-from tasks.s3clients import media_client
-from tasks.sweeper import resume_stalled
 from tests.batches import unique_prefix, upload_many, wait_for_batch
 from tests.helpers import download, query, wait_until
 

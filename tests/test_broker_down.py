@@ -12,7 +12,7 @@ from celery import current_app
 from django.conf import settings
 from django.utils import timezone
 
-from tasks import sweeper
+from tasks.batches import sweeper
 from tasks.models import Batch, BatchChunk
 from tests.auth import api_client_for
 from tests.batches import unique_prefix, wait_for_batch

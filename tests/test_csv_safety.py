@@ -14,8 +14,8 @@ import uuid
 import pytest
 from django.core.management import call_command
 
-from tasks.export import csv_pieces
-from tasks.handover import manifest_writer
+from tasks.events.export import csv_pieces
+from tasks.events.handover import manifest_writer
 from tasks.models import Batch
 from tests.auth import api_client_for
 from tests.batches import wait_for_batch

@@ -17,9 +17,9 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.test import override_settings
 
-from tasks.signing import factory as signer_factory
-from tasks.signing.factory import build_signer
-from tasks.signing.target import SigningConfigError, media_target
+from media import factory as signer_factory
+from media.factory import build_signer
+from signing.target import SigningConfigError, media_target
 from tests.helpers import download, query, settings_like, tamper_signature
 
 ROOT = Path(__file__).resolve().parents[1]

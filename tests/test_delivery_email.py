@@ -10,9 +10,9 @@ import uuid
 
 import pytest
 
+from media.signing import sign
 from notifications.outbox import publish
 from notifications.recipients import recipient_from_spec
-from tasks.signing.entry import sign
 from tests.delivery_fixtures import wait_final
 from tests.helpers import download, wait_until
 

@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tasks import existence
-from tasks.existence import exists, missing_keys, plan
+from media import existence
+from media.existence import exists, missing_keys, plan
 
 pytestmark = [pytest.mark.s3]
 

@@ -11,11 +11,11 @@ from django.db import connection, transaction
 from django.test import override_settings
 from django.utils import timezone
 
-from common.idempotency import keys
-from common.idempotency.models import IdempotencyKey
+from idempotency import keys
+from idempotency.models import IdempotencyKey
 from notifications.models import Recipient
+from schedules.models import Schedule
 from tasks.models import Batch
-from tasks.schedules.models import Schedule
 from tests.auth import api_client_for
 
 pytestmark = pytest.mark.django_db

@@ -12,13 +12,13 @@ from django.core.management import CommandError, call_command
 from django.test import override_settings
 from django.utils import timezone
 
-from tasks import chunks
-from tasks.batchspec import BatchRequest
-from tasks.issuing import create_batch
-from tasks.limits import derived_min_refresh_ttl, min_refresh_ttl
+from schedules import runs
+from tasks.batches import chunks
+from tasks.batches.issuing import create_batch
+from tasks.batches.limits import derived_min_refresh_ttl, min_refresh_ttl
+from tasks.batches.spec import BatchRequest
 from tasks.models import Batch
-from tasks.refresh.revocation import revoke
-from tasks.schedules import runs
+from tasks.revocation.revoke import revoke
 from tests.auth import api_client_for
 from tests.batches import unique_prefix
 from tests.schedules import make_schedule

@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 
 from notifications.models import Delivery
-from tasks.schedules.models import Schedule
+from schedules.models import Schedule
 from tests.refresh_helpers import issue_in_process
 from tests.schedules import make_schedule
 

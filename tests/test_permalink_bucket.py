@@ -7,7 +7,7 @@ import logging
 import pytest
 from django.test import override_settings
 
-from tasks.signing import factory as signer_factory
+from media import factory as signer_factory
 from tests.batches import unique_prefix
 from tests.helpers import download
 from tests.refresh_helpers import issue_in_process
@@ -33,7 +33,7 @@ def test_after_a_bucket_change_an_old_permalink_is_gone_not_another_object(
 
     assert response.status_code == 410
     assert response["Cache-Control"] == "no-store"
-    [record] = [r for r in caplog.records if r.name == "tasks.permalink_view"]
+    [record] = [r for r in caplog.records if r.name == "tasks.permalinks.view"]
     message = record.getMessage()
     assert f"link {link.id}" in message and repr(media_bucket) in message
     assert "no longer configured" in message and "DJANGO_AWS_STORAGE_BUCKET_NAME" in message

@@ -19,12 +19,12 @@ import pytest
 from botocore.config import Config
 from django.conf import settings
 
-from tasks.s3clients import boto_session, s3_client
-from tasks.signing.factory import build_signer, build_strategy
-from tasks.signing.resolved import fast_presigner
-from tasks.signing.sigv4 import Credentials
-from tasks.signing.strategies import BotocoreStrategy, PresignerStrategy, Strategy
-from tasks.signing.target import media_target
+from media.clients import boto_session, s3_client
+from media.factory import build_signer, build_strategy
+from signing.resolved import fast_presigner
+from signing.sigv4 import Credentials
+from signing.strategies import BotocoreStrategy, PresignerStrategy, Strategy
+from signing.target import media_target
 from tests.helpers import download, settings_like
 from tests.test_sigv4_identical import AWS_ENV, FROZEN, frozen_botocore
 
@@ -249,7 +249,7 @@ def test_links_are_the_bytes_botocore_signs_in_that_configuration(aws_env, given
 
 def test_the_fallback_is_logged_with_its_reason(aws_env, caplog):
     aws_env({"AWS_USE_FIPS_ENDPOINT": "true"})
-    with caplog.at_level(logging.INFO, logger="tasks.signing.factory"):
+    with caplog.at_level(logging.INFO, logger="media.factory"):
         strategy_for(project_settings("us-east-1", None, "auto"))
     assert "signed by botocore" in caplog.text and "FIPS" in caplog.text
 

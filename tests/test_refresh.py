@@ -15,12 +15,12 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from media import factory
+from media.factory import build_signer
 from tasks.models import ShareLink
 from tasks.refresh import claims, lapsing, refresher
 from tasks.refresh.margin import current_minimum
-from tasks.refresh.revocation import revoke
-from tasks.signing import factory
-from tasks.signing.factory import build_signer
+from tasks.revocation.revoke import revoke
 from tests.batches import unique_prefix
 from tests.helpers import download, query, settings_like
 from tests.refresh_helpers import event_links, issue_in_process
@@ -231,7 +231,7 @@ def test_permalink_redirects_to_a_fresh_url_and_counts_hits(client, put_object):
     link.refresh_from_db()
     assert link.hits == 2
     assert event_links(batch, "links.issued") == []  # no recipients: nothing published
-    from tasks.export import export_rows
+    from tasks.events.export import export_rows
 
     assert next(export_rows(batch))["permalink"] == f"https://links.example.com/l/{link.token}"
 

@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
 from tasks.models import Batch, Revocation, ShareLink
-from tasks.refresh.revocation import carry_out
+from tasks.revocation.revoke import carry_out
 from tests.auth import api_token
 from tests.batches import unique_prefix
 from tests.refresh_helpers import event_links, issue_in_process

@@ -15,10 +15,11 @@ from django.test import override_settings
 from django.utils import timezone
 
 from common import metrics
+from tasks.events import announce
 from tasks.models import ShareLink
-from tasks.refresh import announce, claims, meter, refresher
+from tasks.refresh import claims, meter, refresher
 from tasks.refresh.lease import Lease
-from tasks.refresh.revocation import revoke
+from tasks.revocation.revoke import revoke
 from tests.batches import unique_prefix
 from tests.helpers import download
 from tests.refresh_helpers import event_links, issue_in_process

@@ -16,8 +16,8 @@ from rest_framework.test import APIClient
 from standardwebhooks.webhooks import Webhook
 
 from tasks import tasks
-from tasks.batchspec import BatchRequest
-from tasks.issuing import create_batch
+from tasks.batches.issuing import create_batch
+from tasks.batches.spec import BatchRequest
 from tasks.models import ShareLink
 from tasks.refresh import refresher
 from tasks.refresh.refresher import PassReport

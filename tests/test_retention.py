@@ -10,9 +10,9 @@ from django.utils import timezone
 
 from common.purging import Pace
 from notifications.models import Attempt, MessageBody
+from retention import run
+from schedules.models import Schedule, ScheduleRun, crontab_for
 from tasks.models import Batch, BatchChunk, Revocation, ShareLink, SkippedKey
-from tasks.retention import run
-from tasks.schedules.models import Schedule, ScheduleRun, crontab_for
 from tests.retention_data import ago, batch, delivery, extras, links
 
 pytestmark = pytest.mark.django_db
@@ -296,7 +296,7 @@ def test_the_purge_runs_hourly_from_beat_on_the_upkeep_queue(settings):
 
 
 def test_the_beat_task_purges_and_reports_what_it_removed():
-    from tasks.tasks import purge_expired_records
+    from retention.tasks import purge_expired_records
 
     old = batch()
     links(old, 3)

@@ -17,9 +17,9 @@ from django.utils import timezone
 
 from common.purging import Pace
 from notifications.models import Attempt, Delivery, MessageBody, Recipient
-from tasks.handover import MANIFEST_PREFIX
+from retention import run
+from tasks.events.handover import MANIFEST_PREFIX
 from tasks.models import Batch, Revocation, ShareLink
-from tasks.retention import run
 from tests.auth import api_client_for
 from tests.retention_data import ago, batch, delivery, extras, links
 
@@ -62,7 +62,7 @@ def test_manifests_of_purged_batches_leave_the_bucket_and_no_others(
 
 @pytest.mark.django_db
 def test_a_manifest_the_bucket_refuses_keeps_its_batch_for_the_next_run(caplog, monkeypatch):
-    from tasks.retention import batches
+    from retention import batches
 
     def refuse(batch, client=None):
         raise RuntimeError("AccessDenied")
@@ -201,7 +201,7 @@ def test_metrics_show_rows_per_table_and_rows_purged(client, settings):
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_the_upkeep_pool_of_the_procfile_runs_the_purge(celery_worker):
-    from tasks.tasks import purge_expired_records
+    from retention.tasks import purge_expired_records
     from tests.helpers import wait_until
 
     old = batch()

@@ -11,9 +11,9 @@ from django.db import OperationalError, connection, transaction
 from django.test import override_settings
 from django.utils import timezone
 
-from tasks import sweeper
+from tasks.batches import sweeper
 from tasks.models import Revocation, ShareLink
-from tasks.refresh import revocation
+from tasks.revocation import revoke as revocation
 from tests.auth import api_client_for
 from tests.batches import unique_prefix, wait_for_batch
 from tests.helpers import wait_until

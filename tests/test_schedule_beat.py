@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from notifications.models import Delivery
-from tasks.schedules.models import ScheduleRun
+from schedules.models import ScheduleRun
 from tests.batches import unique_prefix, wait_until
 from tests.helpers import download
 from tests.schedules import make_schedule

@@ -12,7 +12,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import IntegrityError, transaction
 
-from tasks.schedules.models import Schedule
+from schedules.models import Schedule
 from tests.auth import api_client_for
 from tests.schedules import make_schedule
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tasks.schedules.occurrences import (
+from schedules.occurrences import (
     latest_occurrence,
     next_occurrences,
     occurrences,

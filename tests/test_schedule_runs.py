@@ -14,12 +14,12 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import timezone
 
+from media.clients import media_client
+from media.listing import list_entries
 from notifications.recipients import recipient_from_spec
-from tasks.listing import list_entries
+from schedules import runs
+from schedules.models import Schedule, ScheduleRun
 from tasks.models import Batch, BatchChunk
-from tasks.s3clients import media_client
-from tasks.schedules import runs
-from tasks.schedules.models import Schedule, ScheduleRun
 from tests.batches import unique_prefix, upload_many, wait_for_batch
 from tests.schedules import make_schedule
 

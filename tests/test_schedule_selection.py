@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tasks.schedules.selection import Mark, TooManyObjects, advance, newest, select
+from schedules.selection import Mark, TooManyObjects, advance, newest, select
 
 T0 = datetime(2026, 11, 2, 7, tzinfo=UTC)
 

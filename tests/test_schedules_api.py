@@ -9,8 +9,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from notifications.models import Recipient
-from tasks.schedules import runs
-from tasks.schedules.models import Schedule, ScheduleRun
+from schedules import runs
+from schedules.models import Schedule, ScheduleRun
 from tests.auth import api_token
 from tests.batches import unique_prefix
 

@@ -9,9 +9,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
-from tasks.issuing import expand_prefix
+from schedules.models import Schedule
+from tasks.batches.issuing import expand_prefix
 from tasks.models import Batch
-from tasks.schedules.models import Schedule
 from tests.auth import api_client_for, grant
 
 
@@ -137,7 +137,7 @@ def test_a_schedule_is_checked_at_create_and_at_run(alice):
     made = client.post("/api/schedules/", {**spec, "prefix": "alice/r/"}, format="json")
     assert made.status_code == 201, made.json()
 
-    from tasks.schedules.runs import RunFailed, choose
+    from schedules.runs import RunFailed, choose
 
     alice.key_grants.all().delete()  # the grant is withdrawn before the run
     with pytest.raises(RunFailed, match="outside your scope"):

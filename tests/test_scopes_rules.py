@@ -128,7 +128,7 @@ def test_no_grant_means_nothing() -> None:
 def test_keys_no_database_can_store_are_refused_as_bad_input(key: str, why: str) -> None:
     from datetime import UTC, datetime
 
-    from tasks.batchspec import BatchInputError, BatchRequest, validate
+    from tasks.batches.spec import BatchInputError, BatchRequest, validate
 
     with pytest.raises(BatchInputError, match=why):
         validate(BatchRequest(keys=["ok", key], expires_in=60), max_size=10, now=datetime.now(UTC))

@@ -15,9 +15,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from tasks.batchspec import BatchRequest
-from tasks.clitools import WaitStalled, parse_until, read_keys, wait_for
-from tasks.issuing import create_batch
+from tasks.batches.issuing import create_batch
+from tasks.batches.spec import BatchRequest
+from tasks.management.clitools import WaitStalled, parse_until, read_keys, wait_for
 from tasks.models import Batch
 from tests.batches import unique_prefix, upload_many
 from tests.helpers import download

@@ -12,8 +12,8 @@ from botocore.credentials import RefreshableCredentials
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
-from tasks.signing.entry import SigningError, sign
-from tasks.signing.factory import build_signer
+from media.factory import build_signer
+from media.signing import SigningError, sign
 from tests.helpers import download, query, settings_like, tamper_signature
 
 pytestmark = pytest.mark.s3
@@ -125,8 +125,8 @@ def test_temporary_credentials_bound_the_expiry(put_object):
 @pytest.mark.parametrize("bucket", ["plain-bucket", "express--use1-az4--x-s3"])
 def test_entry_point_gives_botocore_identical_urls(bucket):
     """The fast presigner behind sign(), or botocore where it does not apply: same bytes."""
-    from tasks.s3clients import boto_session, s3_client
-    from tasks.signing.target import media_target
+    from media.clients import boto_session, s3_client
+    from signing.target import media_target
 
     values = settings_like(
         AWS_STORAGE_BUCKET_NAME=bucket,

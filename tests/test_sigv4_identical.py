@@ -32,8 +32,8 @@ from botocore.config import Config
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from tasks.signing import sigv4
-from tasks.signing.sigv4 import Credentials, SigV4QueryPresigner
+from signing import sigv4
+from signing.sigv4 import Credentials, SigV4QueryPresigner
 
 try:
     import botocore.crt.auth as crt_auth

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tasks.signing.sigv4 import Credentials, SigV4QueryPresigner
+from signing.sigv4 import Credentials, SigV4QueryPresigner
 from tests.conftest import S3Server
 from tests.services.localstack import endpoint
 

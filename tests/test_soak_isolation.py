@@ -21,8 +21,8 @@ import time
 import pytest
 
 from notifications.models import Recipient
-from tasks.batchspec import BatchRequest
-from tasks.issuing import create_batch
+from tasks.batches.issuing import create_batch
+from tasks.batches.spec import BatchRequest
 from tasks.models import Batch, ShareLink
 from tests.batches import unique_prefix
 from tests.helpers import wait_until

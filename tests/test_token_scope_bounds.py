@@ -11,11 +11,12 @@ import pytest
 from notifications.models import Recipient
 from notifications.outbox import publish_test
 from notifications.recipients import recipient_from_spec
-from tasks import chunks, handover
-from tasks.batchspec import BatchRequest
-from tasks.issuing import create_batch
+from schedules.models import Schedule
+from tasks.batches import chunks
+from tasks.batches.issuing import create_batch
+from tasks.batches.spec import BatchRequest
+from tasks.events import handover
 from tasks.models import Batch, ShareLink
-from tasks.schedules.models import Schedule
 from tests.auth import api_client_for, grant
 
 SCHEDULE = {"name": "weekly", "cron": "0 8 * * 1", "selection": "newest", "expires_in": 600}

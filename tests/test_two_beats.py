@@ -17,8 +17,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from notifications.models import Delivery
+from schedules.models import ScheduleRun
 from tasks.models import ShareLink
-from tasks.schedules.models import ScheduleRun
 from tests.batches import unique_prefix, wait_until
 from tests.refresh_helpers import issue_in_process
 from tests.schedules import make_schedule

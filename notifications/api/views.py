@@ -21,7 +21,7 @@ from rest_framework.response import Response
 
 from common.apierrors import FieldConflict, StateConflict
 from common.apischema import error_responses
-from common.idempotency import keys as idempotency
+from idempotency import keys as idempotency
 from notifications.api.serializers import (
     CurrentSecretSerializer,
     DeliveryDetailSerializer,

@@ -13,9 +13,9 @@ from common.apiduration import DurationSecondsField
 from common.strict import StrictSerializer
 from notifications.api.specs import MAX_RECIPIENTS, RecipientSpecField
 from notifications.models import Recipient
-from tasks.batchspec import BatchRequest
+from signing.signer import MAX_EXPIRES_IN, MAX_KEY_BYTES
+from tasks.batches.spec import BatchRequest
 from tasks.models import Batch, Revocation, ShareLink, SkippedKey
-from tasks.signing.signer import MAX_EXPIRES_IN, MAX_KEY_BYTES
 
 EMPTY_PREFIX = "the prefix is empty: give the start of the keys to share, e.g. 'reports/'"
 REPORT_LIMIT = 1000  # skipped keys shown on a batch; the CSV export lists them all

@@ -20,24 +20,24 @@ from access.grants import narrowed_q, scope_of_request
 from access.permissions import recipients_refusal
 from common.apierrors import ErrorSerializer, FieldConflict, FieldForbidden, FieldNotFound
 from common.apischema import error_responses
-from common.idempotency import keys as idempotency
 from common.pagination import Cursor
 from common.throttling import LimitExceeded
-from tasks import enqueue
+from idempotency import keys as idempotency
 from tasks.api.serializers import (
     BatchCreateSerializer,
     BatchSerializer,
     LinkSerializer,
     RevocationSerializer,
 )
-from tasks.batchspec import BatchInputError, InputConflict, NothingToShare
-from tasks.export import csv_pieces, export_rows
-from tasks.issuing import StorageUnavailable, create_batch
-from tasks.keyscope import OutOfScope
+from tasks.batches import enqueue
+from tasks.batches.issuing import StorageUnavailable, create_batch
+from tasks.batches.keyscope import OutOfScope
+from tasks.batches.quotas import QuotaExceeded
+from tasks.batches.spec import BatchInputError, InputConflict, NothingToShare
+from tasks.events.export import csv_pieces, export_rows
 from tasks.models import Batch, Revocation, ShareLink
-from tasks.permalinks import permalink_maker
-from tasks.quotas import QuotaExceeded
-from tasks.refresh.revocation import revocation_for, revoke
+from tasks.permalinks.serving import permalink_maker
+from tasks.revocation.revoke import revocation_for, revoke
 
 
 class CSVRenderer(BaseRenderer):

@@ -13,8 +13,8 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models import Q, QuerySet
 
+from tasks.events.announce import announce
 from tasks.models import ShareLink
-from tasks.refresh.announce import announce
 
 LIMIT = 5000
 

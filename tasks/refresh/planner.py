@@ -62,7 +62,7 @@ def spread_positions(chunk_index: int, keys: Sequence[str]) -> dict[str, float]:
     Chunks land evenly over the window whatever their number (a low-discrepancy sequence of
     their index); a chunk's keys stay together, in key order. So the links a refresh pass
     takes together are neighbours in the bucket, which one ListObjectsV2 page checks
-    (tasks/existence.py), where random due times would scatter them.
+    (media/existence.py), where random due times would scatter them.
     """
     start = (chunk_index * GOLDEN) % 1.0
     ordered = sorted(keys)

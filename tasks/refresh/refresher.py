@@ -1,7 +1,7 @@
 """One refresh pass: lease due links in chunks, re-sign them, save, announce `links.refreshed`.
 
 Each chunk is leased (see claims.py), then prepared with no transaction open: checked (past
-refresh_until; object deleted, by tasks/existence.py when LINKS_REFRESH_CHECK_EXISTS), re-signed
+refresh_until; object deleted, by media/existence.py when LINKS_REFRESH_CHECK_EXISTS), re-signed
 in bulk through the process's one signer, and the manifests of large emails uploaded; the lease
 is renewed between these steps (lease.py), and chunks are sized from the rate the pass measures
 so one step fits in the lease. Then one short transaction saves the links still leased and
@@ -27,19 +27,20 @@ from django.db import transaction
 from django.utils import timezone
 
 from common import metrics
-from tasks import s3clients
-from tasks.existence import missing_keys
+from media import clients as s3clients
+from media.existence import missing_keys
+from media.signing import SigningError, sign_many
+from tasks.batches.progress import lock_timeout
+from tasks.events.announce import PreparedManifest, StaleManifest, announce, prepare_manifests
+from tasks.events.payloads import link_item
 from tasks.models import Batch, ShareLink
-from tasks.payloads import link_item
-from tasks.permalinks import permalink_maker
-from tasks.progress import lock_timeout
-from tasks.refresh import claims, meter, owners
-from tasks.refresh.announce import PreparedManifest, StaleManifest, announce, prepare_manifests
+from tasks.permalinks.serving import permalink_maker
+from tasks.refresh import claims, meter
 from tasks.refresh.lease import Lease, chunk_size, length
 from tasks.refresh.planner import refresh_planner
 from tasks.refresh.policy import keeps_refreshing
 from tasks.refresh.resign import Resigned, new_signature, resign_requests, save
-from tasks.signing.entry import SigningError, sign_many
+from tasks.revocation import owners
 
 log = logging.getLogger(__name__)
 PREPARE_TRIES = 3

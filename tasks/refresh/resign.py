@@ -9,12 +9,12 @@ from datetime import datetime
 from django.db import connection
 from django.db.models import F
 
+from media.signing import LinkRequest, SignedUrl
+from tasks.batches.scratch import copy_to_scratch
 from tasks.models import ShareLink
 from tasks.refresh.claims import held
 from tasks.refresh.planner import RefreshPlanner
 from tasks.refresh.policy import next_ttl
-from tasks.scratch import copy_to_scratch
-from tasks.signing.entry import LinkRequest, SignedUrl
 
 SCRATCH = "refreshed_share_links"
 COLUMNS = {

@@ -19,15 +19,15 @@ from demo.receiver import Receiver
 from demo.refresh_step import run_refresh_demo
 from demo.schedule_step import run_scheduled_report
 from demo.worker import in_process_worker
+from media.clients import media_client
+from media.signing import sign
 from notifications.models import Delivery
 from notifications.recipients import recipient_from_spec
-from tasks.batchspec import BatchRequest
-from tasks.clitools import WaitStalled, wait_for
-from tasks.export import csv_pieces, export_rows
-from tasks.issuing import create_batch
+from tasks.batches.issuing import create_batch
+from tasks.batches.spec import BatchRequest
+from tasks.events.export import csv_pieces, export_rows
+from tasks.management.clitools import WaitStalled, wait_for
 from tasks.models import Batch
-from tasks.s3clients import media_client
-from tasks.signing.entry import sign
 
 NOT_UPLOADED = "shares/never-uploaded.txt"
 

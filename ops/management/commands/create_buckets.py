@@ -13,7 +13,7 @@ class Command(BaseCommand):
     help = "Create DJANGO_AWS_STORAGE_BUCKET_NAME and DJANGO_AWS_STATIC_BUCKET_NAME if missing."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from tasks.s3clients import media_client
+        from media.clients import media_client
 
         client = media_client()
         for name in (settings.AWS_STORAGE_BUCKET_NAME, settings.AWS_STATIC_BUCKET_NAME):

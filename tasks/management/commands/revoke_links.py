@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tasks.models import Batch, ShareLink
-from tasks.refresh.revocation import Revoked, revoke, revoke_batch_now
+from tasks.revocation.revoke import Revoked, revoke, revoke_batch_now
 
 
 class Command(BaseCommand):

@@ -14,8 +14,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from common.envparse import duration_seconds
 from notifications.recipients import RecipientError, parse_cli_spec
-from tasks.batchspec import BatchInputError, BatchRequest
-from tasks.clitools import (
+from tasks.batches.issuing import CreatedBatch, StorageUnavailable, create_batch
+from tasks.batches.spec import BatchInputError, BatchRequest
+from tasks.events.export import PIECES, export_rows
+from tasks.management.clitools import (
     NoWorker,
     WaitStalled,
     flag_for,
@@ -24,8 +26,6 @@ from tasks.clitools import (
     require_worker,
     wait_for,
 )
-from tasks.export import PIECES, export_rows
-from tasks.issuing import CreatedBatch, StorageUnavailable, create_batch
 from tasks.models import Batch
 
 

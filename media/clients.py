@@ -1,0 +1,71 @@
+"""S3 clients for I/O on the media bucket (listing, HEAD, uploads), built from settings."""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any
+
+import boto3
+import botocore.session
+from botocore.config import Config
+
+from signing.resolved import PROBE_CREDENTIALS
+from signing.target import BucketTarget, media_target
+
+
+def boto_session(settings: Any) -> botocore.session.Session:
+    session = botocore.session.get_session()
+    if settings.AWS_ACCESS_KEY_ID:
+        session.set_credentials(
+            settings.AWS_ACCESS_KEY_ID, settings.AWS_SECRET_ACCESS_KEY, settings.AWS_SESSION_TOKEN
+        )
+    return session
+
+
+def client_args(target: BucketTarget, **config: Any) -> dict[str, Any]:
+    return {
+        "region_name": target.region,
+        "endpoint_url": target.endpoint_url,
+        "config": Config(
+            signature_version="s3v4", s3={"addressing_style": target.addressing_style}, **config
+        ),
+    }
+
+
+def s3_client(session: botocore.session.Session, target: BucketTarget, **config: Any) -> Any:
+    return boto3.Session(botocore_session=session).client("s3", **client_args(target, **config))
+
+
+def probe_client(session: botocore.session.Session, target: BucketTarget) -> Any:
+    """A client configured like s3_client, holding throw-away credentials (signs nothing real)."""
+    creds = PROBE_CREDENTIALS
+    return session.create_client(
+        "s3",
+        aws_access_key_id=creds.access_key,
+        aws_secret_access_key=creds.secret_key,
+        aws_session_token=creds.token,
+        **client_args(target),
+    )
+
+
+@functools.cache
+def media_client() -> Any:
+    """A client for I/O on the media bucket (listing, HEAD, uploads), with timeouts."""
+    from django.conf import settings
+
+    target = media_target(settings)
+    return s3_client(
+        boto_session(settings),
+        target,
+        connect_timeout=5,
+        read_timeout=30,
+        retries={"max_attempts": 3, "mode": "standard"},
+    )
+
+
+def reset() -> None:
+    media_client.cache_clear()
+
+
+os.register_at_fork(after_in_child=reset)

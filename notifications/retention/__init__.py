@@ -1,1 +1,0 @@
-"""Retention of the delivery records: this app purges its own tables (tasks composes the run)."""

@@ -1,8 +1,0 @@
-from rest_framework.routers import SimpleRouter
-
-from tasks.schedules.api.views import ScheduleViewSet
-
-router = SimpleRouter()
-router.register("schedules", ScheduleViewSet, basename="schedule")
-
-urlpatterns = router.urls
