@@ -8,8 +8,7 @@ from django.db import models
 from django.utils import timezone
 
 from access.scopes import grant_problem
-
-MAX_KEY_BYTES = 1024  # S3's limit on a key, as signing checks it
+from signing.signer import MAX_KEY_BYTES
 
 
 class KeyGrant(models.Model):
