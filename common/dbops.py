@@ -1,10 +1,41 @@
-"""Migration operations that keep the live path running while they apply."""
+"""Database operations that never hold the live path up for long: transactions whose lock
+waits end, and migrations that build indexes without locking their table."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.contrib.postgres.operations import AddIndexConcurrently
+from django.db import connection, transaction
+
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE when lock_timeout ran out
+
+
+@contextmanager
+def atomic_with_lock_timeout(seconds: float) -> Iterator[None]:
+    """transaction.atomic() in which a statement waits at most `seconds` for a lock, then
+    fails with OperationalError (`is_lock_timeout`). Nested in a transaction (a savepoint),
+    the outer transaction's later statements wait as before. PostgreSQL; SQLite never waits.
+    """
+    nested = connection.in_atomic_block
+    with transaction.atomic():
+        if connection.vendor != "postgresql":
+            yield
+            return
+        milliseconds = f"{round(seconds * 1000)}ms"
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [milliseconds])
+        yield
+        if nested:  # SET LOCAL outlives a savepoint: the rest of the transaction waits as usual
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = DEFAULT")
+
+
+def is_lock_timeout(error: BaseException) -> bool:
+    cause = getattr(error, "__cause__", None)
+    return getattr(cause, "sqlstate", None) == LOCK_NOT_AVAILABLE
 
 
 class AddIndexWithoutLocking(AddIndexConcurrently):

@@ -8,32 +8,38 @@ spaces the chunks and ends a run at its deadline; the next run goes on where it 
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 
-from django.db import connection, transaction
+from django.db import OperationalError
 
+from common.dbops import atomic_with_lock_timeout, is_lock_timeout
 from common.metrics import RETENTION_FAILURES, RETENTION_PURGED
 
-LOCK_TIMEOUT_MS = 500
-LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE when lock_timeout ran out
+log = logging.getLogger(__name__)
+LOCK_TIMEOUT_SECONDS = 0.5
 
 
-def is_lock_timeout(error: BaseException) -> bool:
-    cause = getattr(error, "__cause__", None)
-    return getattr(cause, "sqlstate", None) == LOCK_NOT_AVAILABLE
+def short_transaction() -> AbstractContextManager[None]:
+    """A chunk's transaction: a lock held by the live path is waited for half a second."""
+    return atomic_with_lock_timeout(LOCK_TIMEOUT_SECONDS)
 
 
 @contextmanager
-def short_transaction() -> Iterator[None]:
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute(f"SET LOCAL lock_timeout = {LOCK_TIMEOUT_MS}")
+def next_run_if_locked(what: str, tally: Tally) -> Iterator[None]:
+    """A lock the block would wait for (lock_timeout) leaves `what` to the next run: logged and
+    counted as a failure, not raised."""
+    try:
         yield
+    except OperationalError as error:
+        if not is_lock_timeout(error):
+            raise
+        log.warning("retention: %s waits for the next run (a lock is held)", what)
+        tally.failed("lock", f"{what}: a lock is held")
 
 
 @dataclass

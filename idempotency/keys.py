@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
@@ -33,6 +32,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from common.apierrors import ErrorSerializer
+from common.dbops import atomic_with_lock_timeout
 from idempotency.models import IdempotencyKey
 
 HEADER = "Idempotency-Key"
@@ -123,7 +123,7 @@ def claim(owner_id: Any, scope: str, key: str, digest: str) -> IdempotencyKey | 
     mine = IdempotencyKey.objects.filter(owner_id=owner_id, scope=scope, key=key)
     purge(owner_id, now)
     try:
-        with transaction.atomic(), bounded_wait(WAIT_SECONDS):
+        with atomic_with_lock_timeout(WAIT_SECONDS):
             IdempotencyKey.objects.create(
                 owner_id=owner_id,
                 scope=scope,
@@ -138,18 +138,6 @@ def claim(owner_id: Any, scope: str, key: str, digest: str) -> IdempotencyKey | 
     except OperationalError:
         raise StillRunning() from None  # the first request holds it past the wait
     return None
-
-
-@contextmanager
-def bounded_wait(seconds: int) -> Iterator[None]:
-    """Inside a transaction: lock waits end after `seconds` (PostgreSQL; SQLite never waits)."""
-    if connection.vendor != "postgresql":
-        yield
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{seconds}s"])
-        yield
-        cursor.execute("SET LOCAL lock_timeout = DEFAULT")
 
 
 def purge(owner_id: Any, now: Any) -> None:

@@ -14,10 +14,9 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from django.db import OperationalError
 from django.db.models import Exists, OuterRef, QuerySet
 
-from common.purging import Pace, Tally, is_lock_timeout, short_transaction
+from common.purging import Pace, Tally, next_run_if_locked, short_transaction
 from retention.ended import ended_before, purgeable_batches, purgeable_revocations
 from retention.manifests import delete_manifests
 from tasks.models import Batch, BatchChunk, ShareLink, SkippedKey
@@ -70,14 +69,9 @@ def purge_batch(batch: Batch, cutoff: datetime, pace: Pace, tally: Tally) -> boo
 
 def purge_batch_unless_locked(batch: Batch, cutoff: datetime, pace: Pace, tally: Tally) -> bool:
     """purge_batch; a lock it would wait for (lock_timeout) leaves the batch to the next run."""
-    try:
+    with next_run_if_locked(f"batch {batch.id}", tally):
         return purge_batch(batch, cutoff, pace, tally)
-    except OperationalError as error:
-        if not is_lock_timeout(error):
-            raise
-        log.warning("retention: batch %s waits for the next run (a lock is held)", batch.id)
-        tally.failed("lock", f"batch {batch.id}: a lock is held")
-        return True
+    return True
 
 
 def delete_batch_row(batch: Batch, tally: Tally) -> None:

@@ -9,16 +9,12 @@ killed purge leaves either the whole chunk or none of it.
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 
-from django.db import OperationalError
 from django.db.models import Exists, OuterRef, QuerySet
 
-from common.purging import Pace, Tally, is_lock_timeout, short_transaction
+from common.purging import Pace, Tally, next_run_if_locked, short_transaction
 from notifications.models import Attempt, Delivery, MessageBody
-
-log = logging.getLogger(__name__)
 
 ENDED = (Delivery.Status.DELIVERED, Delivery.Status.FAILED)
 
@@ -52,18 +48,12 @@ def purge_chunk(cutoff: datetime, size: int, tally: Tally) -> int:
 def purge(cutoff: datetime, pace: Pace) -> Tally:
     """Chunk after chunk; a lock it would wait for ends this kind's turn for this run."""
     tally = Tally()
-    while pace.go_on():
-        try:
+    with next_run_if_locked("deliveries", tally):
+        while pace.go_on():
             if purge_chunk(cutoff, pace.chunk, tally) < pace.chunk:
                 return tally
-        except OperationalError as error:
-            if not is_lock_timeout(error):
-                raise
-            log.warning("retention: deliveries wait for the next run (a lock is held)")
-            tally.failed("lock", "deliveries: a lock is held")
-            return tally
-        pace.rest()
-    tally.more = True
+            pace.rest()
+        tally.more = True
     return tally
 
 

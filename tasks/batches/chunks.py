@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.conf import settings
 
 from common import metrics
+from common.dbops import atomic_with_lock_timeout
 from media.clients import media_client
 from media.existence import missing_keys
 from media.signing import LinkRequest, SigningError, sign_many
@@ -86,8 +87,7 @@ def prepare(chunk: BatchChunk) -> SignedChunk:
 def record(signed: SignedChunk) -> bool:
     """Claim the chunk, insert its links and count them, once: False when a run did it already
     (a retry, a redelivered message, a killed worker's message run again)."""
-    with transaction.atomic():
-        progress.lock_timeout()
+    with atomic_with_lock_timeout(settings.LINKS_LOCK_TIMEOUT):
         if not progress.claim_chunk(signed.chunk):
             return False
         insert_links(signed.chunk.batch, signed.links)

@@ -9,22 +9,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from django.db import connection, transaction
+from django.conf import settings
 from django.utils import timezone
 
+from common.dbops import atomic_with_lock_timeout
 from tasks.batches import enqueue
 from tasks.models import Batch, BatchChunk
-
-
-def lock_timeout() -> None:
-    """Inside a transaction: wait at most LINKS_LOCK_TIMEOUT for a row lock (PostgreSQL)."""
-    from django.conf import settings
-
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT set_config('lock_timeout', %s, true)", [f"{settings.LINKS_LOCK_TIMEOUT}s"]
-            )
 
 
 def claim_chunk(chunk: BatchChunk) -> bool:
@@ -50,8 +40,7 @@ def count_chunk(chunk: BatchChunk, *, signed: int, skipped: int) -> None:
 
 
 def chunk_failed(chunk_id: int, reason: str) -> None:
-    with transaction.atomic():
-        lock_timeout()
+    with atomic_with_lock_timeout(settings.LINKS_LOCK_TIMEOUT):
         chunk = BatchChunk.objects.select_for_update().filter(id=chunk_id).first()
         if chunk is None or chunk.status != BatchChunk.Status.PENDING:
             return

@@ -23,14 +23,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from common import metrics
+from common.dbops import atomic_with_lock_timeout
 from media import clients as s3clients
 from media.existence import missing_keys
 from media.signing import SigningError, sign_many
-from tasks.batches.progress import lock_timeout
 from tasks.events.announce import PreparedManifest, StaleManifest, announce, prepare_manifests
 from tasks.events.payloads import link_item
 from tasks.models import Batch, ShareLink
@@ -160,8 +159,7 @@ def commit(plan: Plan, report: PassReport) -> None:
     now = timezone.now()
     retry_at = now + timedelta(seconds=settings.LINKS_REFRESH_RETRY_AFTER)
     until = plan.lease.until
-    with transaction.atomic():
-        lock_timeout()
+    with atomic_with_lock_timeout(settings.LINKS_LOCK_TIMEOUT):
         claims.stop(plan.past + plan.gone + plan.unsignable, until)
         claims.postpone(plan.foreign, until, retry_at)
         saved = save(plan.resigned, now, until)

@@ -21,7 +21,7 @@ from django.db import transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
-from tasks.batches.progress import lock_timeout
+from common.dbops import atomic_with_lock_timeout
 from tasks.events.announce import announce, prepare_manifests
 from tasks.models import Batch, Revocation, ShareLink
 
@@ -94,8 +94,7 @@ def revoke_all(revocation: Revocation) -> None:
 
 def revoke_chunk(revocation: Revocation) -> int:
     """Revoke the next chunk of still-active targets; how many."""
-    with transaction.atomic():
-        lock_timeout()
+    with atomic_with_lock_timeout(settings.LINKS_LOCK_TIMEOUT):
         active = targets(revocation).filter(status=ShareLink.Status.ACTIVE).order_by("id")
         ids = list(
             active.select_for_update(of=("self",)).values_list("id", flat=True)[
