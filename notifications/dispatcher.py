@@ -36,7 +36,7 @@ from notifications import lanes
 from notifications.lanes import Lane, Round
 from notifications.models import Delivery, Recipient
 from notifications.queue import enqueue_lanes
-from notifications.recorder import Recorder, Result
+from notifications.recorder import Recorder, Result, Retry
 from notifications.transports import TRANSPORTS, Transport, TransportError
 
 log = logging.getLogger(__name__)
@@ -124,13 +124,18 @@ def send_round(
                 unsent = batch.deliveries[index + 1 :]  # the endpoint is failing: new round
                 break
             if recorder.due():
-                recorder.flush()
+                enqueue_retries(recorder.flush())
                 hand_back_connection()
     finally:
         lanes.release(unsent, token)
-        recorder.flush()
+        enqueue_retries(recorder.flush())
         hand_back_connection()
     return sent
+
+
+def enqueue_retries(retries: list[Retry]) -> None:
+    for retry in retries:
+        enqueue_lanes(retry.lanes, countdown=retry.countdown)
 
 
 def hand_back_connection() -> None:

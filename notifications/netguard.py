@@ -15,6 +15,7 @@ import socket
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from django.conf import settings
 from urllib3 import HTTPConnectionPool, HTTPSConnectionPool, PoolManager
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
@@ -133,14 +134,10 @@ def port_refusal(port: int, allowed: Sequence[PortRange]) -> str | None:
 
 
 def allowed_ports() -> list[PortRange]:
-    from django.conf import settings
-
     return list(settings.WEBHOOK_ALLOWED_PORTS)
 
 
 def allowed_networks() -> list[Network]:
-    from django.conf import settings
-
     return list(networks_of(tuple(settings.WEBHOOK_ALLOWED_NETWORKS)))
 
 

@@ -1,5 +1,9 @@
 """Enqueue dispatch runs, one per lane; the database stays the truth when the broker is away.
 
+The one seam between notifications' logic and its Celery tasks: messages are sent by name
+(the names below, which notifications.tasks registers and the routes in settings use), so no
+module of the logic imports the task module.
+
 A `dispatch` message names a lane ("webhook:42", "email"), not deliveries: the run takes
 whatever of that lane is due when it starts, so a message that arrives late or twice does
 no harm (it finds nothing due, or the lane full, and leaves).
@@ -14,28 +18,28 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from celery import current_app
 from django.conf import settings
-from kombu.exceptions import OperationalError
 
-if TYPE_CHECKING:
-    from notifications.lanes import Lane
+from common.broker import BROKER_ERRORS, LEFT_TO_SWEEPER
+from notifications.lanes import Lane, lanes_of
+from notifications.models import Delivery, Recipient
 
 log = logging.getLogger(__name__)
+
+DISPATCH = "notifications.dispatch"
+SWEEP = "notifications.sweep"
 
 
 def enqueue(ids: Sequence[Any], countdown: float = 0) -> None:
     """A dispatch run for the lane of each of these deliveries."""
-    from notifications.lanes import lanes_of
-
     enqueue_lanes(lanes_of(ids), countdown)
 
 
 def quarantined(lanes: Iterable[Lane]) -> set[int]:
     """The endpoints among these lanes whose last attempt failed."""
-    from notifications.models import Recipient
-
     endpoints = [lane.recipient_id for lane in lanes if lane.recipient_id is not None]
     if not endpoints:
         return set()
@@ -50,17 +54,15 @@ def queue_of(lane: Lane, quarantine: set[int]) -> str:
 
 
 def enqueue_lanes(lanes: Iterable[Lane], countdown: float = 0) -> None:
-    """When the broker cannot take a message, the lane's pending deliveries get their
-    `queued_at` cleared, so that the sweeper's next pass enqueues them."""
-    from notifications.models import Delivery
-    from notifications.tasks import dispatch
-
+    """When the broker cannot take a message, the lane's pending deliveries are marked as
+    queued long ago (LEFT_TO_SWEEPER), so that the sweeper's next pass enqueues them."""
     lanes = list(lanes)
     quarantine = quarantined(lanes)
     for lane in lanes:
         try:
             queue = queue_of(lane, quarantine)
-            dispatch.apply_async(args=(str(lane),), countdown=countdown, queue=queue)
-        except OperationalError as error:
+            current_app.send_task(DISPATCH, args=(str(lane),), countdown=countdown, queue=queue)
+        except BROKER_ERRORS as error:
             log.warning("broker unavailable, lane %s left to the sweeper: %s", lane, error)
-            lane.deliveries().filter(status=Delivery.Status.PENDING).update(queued_at=None)
+            pending = lane.deliveries().filter(status=Delivery.Status.PENDING)
+            pending.update(queued_at=LEFT_TO_SWEEPER)

@@ -4,7 +4,8 @@ its circuit breaker.
 Results are flushed in small batches (the run flushes when `due()`: every FLUSH_EVERY
 results or second), so the rows that record a send are written soon after it, in a few
 statements rather than one per send. Every write is conditional on the run's claim token:
-a run whose claim was taken over cannot overwrite the newer state.
+a run whose claim was taken over cannot overwrite the newer state. A flush returns the
+retries to queue (lanes, countdown); the dispatcher queues them.
 """
 
 from __future__ import annotations
@@ -27,12 +28,19 @@ from notifications import breaker
 from notifications.lanes import Lane
 from notifications.models import Attempt, Delivery, Recipient
 from notifications.policy import delivery_retry_delay
-from notifications.queue import enqueue_lanes
 from notifications.transports.base import Sent, TransportError
 
 log = logging.getLogger(__name__)
 FLUSH_EVERY = 50
 FLUSH_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class Retry:
+    """Dispatch these lanes again after `countdown` seconds."""
+
+    lanes: list[Lane]
+    countdown: float
 
 
 @dataclass
@@ -79,11 +87,12 @@ class Recorder:
             len(self.results) >= FLUSH_EVERY or time.monotonic() - self._last_flush > FLUSH_SECONDS
         )
 
-    def flush(self) -> None:
+    def flush(self) -> list[Retry]:
+        """Write down the results so far; returns the retries to queue."""
         results, self.results = self.results, []
         self._last_flush = time.monotonic()
         if not results:
-            return
+            return []
         now = timezone.now()
         retries: list[tuple[Delivery, float]] = []
         failed: set[Any] = set()
@@ -100,8 +109,10 @@ class Recorder:
             self._health(results, now)
         count(results, failed)
         lane_of = {d.id: Lane.of(d.recipient.kind, d.recipient_id) for d, _ in retries}
-        for ids, countdown in group_retries(retries):
-            enqueue_lanes(sorted({lane_of[i] for i in ids}, key=str), countdown=countdown)
+        return [
+            Retry(sorted({lane_of[i] for i in ids}, key=str), countdown)
+            for ids, countdown in group_retries(retries)
+        ]
 
     def _delivered(self, results: list[Result], now: datetime) -> None:
         if not results:

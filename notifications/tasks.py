@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from celery import shared_task
-
+from common.tasknames import task
 from notifications import dispatcher, sweeper
 from notifications.lanes import Lane
+from notifications.queue import DISPATCH, SWEEP
 
 
-@shared_task(name="notifications.tasks.dispatch", ignore_result=True)
+@task(DISPATCH, ignore_result=True)
 def dispatch(lane: str | list[str]) -> None:
     """Send what is due in the lane ("webhook:42", "email"); a list of delivery ids (the
     message of earlier versions) drains their lanes."""
@@ -18,6 +18,6 @@ def dispatch(lane: str | list[str]) -> None:
         dispatcher.drain(Lane.parse(lane))
 
 
-@shared_task(name="notifications.tasks.sweep", ignore_result=True)
+@task(SWEEP, ignore_result=True)
 def sweep() -> None:
     sweeper.sweep()

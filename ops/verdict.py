@@ -140,7 +140,7 @@ def retention_check(observed: Observed, limits: Limits) -> Check:
         return Check(
             False,
             f"no purge run has completed for {completed:.0f}s (limit {limits.retention_max_age}s)"
-            ": does beat send tasks.purge_expired_records and an upkeep worker take it?",
+            ": does beat send retention.purge_expired_records and an upkeep worker take it?",
             completed,
         )
     failed = age(observed.now, observed.purge_failed_at)

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import logging
 
-from celery import shared_task
 from django.utils import timezone
 
+from common.tasknames import task
 from retention import run as retention_run
 
 log = logging.getLogger(__name__)
+PURGE_EXPIRED_RECORDS = "retention.purge_expired_records"
 
 
-@shared_task(name="tasks.purge_expired_records")
+@task(PURGE_EXPIRED_RECORDS)
 def purge_expired_records() -> dict[str, object]:
     """One retention run (beat, hourly); queues the next at once while rows are left."""
     tally = retention_run.purge_all(timezone.now(), retention_run.pace_in_force())

@@ -19,6 +19,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from tasks.batches import chunks, issuing, progress, sweeper
+from tasks.batches.enqueue import EXPAND_BATCH, HAND_OVER_BATCH, REVOKE_LINKS, SIGN_CHUNK
 from tasks.events import handover
 from tasks.models import Batch, BatchChunk, Revocation
 from tasks.refresh import lapsing, refresher
@@ -69,7 +70,7 @@ def attempt(
         raise task.retry(exc=error, countdown=countdown, max_retries=None) from None
 
 
-@shared_task(bind=True, name="tasks.sign_chunk")
+@shared_task(bind=True, name=SIGN_CHUNK)
 def sign_chunk(self: Any, chunk_id: int) -> None:
     attempt(
         self,
@@ -80,7 +81,7 @@ def sign_chunk(self: Any, chunk_id: int) -> None:
     )
 
 
-@shared_task(bind=True, name="tasks.expand_batch")
+@shared_task(bind=True, name=EXPAND_BATCH)
 def expand_batch(self: Any, batch_id: str) -> None:
     attempt(
         self,
@@ -91,7 +92,7 @@ def expand_batch(self: Any, batch_id: str) -> None:
     )
 
 
-@shared_task(bind=True, name="tasks.hand_over_batch")
+@shared_task(bind=True, name=HAND_OVER_BATCH)
 def hand_over_batch(self: Any, batch_id: str) -> None:
     attempt(
         self,
@@ -104,7 +105,7 @@ def hand_over_batch(self: Any, batch_id: str) -> None:
     )
 
 
-@shared_task(bind=True, name="tasks.revoke_links")
+@shared_task(bind=True, name=REVOKE_LINKS)
 def revoke_links(self: Any, revocation_id: str) -> None:
     """Carry out a revocation (a batch's links, in chunks, then links.revoked once)."""
 

@@ -1,5 +1,6 @@
-"""With the broker down, creating a batch (or a revocation) still answers with what was stored,
-and the sweeper queues it once the broker is back; a real worker then finishes it."""
+"""With the broker down, creating a batch (or a revocation, or a delivery) still answers with
+what was stored, and the sweeper queues it once the broker is back; a real worker then finishes
+it. Both apps mark what the broker did not take the same way: queued at LEFT_TO_SWEEPER."""
 
 from __future__ import annotations
 
@@ -12,10 +13,15 @@ from celery import current_app
 from django.conf import settings
 from django.utils import timezone
 
+from common.broker import LEFT_TO_SWEEPER
+from notifications import sweeper as delivery_sweeper
+from notifications.models import Delivery
+from notifications.outbox import publish
 from tasks.batches import sweeper
 from tasks.models import Batch, BatchChunk
 from tests.auth import api_client_for
 from tests.batches import unique_prefix, wait_for_batch
+from tests.delivery_fixtures import wait_final
 from tests.helpers import wait_until
 from tests.services.ports import free_port
 
@@ -65,7 +71,7 @@ def test_a_batch_made_with_the_broker_down_is_stored_then_signed_when_it_is_back
     assert by_prefix.json()["status"] == "pending"
     chunk = BatchChunk.objects.get(batch_id=by_keys.json()["id"])
     assert chunk.status == "pending"
-    assert chunk.enqueued_at < timezone.now() - timedelta(seconds=settings.LINKS_REQUEUE_AFTER)
+    assert chunk.enqueued_at == LEFT_TO_SWEEPER
 
     resumed = sweep()  # the broker is back
 
@@ -98,3 +104,15 @@ def test_a_batch_revocation_asked_with_the_broker_down_is_done_when_it_is_back(
     )
     assert done["revoked"] == 1
     assert batch.links.get().status == "revoked"
+
+
+def test_a_delivery_published_with_the_broker_down_is_sent_when_it_is_back(celery_worker, endpoint):
+    hook = endpoint()
+    with broker_refusing():
+        [delivery] = publish("links.issued", subject="down", recipients=[hook.recipient], items=[])
+
+    row = Delivery.objects.get(id=delivery.id)
+    assert (row.status, row.queued_at) == ("pending", LEFT_TO_SWEEPER)
+    assert delivery_sweeper.sweep().enqueued == 1  # the broker is back
+    [sent] = wait_final([delivery])
+    assert sent.status == "delivered" and len(hook.receiver.requests) == 1

@@ -28,8 +28,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def no_worker(monkeypatch):
     """The tests run the dispatcher themselves: nothing goes to a broker."""
     monkeypatch.setattr("notifications.outbox.enqueue_lanes", lambda lanes: None)
-    monkeypatch.setattr("notifications.dispatcher.enqueue_lanes", lambda lanes: None)
-    monkeypatch.setattr("notifications.recorder.enqueue_lanes", lambda lanes, countdown=0: None)
+    monkeypatch.setattr("notifications.dispatcher.enqueue_lanes", lambda lanes, countdown=0: None)
 
 
 def hook(url: str) -> Recipient:

@@ -63,7 +63,7 @@ def test_no_purge_completed_for_longer_than_the_limit_fails():
     assert judge(observed(purge_completed_at=ago(10799)), limits).healthy
     stopped = judge(observed(purge_completed_at=ago(10801)), limits)
     assert stopped.failing == ["retention"]
-    assert "tasks.purge_expired_records" in stopped.checks["retention"].detail
+    assert "retention.purge_expired_records" in stopped.checks["retention"].detail
 
 
 def test_a_lost_refresh_lease_fails_until_the_window_passes():

@@ -4,20 +4,26 @@ lines consume those queues with the pool each job needs."""
 from __future__ import annotations
 
 import pytest
+from celery import current_app
 from django.conf import settings
 
+from notifications.lanes import Lane
+from notifications.outbox import publish
 from project.celery import app
+from tests.delivery_fixtures import wait_final
 from tests.services.celery_processes import procfile_command, substitute
 
 UPKEEP = [
     "tasks.refresh_links",
     "tasks.lapse_links",
     "tasks.resume_stalled_batches",
-    "notifications.tasks.sweep",
+    "notifications.sweep",
     "schedules.tick",
     "tasks.revoke_links",
+    "retention.purge_expired_records",
+    "ops.heartbeat",
 ]
-DELIVERIES = ["notifications.tasks.dispatch"]
+DELIVERIES = ["notifications.dispatch"]
 BULK = ["tasks.expand_batch", "tasks.sign_chunk", "tasks.hand_over_batch"]
 
 
@@ -43,6 +49,39 @@ def test_every_registered_project_task_has_a_route():
     app.loader.import_default_modules()
     ours = {name for name in app.tasks if not name.startswith("celery.")}
     assert ours <= set(settings.CELERY_TASK_ROUTES), ours - set(settings.CELERY_TASK_ROUTES)
+
+
+def test_task_names_are_app_dot_verb():
+    app.loader.import_default_modules()
+    current = set(app.tasks) - set(settings.TASKS_RENAMED)
+    ours = {name for name in current if not name.startswith("celery.")}
+    apps = {"tasks", "notifications", "schedules", "retention", "ops"}
+    assert {name.split(".")[0] for name in ours} <= apps
+    assert all(name.count(".") == 1 for name in ours), ours
+
+
+def test_an_old_task_name_runs_the_same_code_on_the_same_queue():
+    app.loader.import_default_modules()
+    for old, new in settings.TASKS_RENAMED.items():
+        assert app.tasks[old].run is app.tasks[new].run, old
+        assert queue_of(old) == queue_of(new), old
+    beat = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert not beat & set(settings.TASKS_RENAMED)  # beat sends the new names
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_message_queued_under_an_old_name_is_run_by_a_worker(
+    celery_worker, endpoint, monkeypatch
+):
+    """A message queued before the upgrade (by the old name) is still taken and run."""
+    monkeypatch.setattr("notifications.outbox.enqueue_lanes", lambda lanes: None)  # no message
+    hook = endpoint()
+    [delivery] = publish("links.issued", subject="old-name", recipients=[hook.recipient], items=[])
+    lane = str(Lane.of(hook.recipient.kind, hook.recipient.id))
+    current_app.send_task("notifications.tasks.dispatch", args=(lane,))
+    [sent] = wait_final([delivery])
+    assert sent.status == "delivered" and len(hook.receiver.requests) == 1
 
 
 def test_a_test_run_has_queues_of_its_own():

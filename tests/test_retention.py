@@ -289,7 +289,7 @@ def test_the_purge_runs_hourly_from_beat_on_the_upkeep_queue(settings):
     from project.celery import app
 
     entry = settings.CELERY_BEAT_SCHEDULE["retention-purge"]
-    assert entry["task"] == "tasks.purge_expired_records"
+    assert entry["task"] == "retention.purge_expired_records"
     assert entry["schedule"] == settings.RETENTION_INTERVAL == 3600
     route = app.amqp.router.route({}, entry["task"])
     assert route["queue"].name == settings.QUEUE_UPKEEP

@@ -37,12 +37,12 @@ FAST = {  # every periodic task sent each second by each beat
 # Every beat entry and what makes a second beat harmless (docs/operations.md says the same).
 GUARDS = {
     "tasks.resume_stalled_batches": "claims stale chunks with SELECT … FOR UPDATE SKIP LOCKED",
-    "notifications.tasks.sweep": "a lane's run claims its deliveries by conditional UPDATE",
+    "notifications.sweep": "a lane's run claims its deliveries by conditional UPDATE",
     "tasks.refresh_links": "leases due links with SKIP LOCKED; writes only under its lease",
     "tasks.lapse_links": "takes expired links with SKIP LOCKED, one event per batch",
     "schedules.tick": "the schedule row lock and a unique run per (schedule, time)",
     "ops.heartbeat": "idempotent: it records the time it was taken",
-    "tasks.purge_expired_records": "one purge at a time (an advisory lock); SKIP LOCKED chunks",
+    "retention.purge_expired_records": "one purge at a time (an advisory lock); SKIP LOCKED chunks",
 }
 
 

@@ -2,8 +2,8 @@
 
 The rows are the truth and the messages only a nudge: when the broker does not take a
 message (down, unreachable), the caller is not failed. The rows are marked as queued long
-ago, so the sweeper (tasks.batches.sweeper, every minute) queues them again at its next run once
-the broker is back.
+ago (common.broker.LEFT_TO_SWEEPER), so the sweeper (tasks.batches.sweeper, every minute)
+queues them again at its next run once the broker is back.
 """
 
 from __future__ import annotations
@@ -11,20 +11,16 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
 from typing import Any
 
 from celery import current_app
-from django.conf import settings
 from django.db import models, transaction
-from django.utils import timezone
-from kombu.exceptions import KombuError, OperationalError
 
+from common.broker import BROKER_ERRORS, LEFT_TO_SWEEPER
 from tasks.models import Batch, BatchChunk, Revocation
 from tasks.retrying import describe
 
 log = logging.getLogger(__name__)
-BROKER_ERRORS = (KombuError, OperationalError, OSError, ConnectionError)
 
 # The names tasks.tasks registers (and the routes in settings use).
 SIGN_CHUNK = "tasks.sign_chunk"
@@ -41,8 +37,7 @@ def left_to_sweeper(model: type[models.Model], ids: Sequence[Any], error: Except
         model.__name__,
         describe(error),
     )
-    long_ago = timezone.now() - timedelta(seconds=settings.LINKS_REQUEUE_AFTER + 1)
-    model._default_manager.filter(pk__in=list(ids)).update(enqueued_at=long_ago)
+    model._default_manager.filter(pk__in=list(ids)).update(enqueued_at=LEFT_TO_SWEEPER)
 
 
 def send_or_leave(model: type[models.Model], ids: Sequence[Any], task_name: str) -> None:

@@ -12,6 +12,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from kombu.utils.url import maybe_sanitize_url
 from tqdm import tqdm
 
+from tasks.batches.enqueue import SIGN_CHUNK
 from tasks.models import Batch
 
 FIELD_FLAGS = {
@@ -57,9 +58,7 @@ def flag_for(field: str, specs: Sequence[str]) -> str:
 
 
 def task_queue() -> str:
-    from tasks.tasks import sign_chunk
-
-    return str(current_app.amqp.router.route({}, sign_chunk.name)["queue"].name)
+    return str(current_app.amqp.router.route({}, SIGN_CHUNK)["queue"].name)
 
 
 def require_worker(timeout: float = 2.0) -> None:
