@@ -11,7 +11,7 @@ from access.models import ApiToken, KeyGrant
 
 
 @admin.register(KeyGrant)
-class KeyGrantAdmin(admin.ModelAdmin):
+class KeyGrantAdmin(admin.ModelAdmin[KeyGrant]):
     list_display = ["user", "shown_prefix", "note", "created_at"]
     list_filter = ["user"]
     search_fields = ["user__username", "prefix", "note"]
@@ -23,7 +23,7 @@ class KeyGrantAdmin(admin.ModelAdmin):
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(admin.ModelAdmin[ApiToken]):
     """Tokens are made by `manage.py api_token` (shown once there); deleting one revokes it."""
 
     list_display = ["hint", "user", "name", "prefixes", "created_at", "expires_at"]

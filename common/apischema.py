@@ -78,7 +78,7 @@ class ApiSchema(AutoSchema):
         return codes
 
     def _map_basic_serializer(self, serializer: Any, direction: Any) -> dict[str, Any]:
-        schema = super()._map_basic_serializer(serializer, direction)
+        schema: dict[str, Any] = super()._map_basic_serializer(serializer, direction)
         described = getattr(serializer, "field_help", {})
         for name, prop in schema.get("properties", {}).items():
             if name in described and "description" not in prop:

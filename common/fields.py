@@ -7,15 +7,18 @@ database holds nothing readable without a key from FIELD_ENCRYPTION_KEYS.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeVar
 
 from django import forms
 from django.db import models
 
 from common.encryption import decrypt, encrypt
 
+_ST = TypeVar("_ST")  # the type a field is set to (django-stubs' names)
+_GT = TypeVar("_GT")  # the type read back
 
-class EncryptedTextField(models.TextField):
+
+class EncryptedTextField(models.TextField[_ST, _GT]):
     """Text, stored as a Fernet token."""
 
     description = "Text encrypted at rest"
@@ -38,10 +41,13 @@ class EncryptedTextField(models.TextField):
         return str(value)
 
 
-class EncryptedJSONField(EncryptedTextField):
+class EncryptedJSONField(EncryptedTextField[Any, Any]):
     """A JSON value (e.g. a dict of header names to values), stored as one Fernet token."""
 
     description = "JSON encrypted at rest"
+    # What django-stubs reads for a model attribute's type (stubs only, as for JSONField).
+    _pyi_private_set_type: Any
+    _pyi_private_get_type: Any
 
     def load(self, text: str) -> Any:
         return json.loads(text)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 
 from common import retention
@@ -23,7 +24,13 @@ def note(kind: str) -> str:
     return NOTES[kind].format(window=retention.human(window))
 
 
-class ShowsRetention:
+if TYPE_CHECKING:
+    _AdminMixin = admin.ModelAdmin[Any]  # what the mixin's super() is
+else:
+    _AdminMixin = object
+
+
+class ShowsRetention(_AdminMixin):
     """A ModelAdmin mixin: `retention_kind` names the window (links, deliveries, ...)."""
 
     retention_kind = "links"
@@ -32,4 +39,4 @@ class ShowsRetention:
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
         context = {"subtitle": note(self.retention_kind), **(extra_context or {})}
-        return super().changelist_view(request, context)  # type: ignore[misc]
+        return super().changelist_view(request, context)

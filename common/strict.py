@@ -8,12 +8,14 @@ cannot express (e.g. "keys or prefix") in `request_schema_rules`.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from rest_framework import serializers
 
+_IN = TypeVar("_IN")  # the instance it updates: a model, or the dict of a create
 
-class StrictSerializer(serializers.Serializer):
+
+class StrictSerializer(serializers.Serializer[_IN]):
     request_schema_rules: ClassVar[dict[str, Any]] = {}
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:

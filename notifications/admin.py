@@ -21,7 +21,7 @@ from notifications.recorder import disable
 from notifications.replay import ReplayError, replay
 
 
-class WebhookSecretInline(admin.TabularInline):
+class WebhookSecretInline(admin.TabularInline[WebhookSecret, Recipient]):
     model = WebhookSecret
     fields = ["masked", "created_at", "expires_at"]
     readonly_fields = ["masked", "created_at", "expires_at"]
@@ -32,7 +32,7 @@ class WebhookSecretInline(admin.TabularInline):
         return False  # a new secret must be shown once to its owner: the API rotates
 
 
-class RecipientForm(forms.ModelForm):
+class RecipientForm(forms.ModelForm[Recipient]):
     event_types = forms.MultipleChoiceField(
         choices=[(name, name) for name in SUBSCRIBABLE],
         required=False,
@@ -50,7 +50,7 @@ class RecipientForm(forms.ModelForm):
 
 
 @admin.register(Recipient)
-class RecipientAdmin(admin.ModelAdmin):
+class RecipientAdmin(admin.ModelAdmin[Recipient]):
     form = RecipientForm
     list_display = [
         "id",
@@ -143,7 +143,7 @@ class RecipientAdmin(admin.ModelAdmin):
         self.message_user(request, f"{len(ids)} disabled.")
 
 
-class AttemptInline(admin.TabularInline):
+class AttemptInline(admin.TabularInline[Attempt, Delivery]):
     model = Attempt
     fields = ["number", "started_at", "latency_ms", "outcome", "status_code", "error_", "response_"]
     readonly_fields = [
@@ -172,7 +172,7 @@ class AttemptInline(admin.TabularInline):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(ShowsRetention, admin.ModelAdmin):
+class DeliveryAdmin(ShowsRetention, admin.ModelAdmin[Delivery]):
     retention_kind = "deliveries"
     list_display = [
         "id",

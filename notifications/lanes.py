@@ -31,7 +31,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from notifications.models import Delivery, Recipient
-from notifications.recovery import LEASE_SAFETY
+from notifications.recovery import LEASE_SAFETY as LEASE_SAFETY  # the dispatcher reads it here
 
 LANE_LOCK_CLASS = 0x6C616E  # the advisory-lock class of lanes ("lan")
 CLOCK_TOLERANCE = timedelta(seconds=1)  # a countdown task may arrive a hair early

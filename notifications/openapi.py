@@ -74,7 +74,9 @@ def webhook(event_type: str) -> dict[str, Any]:
     }
 
 
-def add_webhooks(result: dict[str, Any], generator: Any, request: Any, public: Any) -> dict:
+def add_webhooks(
+    result: dict[str, Any], generator: Any, request: Any, public: Any
+) -> dict[str, Any]:
     result.setdefault("components", {}).setdefault("schemas", {}).update(catalog.components())
     result["webhooks"] = {event_type: webhook(event_type) for event_type in catalog.EVENT_TYPES}
     return result

@@ -38,7 +38,7 @@ def cached_evaluation() -> tuple[dict[str, Any], int]:
     ttl = settings.HEALTH_CACHE_SECONDS
     if ttl <= 0:
         return evaluate()
-    found = cache.get(CACHE_KEY)
+    found: tuple[dict[str, Any], int] | None = cache.get(CACHE_KEY)
     if found is not None:
         return found
     result = evaluate()

@@ -51,7 +51,7 @@ def cached() -> Snapshot:
     ttl = settings.METRICS_CACHE_SECONDS
     if ttl <= 0:
         return take(timezone.now())
-    found = cache.get(CACHE_KEY)
+    found: Snapshot | None = cache.get(CACHE_KEY)
     if found is None:
         found = take(timezone.now())
         cache.set(CACHE_KEY, found, ttl)

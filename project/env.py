@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import environ
 
@@ -18,7 +19,7 @@ if ENV_FILE.is_file():
 
 
 def text(name: str, default: str | None = None) -> str | None:
-    value = _env.str(name, default=None)
+    value: str | None = _env.str(name, default=None)
     if value is None or value.strip() == "":
         return default
     return value.strip()
@@ -54,8 +55,9 @@ def optional_seconds(name: str) -> int | None:
     return None if raw is None else envparse.parse_duration(name, raw)
 
 
-def cache_url(name: str, default: str) -> dict:
-    return _env.cache_url_config(text(name, default))
+def cache_url(name: str, default: str) -> dict[str, Any]:
+    config: dict[str, Any] = _env.cache_url_config(text(name, default))
+    return config
 
 
 def words(name: str, default: list[str]) -> list[str]:
@@ -89,12 +91,14 @@ def rate(name: str, default: str) -> tuple[int, int] | None:
     return envparse.parse_rate(name, text(name, default) or "")
 
 
-def db_url(name: str, default: str) -> dict:
-    return _env.db_url_config(text(name, default))
+def db_url(name: str, default: str) -> dict[str, Any]:
+    config: dict[str, Any] = _env.db_url_config(text(name, default))
+    return config
 
 
-def email_url(name: str, default: str) -> dict:
-    return _env.email_url_config(text(name, default))
+def email_url(name: str, default: str) -> dict[str, Any]:
+    config: dict[str, Any] = _env.email_url_config(text(name, default))
+    return config
 
 
 def durations(name: str, default: str) -> list[int]:

@@ -35,7 +35,7 @@ class RedactingLogger(Logger):
     """gunicorn's logger, with every access-log atom passed through the project's redaction."""
 
     def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
-        atoms = super().atoms(resp, req, environ, request_time)
+        atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
         for name, value in atoms.items():
             if name in HIDDEN_HEADERS:
                 atoms[name] = "…"

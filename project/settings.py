@@ -5,11 +5,16 @@ Every variable is listed in .env.example and the README's configuration table.
 
 from __future__ import annotations
 
+import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
 from project import env
 from project.env import BASE_DIR
+
+# Lets the classes django-stubs makes generic be subscripted at runtime too
+# (`admin.ModelAdmin[Batch]`, `forms.ModelForm[Schedule]`); before any app module is imported.
+django_stubs_ext.monkeypatch()
 
 DEBUG = env.boolean("DJANGO_DEBUG", False)
 SECRET_KEY = env.text("DJANGO_SECRET_KEY") or ""

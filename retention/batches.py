@@ -33,7 +33,8 @@ def delete_chunk(rows: QuerySet[Any], size: int) -> int:
         ids = list(rows.order_by("id").select_for_update(skip_locked=True).values_list("id")[:size])
         if not ids:
             return 0
-        return rows.model.objects.filter(id__in=[i for (i,) in ids])._raw_delete(rows.db)
+        deleted: int = rows.model.objects.filter(id__in=[i for (i,) in ids])._raw_delete(rows.db)
+        return deleted
 
 
 def drain(rows: QuerySet[Any], table: str, pace: Pace, tally: Tally) -> bool:

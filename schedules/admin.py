@@ -21,7 +21,7 @@ from tasks.retrying import describe
 RUN_FIELDS = ("scheduled_for", "trigger", "started_at", "outcome", "selected", "batch", "message")
 
 
-class ScheduleRunInline(admin.TabularInline):
+class ScheduleRunInline(admin.TabularInline[ScheduleRun, Schedule]):
     model = ScheduleRun
     fields = RUN_FIELDS
     readonly_fields = RUN_FIELDS
@@ -37,7 +37,7 @@ class ScheduleRunInline(admin.TabularInline):
         return super().get_queryset(request).select_related("batch")
 
 
-class ScheduleForm(forms.ModelForm):
+class ScheduleForm(forms.ModelForm[Schedule]):
     class Meta:
         model = Schedule
         fields = [
@@ -70,7 +70,7 @@ def restarts_clock(changed: list[str], schedule: Schedule) -> bool:
 
 
 @admin.register(Schedule)
-class ScheduleAdmin(ShowsRetention, admin.ModelAdmin):
+class ScheduleAdmin(ShowsRetention, admin.ModelAdmin[Schedule]):
     retention_kind = "schedule_runs"
     form = ScheduleForm
     list_display = [

@@ -36,7 +36,7 @@ def masked_token(token: str) -> str:
     return f"{token[:6]}…"
 
 
-def report_revoked(model_admin: admin.ModelAdmin, request: HttpRequest, done: Revoked) -> None:
+def report_revoked(model_admin: admin.ModelAdmin[Any], request: HttpRequest, done: Revoked) -> None:
     model_admin.message_user(
         request,
         f"Revoked {done.links} links ({done.deliveries} links.revoked deliveries). "
@@ -46,7 +46,9 @@ def report_revoked(model_admin: admin.ModelAdmin, request: HttpRequest, done: Re
 
 
 @admin.action(description="Revoke every active link of the selected batches")
-def revoke_batches(model_admin: admin.ModelAdmin, request: HttpRequest, batches: QuerySet) -> None:
+def revoke_batches(
+    model_admin: admin.ModelAdmin[Batch], request: HttpRequest, batches: QuerySet[Batch]
+) -> None:
     with transaction.atomic():
         for batch in batches:
             revocation, new = revocation_for(batch, by=request.user)
@@ -61,7 +63,9 @@ def revoke_batches(model_admin: admin.ModelAdmin, request: HttpRequest, batches:
 
 
 @admin.action(description="Revoke the selected links")
-def revoke_links(model_admin: admin.ModelAdmin, request: HttpRequest, links: QuerySet) -> None:
+def revoke_links(
+    model_admin: admin.ModelAdmin[ShareLink], request: HttpRequest, links: QuerySet[ShareLink]
+) -> None:
     report_revoked(model_admin, request, revoke(links))
 
 
@@ -94,7 +98,7 @@ def progress_percent(batch: Batch) -> str:
 
 
 @admin.register(Batch)
-class BatchAdmin(ShowsRetention, ReadOnly, admin.ModelAdmin):
+class BatchAdmin(ShowsRetention, ReadOnly, admin.ModelAdmin[Batch]):
     list_display = [
         "id",
         "owner",
@@ -126,7 +130,8 @@ class BatchAdmin(ShowsRetention, ReadOnly, admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Batch]:
         counts = {f"deliveries_{name}": delivery_count(s) for name, s in DELIVERY_OUTCOMES.items()}
-        return super().get_queryset(request).annotate(**counts)
+        annotated: QuerySet[Batch] = super().get_queryset(request).annotate(**counts)
+        return annotated
 
     @admin.display(description="progress")
     def progress(self, batch: Batch) -> str:
@@ -159,7 +164,7 @@ class BatchAdmin(ShowsRetention, ReadOnly, admin.ModelAdmin):
 
 
 @admin.register(SkippedKey)
-class SkippedKeyAdmin(ReadOnly, admin.ModelAdmin):
+class SkippedKeyAdmin(ReadOnly, admin.ModelAdmin[SkippedKey]):
     list_display = ["key", "batch_id", "reason", "detail"]
     list_filter = ["reason"]
     search_fields = ["^key"]
@@ -188,7 +193,7 @@ LINK_INLINE_FIELDS = (
 
 
 @admin.register(ShareLink)
-class ShareLinkAdmin(ShowsRetention, ReadOnly, admin.ModelAdmin):
+class ShareLinkAdmin(ShowsRetention, ReadOnly, admin.ModelAdmin[ShareLink]):
     list_display = ["key", "batch_id", "status", "version", "expires_at", "masked_url"]
     list_filter = ["status", "expires_at"]
     search_fields = ["^key", "=token"]

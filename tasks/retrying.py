@@ -31,7 +31,7 @@ def is_transient(error: BaseException) -> bool:
 
 def backoff_delay(attempt: int, *, base: float = 2.0, cap: float = 300.0) -> float:
     """Exponential back-off with jitter: about 2 s, 4 s, 8 s … at most `cap`."""
-    ceiling = min(cap, base * 2**attempt)
+    ceiling = min(cap, base * 2.0**attempt)
     return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 - jitter, not a secret
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
 
-class TokenInfoSerializer(serializers.Serializer):
+class TokenInfoSerializer(serializers.Serializer[dict[str, Any]]):
     hint = serializers.CharField(help_text="The token's first characters.")
     name = serializers.CharField(help_text="The name given to the token.")
     prefixes = serializers.ListField(
@@ -18,7 +20,7 @@ class TokenInfoSerializer(serializers.Serializer):
     )
 
 
-class MeSerializer(serializers.Serializer):
+class MeSerializer(serializers.Serializer[dict[str, Any]]):
     username = serializers.CharField(help_text="Your user name.")
     grants = serializers.ListField(
         child=serializers.CharField(allow_blank=True),

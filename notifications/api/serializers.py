@@ -15,13 +15,13 @@ from notifications.models import Attempt, Delivery, Recipient, WebhookSecret
 from notifications.webhook_secrets import active_secrets
 
 
-class SecretSerializer(serializers.ModelSerializer):
+class SecretSerializer(serializers.ModelSerializer[WebhookSecret]):
     class Meta:
         model = WebhookSecret
         fields = ["masked", "created_at", "expires_at"]
 
 
-class RecipientSerializer(serializers.ModelSerializer):
+class RecipientSerializer(serializers.ModelSerializer[Recipient]):
     field_help: ClassVar[dict[str, str]] = {
         "id": "The recipient's id.",
         "address": "The email address or the webhook URL.",
@@ -83,7 +83,7 @@ class RecipientSerializer(serializers.ModelSerializer):
 MAX_GRACE_SECONDS = 30 * 86400
 
 
-class RotateSecretSerializer(StrictSerializer):
+class RotateSecretSerializer(StrictSerializer[dict[str, Any]]):
     secret = serializers.CharField(
         required=False,
         trim_whitespace=False,
@@ -99,7 +99,7 @@ class RotateSecretSerializer(StrictSerializer):
     )
 
 
-class DeliveryFilterSerializer(serializers.Serializer):
+class DeliveryFilterSerializer(serializers.Serializer[dict[str, Any]]):
     status = serializers.ChoiceField(
         choices=Delivery.Status.choices, required=False, help_text="Only deliveries in this state."
     )
@@ -114,7 +114,7 @@ class DeliveryFilterSerializer(serializers.Serializer):
     )
 
 
-class CurrentSecretSerializer(serializers.ModelSerializer):
+class CurrentSecretSerializer(serializers.ModelSerializer[WebhookSecret]):
     field_help: ClassVar[dict[str, str]] = {
         "secret": "The current signing secret, in full (`whsec_…`): verify with it.",
         "created_at": "When it was made (created or rotated).",
@@ -125,11 +125,11 @@ class CurrentSecretSerializer(serializers.ModelSerializer):
         fields = ["secret", "created_at"]
 
 
-class RecipientChangeSerializer(StrictSerializer):
+class RecipientChangeSerializer(StrictSerializer[dict[str, Any]]):
     event_types = event_types_field(required=False)  # a PATCH is partial: {} changes nothing
 
 
-class AttemptSerializer(serializers.ModelSerializer):
+class AttemptSerializer(serializers.ModelSerializer[Attempt]):
     field_help: ClassVar[dict[str, str]] = {
         "number": "1 for the first try.",
         "started_at": "When the try started.",
@@ -150,7 +150,7 @@ class AttemptSerializer(serializers.ModelSerializer):
         ]
 
 
-class DeliverySerializer(serializers.ModelSerializer):
+class DeliverySerializer(serializers.ModelSerializer[Delivery]):
     field_help: ClassVar[dict[str, str]] = {
         "id": "The delivery's id.",
         "webhook_id": "The `webhook-id` header: the same on every retry and replay.",

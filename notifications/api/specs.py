@@ -98,7 +98,7 @@ class HeadersField(serializers.DictField):
         return headers
 
 
-class EmailRecipientSpecSerializer(StrictSerializer):
+class EmailRecipientSpecSerializer(StrictSerializer[dict[str, Any]]):
     email = serializers.CharField(
         max_length=254,
         trim_whitespace=False,
@@ -111,7 +111,7 @@ class EmailRecipientSpecSerializer(StrictSerializer):
     event_types = event_types_field()
 
 
-class WebhookRecipientSpecSerializer(StrictSerializer):
+class WebhookRecipientSpecSerializer(StrictSerializer[dict[str, Any]]):
     webhook = serializers.CharField(
         max_length=MAX_URL_LENGTH,
         trim_whitespace=False,
@@ -142,13 +142,13 @@ RecipientSpecSerializer = PolymorphicProxySerializer(
 
 
 @extend_schema_field(RecipientSpecSerializer)
-class RecipientSpecField(serializers.Field):
+class RecipientSpecField(serializers.Field[dict[str, Any], Any, dict[str, Any], Any]):
     """`{"email": ...}` or `{"webhook": ...}`: checked by shape, field errors named."""
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
         return check_spec(data)
 
-    def to_representation(self, value: Any) -> Any:
+    def to_representation(self, value: dict[str, Any]) -> dict[str, Any]:
         return value
 
 

@@ -65,7 +65,7 @@ class RecipientViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
-    viewsets.GenericViewSet,
+    viewsets.GenericViewSet[Recipient],
 ):
     serializer_class = RecipientSerializer
 
@@ -215,7 +215,9 @@ class RecipientViewSet(
         return Response(RecipientSerializer(recipient).data)
 
 
-class DeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class DeliveryViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Delivery]
+):
     validates_query = ("list",)  # its filters answer 400
 
     @extend_schema(

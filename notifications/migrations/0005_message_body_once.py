@@ -8,15 +8,17 @@ import hashlib
 import django.db.models.deletion
 import django.utils.timezone
 from django.db import migrations, models
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.db.migrations.state import StateApps
 
 BATCH = 500
 
 
-def bodies_from_payloads(apps, schema_editor):
+def bodies_from_payloads(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     Delivery = apps.get_model("notifications", "Delivery")
     MessageBody = apps.get_model("notifications", "MessageBody")
     seen: dict[tuple[str, str, int, str], int] = {}
-    pending: list = []
+    pending: list[models.Model] = []
     rows = Delivery.objects.order_by("created_at", "id").only(
         "id", "event_type", "subject", "part", "payload", "created_at"
     )
@@ -34,9 +36,9 @@ def bodies_from_payloads(apps, schema_editor):
     Delivery.objects.bulk_update(pending, ["body"])
 
 
-def payloads_from_bodies(apps, schema_editor):
+def payloads_from_bodies(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     Delivery = apps.get_model("notifications", "Delivery")
-    pending: list = []
+    pending: list[models.Model] = []
     for delivery in Delivery.objects.select_related("body").iterator(chunk_size=BATCH):
         delivery.payload = delivery.body.text
         pending.append(delivery)

@@ -9,6 +9,8 @@ recipient's address is left as it was (and logged).
 import logging
 
 from django.db import IntegrityError, migrations, transaction
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.db.migrations.state import StateApps
 
 import common.fields
 from notifications.urlsecrets import split_secret_query
@@ -16,7 +18,7 @@ from notifications.urlsecrets import split_secret_query
 log = logging.getLogger(__name__)
 
 
-def hide_secret_queries(apps, schema_editor):
+def hide_secret_queries(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     Recipient = apps.get_model("notifications", "Recipient")
     rows = Recipient.objects.filter(kind="webhook", url__contains="?")
     for recipient in rows.iterator():

@@ -99,7 +99,7 @@ class DeadlineSmtpBackend(SmtpBackend):
 
 
 def _backend() -> str:
-    name = settings.EMAIL_BACKEND
+    name: str = settings.EMAIL_BACKEND
     if name == "django.core.mail.backends.smtp.EmailBackend":
         return f"{__name__}.DeadlineSmtpBackend"
     return name

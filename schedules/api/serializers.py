@@ -86,7 +86,7 @@ class CronValidator(RegexValidator):
         super().__call__(value)
 
 
-class ScheduleWriteSerializer(StrictSerializer):
+class ScheduleWriteSerializer(StrictSerializer[Schedule]):
     """A schedule as a caller writes it (POST and PUT: all required fields; PATCH: any)."""
 
     name = serializers.SlugField(
@@ -194,7 +194,7 @@ class ScheduleWriteSerializer(StrictSerializer):
             raise serializers.ValidationError({error.field: [error.message]}) from None
 
 
-class ScheduleRunSerializer(serializers.ModelSerializer):
+class ScheduleRunSerializer(serializers.ModelSerializer[ScheduleRun]):
     field_help: ClassVar[dict[str, str]] = {
         "id": "The run's id.",
         "scheduled_for": "The calendar time it ran for.",
@@ -218,7 +218,7 @@ class ScheduleRunSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ScheduleSerializer(serializers.ModelSerializer):
+class ScheduleSerializer(serializers.ModelSerializer[Schedule]):
     field_help: ClassVar[dict[str, str]] = {
         "id": "The schedule's id.",
         "timezone": "The IANA time zone the cron expression is read in.",

@@ -31,9 +31,12 @@ from schedules.models import Schedule, crontab_for
 from tasks.batches import keyscope
 
 
-def recipients_from(owner: Any, specs: list[dict[str, Any]]) -> tuple[list[Recipient], dict]:
+def recipients_from(
+    owner: Any, specs: list[dict[str, Any]]
+) -> tuple[list[Recipient], dict[int, str]]:
     """The recipients, and the webhook secrets generated for them (shown once)."""
-    made, secrets = [], {}
+    made: list[Recipient] = []
+    secrets: dict[int, str] = {}
     for number, spec in enumerate(specs):
         try:
             new = recipient_at(owner, number, spec)
@@ -94,7 +97,7 @@ WRITE_ERRORS = error_responses(409)
         description="No more runs; batches it made and their links stay.",
     ),
 )
-class ScheduleViewSet(viewsets.ModelViewSet):
+class ScheduleViewSet(viewsets.ModelViewSet[Schedule]):
     serializer_class = ScheduleSerializer
     key_scoped = True  # a narrowed token sees the schedules whose prefix lies in its scope
 
@@ -173,5 +176,7 @@ class ScheduleViewSet(viewsets.ModelViewSet):
         the batch it made, or why it made none.
         """
         schedule = self.get_object()
-        page = self.paginate_queryset(schedule.runs.select_related("batch").all())
+        runs = schedule.runs.select_related("batch").all()
+        # The stubs tie paginate_queryset to the view's model; DRF pages any queryset.
+        page = self.paginate_queryset(runs)  # type: ignore[arg-type]
         return self.get_paginated_response(ScheduleRunSerializer(page, many=True).data)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
 from django.conf import settings
@@ -45,7 +45,7 @@ class ShareField(serializers.FloatField):
         return value
 
 
-class BatchCreateSerializer(StrictSerializer):
+class BatchCreateSerializer(StrictSerializer[dict[str, Any]]):
     """What a caller sends to create a batch: `keys` or a `prefix`, and how links live."""
 
     request_schema_rules: ClassVar[dict[str, Any]] = {
@@ -159,7 +159,7 @@ class BatchCreateSerializer(StrictSerializer):
         )
 
 
-class SkippedKeySerializer(serializers.ModelSerializer):
+class SkippedKeySerializer(serializers.ModelSerializer[SkippedKey]):
     field_help: ClassVar[dict[str, str]] = {
         "key": "The key that got no link.",
         "detail": "What happened, in words.",
@@ -184,7 +184,7 @@ def recipient_summaries(
     return shown
 
 
-class RecipientSummarySerializer(serializers.Serializer):
+class RecipientSummarySerializer(serializers.Serializer[dict[str, Any]]):
     id = serializers.IntegerField(help_text="The recipient's id (see /api/recipients/).")
     kind = serializers.CharField(help_text="`email` or `webhook`.")
     address = serializers.CharField(help_text="The email address or the webhook URL.")
@@ -193,7 +193,7 @@ class RecipientSummarySerializer(serializers.Serializer):
     )
 
 
-class BatchSerializer(serializers.ModelSerializer):
+class BatchSerializer(serializers.ModelSerializer[Batch]):
     field_help: ClassVar[dict[str, str]] = {
         "id": "The batch's id (a UUID).",
         "prefix": "The prefix it was made from; empty for a key list.",
@@ -250,7 +250,7 @@ class BatchSerializer(serializers.ModelSerializer):
         return recipient_summaries(batch.recipients.all(), self.context.get("secrets", {}))
 
 
-class LinkSerializer(serializers.ModelSerializer):
+class LinkSerializer(serializers.ModelSerializer[ShareLink]):
     field_help: ClassVar[dict[str, str]] = {
         "id": "The link's id.",
         "key": "The object's key.",
@@ -287,10 +287,11 @@ class LinkSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_permalink(self, link: ShareLink) -> str | None:
-        return self.context["permalink"](link.token)
+        permalink: Callable[[str], str | None] = self.context["permalink"]  # the view's maker
+        return permalink(link.token)
 
 
-class RevocationSerializer(serializers.ModelSerializer):
+class RevocationSerializer(serializers.ModelSerializer[Revocation]):
     field_help: ClassVar[dict[str, str]] = {
         "id": "The revocation's id.",
         "batch": "The batch whose links it revokes.",

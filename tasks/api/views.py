@@ -56,7 +56,7 @@ class CSVRenderer(BaseRenderer):
         return str(data)
 
 
-class LinksQuery(serializers.Serializer):
+class LinksQuery(serializers.Serializer[dict[str, Any]]):
     """The query of a batch's links: each parameter once, of its documented type, or 400."""
 
     format = serializers.ChoiceField(["json", "csv"], required=False)
@@ -102,7 +102,7 @@ class BatchViewSet(
     mixins.CreateModelMixin,
     mixins.RetrieveModelMixin,
     mixins.ListModelMixin,
-    viewsets.GenericViewSet,
+    viewsets.GenericViewSet[Batch],
 ):
     serializer_class = BatchSerializer
     lookup_value_regex = "[0-9a-fA-F-]{32,36}"
@@ -225,7 +225,8 @@ class BatchViewSet(
         batch = self.get_object()
         if request.accepted_renderer.format == "csv":
             return self.export(batch)
-        page = self.paginate_queryset(batch.links.all())
+        # The stubs tie paginate_queryset to the view's model; DRF pages any queryset.
+        page = self.paginate_queryset(batch.links.all())  # type: ignore[arg-type]
         context = {"permalink": permalink_maker()}
         return self.get_paginated_response(LinkSerializer(page, many=True, context=context).data)
 
@@ -260,7 +261,7 @@ class BatchViewSet(
         return response
 
 
-class RevocationViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class RevocationViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet[Revocation]):
     """A batch revocation's progress: pending, revoking, announcing, then done (or failed)."""
 
     serializer_class = RevocationSerializer
@@ -272,7 +273,7 @@ class RevocationViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         return Revocation.objects.filter(scoped, batch__owner_id=self.request.user.pk)
 
 
-class LinkViewSet(viewsets.GenericViewSet):
+class LinkViewSet(viewsets.GenericViewSet[ShareLink]):
     """Links of the caller's batches; another user's link is a 404."""
 
     serializer_class = LinkSerializer

@@ -9,7 +9,7 @@ recovery from one lost worker. So a refreshing batch's TTL is at least
 
 and anything shorter would be re-signed (and re-announced) on every pass for nothing. And a
 refreshing batch is no larger than the refresh pools re-sign in time at its TTL
-(batchspec.largest_kept_alive).
+(spec.largest_kept_alive).
 These functions are the one place that says so; they read a settings-like object.
 """
 

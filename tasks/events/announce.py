@@ -47,7 +47,9 @@ def group(links: Iterable[tuple[Any, int]]) -> dict[Any, list[int]]:
     return by_batch
 
 
-def batch_items(batch: Batch, link_ids: Sequence[int], permalink: Callable) -> list[dict]:
+def batch_items(
+    batch: Batch, link_ids: Sequence[int], permalink: Callable[[str], str | None]
+) -> list[dict[str, Any]]:
     rows = ShareLink.objects.filter(id__in=list(link_ids)).order_by("key")
     return [link_item(row, permalink) for row in rows.only(*LINK_ITEM_COLUMNS).iterator()]
 

@@ -6,11 +6,13 @@ has none yet. A batch with neither keeps '' (seen only by tokens that are not na
 """
 
 from django.db import migrations, models
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.db.migrations.state import StateApps
 from django.db.models import F, Max, Min
 from django.db.models.functions import Collate
 
 
-def common_start(keys):
+def common_start(keys: list[str]) -> str:
     low, high = min(keys), max(keys)
     size = 0
     while size < len(low) and low[size] == high[size]:
@@ -18,7 +20,7 @@ def common_start(keys):
     return low[:size]
 
 
-def fill_key_roots(apps, schema_editor):
+def fill_key_roots(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     Batch = apps.get_model("tasks", "Batch")
     ShareLink = apps.get_model("tasks", "ShareLink")
     BatchChunk = apps.get_model("tasks", "BatchChunk")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import cast
 
 from django.db.models import (
     BooleanField,
@@ -44,7 +43,7 @@ def granted_q(prefix: str = "") -> Q:
     owner = f"{prefix}batch__owner__"
     covered = Q(**{f"{owner}is_superuser": True}) | Q(Exists(grants))
     allowed = Q(**{f"{owner}isnull": True}) | (Q(**{f"{owner}is_active": True}) & covered)
-    return cast(Q, allowed)
+    return allowed
 
 
 def with_access(links: QuerySet[ShareLink]) -> QuerySet[ShareLink]:
