@@ -5,7 +5,7 @@ new name, routed to the same queue), so a message queued before an upgrade still
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 
 from celery import Task, shared_task
 from django.conf import settings
@@ -14,13 +14,13 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def task(name: str, **options: Any) -> Callable[[Callable[P, R]], Task[P, R]]:
-    """shared_task(name=name, **options), also registered under each of its old names."""
+def task(name: str, *, ignore_result: bool = False) -> Callable[[Callable[P, R]], Task[P, R]]:
+    """shared_task(name=name), also registered under each of its old names."""
 
     def register(run: Callable[P, R]) -> Task[P, R]:
         for old in old_names(name):
-            shared_task(name=old, **options)(run)
-        return shared_task(name=name, **options)(run)
+            shared_task(name=old, ignore_result=ignore_result)(run)
+        return shared_task(name=name, ignore_result=ignore_result)(run)
 
     return register
 
