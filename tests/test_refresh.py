@@ -53,11 +53,11 @@ def test_issue_plans_the_refresh_only_for_refreshing_batches(put_object):
 
 def test_a_due_link_is_resigned_once_downloads_and_is_announced(put_object):
     bodies = objects(put_object)
-    batch = issue_in_process(list(bodies), expires_in=4, refresh=True, recipients=[HOOK])
+    batch = issue_in_process(list(bodies), expires_in=8, refresh=True, recipients=[HOOK])
     first = {link.id: link.url for link in batch.links.all()}
-    assert refresher.run_pass().due == 0  # nothing due yet (refresh at mid-life: 2 s)
+    assert refresher.run_pass().due == 0  # nothing due yet (refresh at mid-life: 4 s)
 
-    time.sleep(2.2)
+    time.sleep(4.2)  # the new refresh_at (whole seconds, as X-Amz-Date) is 4 s off: room for a slow pass
     report = refresher.run_pass()
 
     assert (report.due, report.refreshed, report.deliveries) == (2, 2, 1)
