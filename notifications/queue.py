@@ -49,17 +49,20 @@ def queue_of(lane: Lane, quarantine: set[int]) -> str:
     return str(settings.QUEUE_DELIVERIES)
 
 
-def enqueue_lanes(lanes: Iterable[Lane], countdown: float = 0) -> None:
+def enqueue_lanes(
+    lanes: Iterable[Lane], countdown: float = 0, *, to_quarantine: bool = False
+) -> None:
     """When the broker cannot take a message, the lane's pending deliveries get their
-    `queued_at` cleared, so that the sweeper's next pass enqueues them."""
+    `queued_at` cleared, so that the sweeper's next pass enqueues them. `to_quarantine`: on
+    the quarantine queue whatever the endpoints' state (a first contact handed over)."""
     from notifications.models import Delivery
     from notifications.tasks import dispatch
 
     lanes = list(lanes)
-    quarantine = quarantined(lanes)
+    quarantine = set() if to_quarantine else quarantined(lanes)
     for lane in lanes:
         try:
-            queue = queue_of(lane, quarantine)
+            queue = settings.QUEUE_QUARANTINE if to_quarantine else queue_of(lane, quarantine)
             dispatch.apply_async(args=(str(lane),), countdown=countdown, queue=queue)
         except OperationalError as error:
             log.warning("broker unavailable, lane %s left to the sweeper: %s", lane, error)

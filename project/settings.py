@@ -329,6 +329,8 @@ WEBHOOK_TIMEOUT = env.seconds("WEBHOOK_TIMEOUT", 15)  # the whole request
 # beside the healthy lanes): cut off sooner, it is retried at once in quarantine with
 # WEBHOOK_TIMEOUT, its try not spent. 0 (or >= WEBHOOK_TIMEOUT): no shorter first deadline.
 WEBHOOK_FIRST_CONTACT_TIMEOUT = env.seconds("WEBHOOK_FIRST_CONTACT_TIMEOUT", 3)
+# First contacts in flight at once per `deliveries` process; more go to quarantine.
+WEBHOOK_FIRST_CONTACTS = env.integer("WEBHOOK_FIRST_CONTACTS", 20, minimum=1)
 WEBHOOK_SECRET_GRACE = env.seconds("WEBHOOK_SECRET_GRACE", 86400)  # old secret after rotation
 WEBHOOK_DISABLE_AFTER = env.seconds("WEBHOOK_DISABLE_AFTER", 5 * 86400)  # failing, no success
 WEBHOOK_POOL_MAXSIZE = env.integer("WEBHOOK_POOL_MAXSIZE", 4, minimum=1)  # per host

@@ -5,11 +5,15 @@ endpoint that answers goes straight through, and a known one keeps the full dead
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from django.utils import timezone
 
 from demo.receiver import Reply
 from notifications import dispatcher
+from notifications import first_contact as first_contact_slots
+from notifications.lanes import Lane
 from notifications.models import Attempt, Delivery, Recipient
 from notifications.netguard import guarded_pool_manager
 from notifications.outbox import publish
@@ -103,18 +107,54 @@ def test_a_cut_off_first_contact_is_retried_at_once_its_try_not_spent(first_cont
     assert recipient.breaker_open_until is None
 
 
+@pytest.mark.django_db
+def test_with_no_first_contact_slot_free_the_lane_is_handed_to_quarantine(
+    first_contact, monkeypatch, endpoint
+):
+    handed: list[list[str]] = []
+    monkeypatch.setattr(
+        "notifications.dispatcher.enqueue_lanes",
+        lambda lanes, to_quarantine=False: (
+            handed.append([str(lane) for lane in lanes]) if to_quarantine else None
+        ),
+    )
+    monkeypatch.setattr("notifications.first_contact._slots", threading.BoundedSemaphore(1))
+    assert first_contact_slots.take_slot()  # the one slot is taken
+    new, known = endpoint(default=Reply(200)), endpoint(default=Reply(200))
+    Recipient.objects.filter(id=known.recipient.id).update(last_success_at=timezone.now())
+    [waiting] = publish("links.issued", subject="s", recipients=[new.recipient], items=[])
+    [sent] = publish("links.issued", subject="s", recipients=[known.recipient], items=[])
+
+    assert dispatcher.drain(Lane.of("webhook", new.recipient.id), overflow=True) == 0
+    assert dispatcher.drain(Lane.of("webhook", known.recipient.id), overflow=True) == 1
+
+    waiting.refresh_from_db()
+    assert (waiting.status, waiting.attempt_count, waiting.tries) == ("pending", 0, 0)
+    assert handed == [[f"webhook:{new.recipient.id}"]]
+    assert new.receiver.requests == [] and len(known.receiver.requests) == 1
+    # in quarantine (no overflow), the first contact is made without a slot
+    assert dispatcher.drain(Lane.of("webhook", new.recipient.id)) == 1
+    assert Delivery.objects.get(id=waiting.id).status == "delivered"
+    assert Delivery.objects.get(id=sent.id).attempt_count == 1
+    first_contact_slots.give_slot()
+    assert first_contact_slots.take_slot()  # the slot was never kept by a run
+
+
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.timeout(300)
 def test_beside_a_crowd_of_new_slow_endpoints(celery_worker, endpoint, test_database_url):
     """Real pools: a crowd of new endpoints that drip their answers is cut off at the first
-    contact's deadline in `deliveries` and retried in quarantine; a new endpoint that answers
-    at once is delivered on its first attempt from `deliveries`; a new endpoint that answers
-    in 2 s (over the first contact's deadline, under the full one) is delivered on its
-    second attempt, from quarantine, with one try spent; a known endpoint is unaffected."""
+    contact's deadline (in `deliveries`, two at a time; the others handed to quarantine) and
+    retried in quarantine; a new endpoint that answers at once is delivered on its first
+    attempt (from either); a new endpoint that answers in 2 s (over the first contact's
+    deadline, under the full one) is delivered on its second attempt, from quarantine, with one
+    try spent; a known endpoint is sent from `deliveries` as before."""
     celery_worker.stop()  # this test's pools, with its knobs, are the only ones on the queues
     pools = WorkerPools(
-        test_database_url, {**KNOBS, "DELIVERIES_CONCURRENCY": "8"}, ("deliveries", "quarantine")
+        test_database_url,
+        {**KNOBS, "DELIVERIES_CONCURRENCY": "8", "WEBHOOK_FIRST_CONTACTS": "2"},
+        ("deliveries", "quarantine"),
     )
     crowd = [DripServer("status", interval=0.3).start() for _ in range(6)]
     try:
@@ -157,12 +197,16 @@ def test_beside_a_crowd_of_new_slow_endpoints(celery_worker, endpoint, test_data
     errors = list(Attempt.objects.filter(delivery=sluggish).values_list("error", flat=True))
     assert (sluggish.status, sluggish.attempt_count, sluggish.tries) == ("delivered", 2, 1), errors
     deliveries_log, quarantine_log = pools["deliveries"].log(), pools["quarantine"].log()
-    assert f"delivery {fast.id} delivered" in deliveries_log
-    assert f"delivery {steady.id} delivered" in deliveries_log
+    both = deliveries_log + quarantine_log
+    assert f"delivery {fast.id} delivered" in both  # where a slot was free: no cut, no retry
+    assert f"delivery {steady.id} delivered" in deliveries_log  # known: never handed over
     assert f"delivery {sluggish.id} delivered" in quarantine_log
-    for recipient in slow_new:  # each first contact from deliveries, its retries in quarantine
-        assert f"to webhook #{recipient.id}, attempt 1: timed out" in deliveries_log
+    assert "first-contact slots all taken, handed to quarantine" in deliveries_log
+    for recipient in slow_new:  # each first contact cut short (in deliveries or, when its
+        # two slots were taken, in quarantine); its retries in quarantine with the full deadline
+        assert f"to webhook #{recipient.id}, attempt 1: timed out" in both
         assert f"to webhook #{recipient.id}, attempt 2: timed out" in quarantine_log
-        assert "(WEBHOOK_TIMEOUT)" in quarantine_log
+    assert "within 5 s (WEBHOOK_TIMEOUT)" in quarantine_log
+    assert "within 5 s (WEBHOOK_TIMEOUT)" not in deliveries_log
     fresh = Recipient.objects.get(id=sluggish_new.recipient.id)
     assert fresh.consecutive_failures == 0 and fresh.last_success_at is not None

@@ -14,6 +14,7 @@ from urllib3 import PoolManager, Timeout
 from urllib3.exceptions import HTTPError, LocationValueError
 
 from common.redact import redact, remember_secret
+from notifications import first_contact
 from notifications.addresses import AddressError, check_webhook_url
 from notifications.deadline import Deadline
 from notifications.models import Delivery, Recipient
@@ -104,9 +105,8 @@ class WebhookTransport(Transport):
         """A send to an endpoint that has never answered and is not known to fail (so its lane
         runs in `deliveries`, beside the healthy ones): it gets the shorter deadline."""
         return (
-            0 < settings.WEBHOOK_FIRST_CONTACT_TIMEOUT < settings.WEBHOOK_TIMEOUT
-            and recipient.last_success_at is None
-            and not recipient.consecutive_failures
+            first_contact.deadline() is not None
+            and first_contact.is_first_contact(recipient)
             and recipient.pk not in self._answered
         )
 
