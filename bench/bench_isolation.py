@@ -12,16 +12,19 @@ started from their Procfile lines (thread pools, in processes of their own; the 
 default settings: WEBHOOK_TIMEOUT 15 s, DELIVERY_ENDPOINT_LANES 2) → claim, sign, send, record.
 1. alone: `--events` links.issued events to each of `--endpoints` healthy endpoints;
 2. cold: the same to the same healthy endpoints, plus `--slow-percent` % as many new
-   endpoints that accept the request and drip their answer a byte every half second (each
-   attempt is cut off at WEBHOOK_TIMEOUT). Their first attempts share the `deliveries`
-   process with the healthy lanes; their retries go to quarantine;
+   endpoints that accept the request and drip their answer a byte every `--drip` seconds.
+   Their first attempts (first contacts) share the `deliveries` process with the healthy
+   lanes, cut off at WEBHOOK_FIRST_CONTACT_TIMEOUT (at most WEBHOOK_FIRST_CONTACTS at once);
+   their retries go to quarantine, cut off at WEBHOOK_TIMEOUT;
 3. steady: as 2, but the slow endpoints' last attempt had already failed (as it has, for an
    endpoint that has been slow for a while): they are dispatched on quarantine from the start;
 the lanes queued in random order. Measured: from queueing to the last healthy delivery
 recorded. Each of --rounds rounds runs the three, one after the other, and gives two ratios
-(2 / 1, 3 / 1); the median ratios are the figures (one run on this shared 2-core machine can
-be a third slower than the next, so runs are compared with their neighbour). The target is
-at least 90 %.
+(2 / 1, 3 / 1); the figures are the median ratios and the lowest (the slowest round: one run
+on this shared 2-core machine can be a third slower than the next, so runs are compared with
+their neighbour). The target is at least 90 % in both. `--also-cold-with SECONDS` adds a cold
+run with WEBHOOK_FIRST_CONTACT_TIMEOUT=SECONDS to every round (0: before/after in the same
+minute). Per run it prints where the pools spent the time (bench/isolation_probe.py).
 """
 
 from __future__ import annotations
