@@ -1,7 +1,7 @@
 """Fairness: deliveries per second to healthy endpoints, alone and with slow-dripping neighbours.
 
     python bench/bench_isolation.py [--endpoints 1000] [--events 3] [--slow-percent 10]
-                                    [--rounds 5]
+                                    [--rounds 5] [--drip 0.5]
 
 Needs PostgreSQL and Redis on 127.0.0.1 (`make services`); uses its own database
 (linkdist_bench_isolation, created and migrated when missing) and its own Redis queues.
@@ -12,16 +12,19 @@ started from their Procfile lines (thread pools, in processes of their own; the 
 default settings: WEBHOOK_TIMEOUT 15 s, DELIVERY_ENDPOINT_LANES 2) → claim, sign, send, record.
 1. alone: `--events` links.issued events to each of `--endpoints` healthy endpoints;
 2. cold: the same to the same healthy endpoints, plus `--slow-percent` % as many new
-   endpoints that accept the request and drip their answer a byte every half second (each
-   attempt is cut off at WEBHOOK_TIMEOUT). Their first attempts share the `deliveries`
-   process with the healthy lanes; their retries go to quarantine;
+   endpoints that accept the request and drip their answer a byte every `--drip` seconds.
+   Their first attempts (first contacts) share the `deliveries` process with the healthy
+   lanes, cut off at WEBHOOK_FIRST_CONTACT_TIMEOUT (at most WEBHOOK_FIRST_CONTACTS at once);
+   their retries go to quarantine, cut off at WEBHOOK_TIMEOUT;
 3. steady: as 2, but the slow endpoints' last attempt had already failed (as it has, for an
    endpoint that has been slow for a while): they are dispatched on quarantine from the start;
 the lanes queued in random order. Measured: from queueing to the last healthy delivery
 recorded. Each of --rounds rounds runs the three, one after the other, and gives two ratios
-(2 / 1, 3 / 1); the median ratios are the figures (one run on this shared 2-core machine can
-be a third slower than the next, so runs are compared with their neighbour). The target is
-at least 90 %.
+(2 / 1, 3 / 1); the figures are the median ratios and the lowest (the slowest round: one run
+on this shared 2-core machine can be a third slower than the next, so runs are compared with
+their neighbour). The target is at least 90 % in both. `--also-cold-with SECONDS` adds a cold
+run with WEBHOOK_FIRST_CONTACT_TIMEOUT=SECONDS to every round (0: before/after in the same
+minute). Per run it prints where the pools spent the time (bench/isolation_probe.py).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ import subprocess
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -43,6 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.delivery_tables import analyze_delivery_tables, fresh_delivery_tables  # noqa: E402
+from bench.isolation_probe import Probe, Profile  # noqa: E402
 
 DATABASE = "linkdist_bench_isolation"
 SERVER = "postgres://postgres@127.0.0.1:5432"
@@ -59,9 +64,15 @@ ITEMS = [
 ]
 
 
-def start_sinks(healthy: int, slow: int) -> tuple[subprocess.Popen[str], dict[str, list[int]]]:
+def start_sinks(
+    healthy: int, slow: int, drip: float
+) -> tuple[subprocess.Popen[str], dict[str, list[int]]]:
     sinks = subprocess.Popen(
-        [sys.executable, str(ROOT / "bench" / "isolation_sinks.py"), str(healthy), str(slow)],
+        [
+            sys.executable,
+            str(ROOT / "bench" / "isolation_sinks.py"),
+            *(str(n) for n in (healthy, slow, 900, drip)),
+        ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -117,9 +128,14 @@ def publish_to(targets: list[Any], events: int) -> list[Any]:
 
 
 def measure(
-    healthy_ports: list[int], slow_ports: list[int], events: int, slow_failing: bool = False
-) -> tuple[int, float]:
-    """Seconds from queueing every lane until every healthy delivery is recorded."""
+    healthy_ports: list[int],
+    slow_ports: list[int],
+    events: int,
+    slow_failing: bool = False,
+    env: dict[str, str] | None = None,
+) -> tuple[int, float, Profile]:
+    """Seconds from queueing every lane until every healthy delivery is recorded, and where
+    the pools spent that time."""
     from django.db.models import Max
     from django.utils import timezone
 
@@ -138,20 +154,33 @@ def measure(
     analyze_delivery_tables()
     lanes = [Lane.of("webhook", r.id) for r in healthy + slow]
     random.Random(7).shuffle(lanes)
-    pools = WorkerPools(os.environ["TEST_DATABASE_URL"], names=("deliveries", "quarantine"))
+    pools = WorkerPools(os.environ["TEST_DATABASE_URL"], env, names=("deliveries", "quarantine"))
     pools.start()
+    pids = {name: pools[name].process.pid for name in ("deliveries", "quarantine")}
     try:
-        started = timezone.now()
-        enqueue_lanes(lanes)
-        done = Delivery.objects.filter(recipient__in=healthy, status=Delivery.Status.DELIVERED)
-        while done.count() < len(wanted):  # polled gently: the end is read off the rows
-            if (timezone.now() - started).total_seconds() > 600:
-                raise SystemExit(f"only {done.count()} of {len(wanted)} delivered in 600 s")
-            time.sleep(0.5)
+        with Probe(pids, [r.id for r in slow]) as probe:
+            started = timezone.now()
+            enqueue_lanes(lanes)
+            done = Delivery.objects.filter(recipient__in=healthy, status=Delivery.Status.DELIVERED)
+            while done.count() < len(wanted):  # polled gently: the end is read off the rows
+                if (timezone.now() - started).total_seconds() > 600:
+                    raise SystemExit(f"only {done.count()} of {len(wanted)} delivered in 600 s")
+                time.sleep(0.5)
         finished = done.aggregate(last=Max("delivered_at"))["last"]
-        return len(wanted), (finished - started).total_seconds()
+        return len(wanted), (finished - started).total_seconds(), probe.profile
     finally:
         pools.kill()  # slow sends may be in flight: no need to wait for them
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    slow: bool  # next to the slow endpoints
+    failing: bool = False  # which already failed
+    env: tuple[tuple[str, str], ...] = ()  # settings of the pools for this case
+
+
+CASES = [Case("alone", False), Case("cold", True), Case("steady", True, True)]
 
 
 def main() -> None:
@@ -160,21 +189,34 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=3)
     parser.add_argument("--slow-percent", type=float, default=10)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--drip", type=float, default=0.5, help="seconds between the slow answers' bytes (0: none)"
+    )
+    parser.add_argument(
+        "--also-cold-with",
+        metavar="SECONDS",
+        help="add a cold run whose pools have WEBHOOK_FIRST_CONTACT_TIMEOUT=SECONDS (0: off), "
+        "in every round: a before/after pair measured in the same minute",
+    )
     args = parser.parse_args()
     slow_count = round(args.endpoints * args.slow_percent / 100)
+    cases = list(CASES)
+    if args.also_cold_with is not None:
+        setting = (("WEBHOOK_FIRST_CONTACT_TIMEOUT", args.also_cold_with),)
+        cases.insert(2, Case(f"cold-{args.also_cold_with}", True, False, setting))
 
-    sinks, ports = start_sinks(args.endpoints, slow_count)
-    rates: dict[str, list[float]] = {"alone": [], "cold": [], "steady": []}
+    sinks, ports = start_sinks(args.endpoints, slow_count, args.drip)
+    rates: dict[str, list[float]] = {case.name: [] for case in cases}
     try:
         configure()
-        for _ in range(args.rounds):  # alternated: a slow spell of the machine hits all three
-            for run, slow, failing in [
-                ("alone", [], False),
-                ("cold", ports["slow"], False),
-                ("steady", ports["slow"], True),
-            ]:
-                count, seconds = measure(ports["healthy"], slow, args.events, failing)
-                rates[run].append(count / seconds)
+        for _ in range(args.rounds):  # alternated: a slow spell of the machine hits all cases
+            for case in cases:
+                slow = ports["slow"] if case.slow else []
+                count, seconds, profile = measure(
+                    ports["healthy"], slow, args.events, case.failing, dict(case.env)
+                )
+                rates[case.name].append(count / seconds)
+                print(f"{case.name:>7}: {count / seconds:,.0f}/s; {profile.line()}", flush=True)
     finally:
         assert sinks.stdin is not None and sinks.stdout is not None
         sinks.stdin.close()
@@ -187,24 +229,37 @@ def main() -> None:
 def report(
     args: argparse.Namespace, slow_count: int, count: int, rates: dict[str, list[float]]
 ) -> None:
-    alone, cold, steady = rates["alone"], rates["cold"], rates["steady"]
-    cold_ratio = [busy / calm for calm, busy in zip(alone, cold, strict=True)]
-    steady_ratio = [busy / calm for calm, busy in zip(alone, steady, strict=True)]
+    """One row per round, then the median and the lowest of each column: a rate per case, and
+    beside each case but `alone` its ratio to alone in the same round."""
+    alone = rates["alone"]
+    ratios = {
+        name: [busy / calm for calm, busy in zip(alone, values, strict=True)]
+        for name, values in rates.items()
+        if name != "alone"
+    }
     print(f"\nDeliveries per second to {args.endpoints} healthy loopback endpoints, {count} a run:")
     print(f"alone, and next to {slow_count} slow-dripping endpoints ({args.slow_percent:g} %)")
     print("that are new (cold) or already failing (steady); one row per round:")
-    columns = (alone, cold, cold_ratio, steady, steady_ratio)
-    print(row("round", ["alone /s", "cold /s", "ratio", "steady /s", "ratio"]))
+    columns: list[list[float]] = [alone]
+    heads = ["alone /s"]
+    for name in ratios:
+        columns += [rates[name], ratios[name]]
+        heads += [f"{name} /s", "ratio"]
+    print(row("round", heads))
     for number, values in enumerate(zip(*columns, strict=True), 1):
         print(row(str(number), cells(values)))
-    medians = [statistics.median(column) for column in columns]
-    print(row("median", cells(medians)))
-    print(f"\n    to alone (median of rounds): cold {medians[2]:.0%}, steady {medians[4]:.0%}")
+    print(row("median", cells([statistics.median(column) for column in columns])))
+    print(row("lowest", cells([min(column) for column in columns])))
+    summary = [
+        f"{name} {statistics.median(values):.0%} median, {min(values):.0%} in the slowest round"
+        for name, values in ratios.items()
+    ]
+    print(f"\n    to alone: {'; '.join(summary)} (target: cold and steady at least 90 %)")
 
 
 def cells(values: tuple[float, ...] | list[float]) -> list[str]:
-    """Rates, ratio, rate, ratio."""
-    return [f"{v:.0%}" if n in (2, 4) else f"{v:,.0f}" for n, v in enumerate(values)]
+    """A rate, then (rate, ratio) pairs."""
+    return [f"{v:.0%}" if n % 2 == 0 and n else f"{v:,.0f}" for n, v in enumerate(values)]
 
 
 def row(label: str, values: list[str]) -> str:

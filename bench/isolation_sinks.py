@@ -1,10 +1,11 @@
 """Loopback webhook endpoints for bench_isolation.py, in their own process (asyncio).
 
-    python bench/isolation_sinks.py HEALTHY SLOW [MAX_SECONDS]
+    python bench/isolation_sinks.py HEALTHY SLOW [MAX_SECONDS [DRIP_SECONDS]]
 
 Listens on HEALTHY + SLOW ports and prints one JSON line {"healthy": [ports], "slow": [ports]}.
 A healthy endpoint answers 204 at once (HTTP/1.1 keep-alive); a slow one reads the request,
-then drips its answer one byte every half second, as a slow or hostile server does. Serves
+then drips its answer one byte every DRIP_SECONDS (default half a second), as a slow or
+hostile server does; with DRIP_SECONDS 0 it says nothing (hangs) instead. Serves
 until stdin closes or MAX_SECONDS (default 900) pass; then prints {"requests": n, ...}.
 """
 
@@ -37,18 +38,23 @@ async def read_request(reader: asyncio.StreamReader) -> bool:
     return True
 
 
+DRIP_SECONDS = [0.5]
+
+
 def serve(slow: bool):  # type: ignore[no-untyped-def]
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         COUNTS["connections"] += 1
-        with contextlib.suppress(ConnectionError):
+        with contextlib.suppress(ConnectionError, asyncio.CancelledError):  # at shutdown
             while await read_request(reader):
                 COUNTS["slow_requests" if slow else "healthy_requests"] += 1
                 if not slow:
                     writer.write(OK)
                     await writer.drain()
                     continue
+                if not DRIP_SECONDS[0]:
+                    await asyncio.sleep(3600)
                 for byte in DRIP:
-                    await asyncio.sleep(0.5)
+                    await asyncio.sleep(DRIP_SECONDS[0])
                     writer.write(bytes([byte]))
                     await writer.drain()
         writer.close()
@@ -73,6 +79,8 @@ async def main(healthy: int, slow: int, max_seconds: float) -> None:
 
 if __name__ == "__main__":
     arguments = [float(a) for a in sys.argv[1:]]
+    if len(arguments) > 3:
+        DRIP_SECONDS[0] = arguments[3]
     asyncio.run(
         main(int(arguments[0]), int(arguments[1]), arguments[2] if len(arguments) > 2 else 900)
     )

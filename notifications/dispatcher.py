@@ -11,7 +11,9 @@ not send goes back, due, for the next. A webhook failure ends the round, so a fa
 endpoint costs one attempt per round until its breaker opens; a timeout ends the run, so
 that a slow endpoint holds a thread for one WEBHOOK_TIMEOUT per retry, not back to back
 (the retry's message, or the sweeper's requeue, brings the rest of its lane). A run tries
-each delivery once (its retry comes with a message of its own, as scheduled). After
+each delivery once (its retry comes with a message of its own, as scheduled). A first
+contact with a new endpoint takes one of the process's first-contact slots for its round, or
+goes to quarantine when they are all taken (first_contact.py). After
 DELIVERY_RUN_BUDGET the run queues its lane again and leaves, so that a long backlog takes
 turns with others.
 
@@ -32,7 +34,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from notifications import lanes
+from notifications import first_contact, lanes
 from notifications.lanes import Lane, Round
 from notifications.models import Delivery, Recipient
 from notifications.queue import enqueue_lanes
@@ -61,7 +63,20 @@ def run(ids: Sequence[Any], transports: dict[str, type[Transport]] | None = None
     return sum(drain(lane, transports) for lane in lanes.lanes_of(ids))
 
 
-def drain(lane: Lane, transports: dict[str, type[Transport]] | None = None) -> int:
+def first_contact_in(lane: Lane, batch: Round) -> bool:
+    """The round is a first contact with its webhook endpoint (see first_contact.py)."""
+    return (
+        lane.kind == lanes.WEBHOOK
+        and first_contact.deadline() is not None
+        and first_contact.is_first_contact(batch.deliveries[0].recipient)
+    )
+
+
+def drain(
+    lane: Lane, transports: dict[str, type[Transport]] | None = None, *, overflow: bool = False
+) -> int:
+    """`overflow`: this run is in `deliveries`; with its first-contact slots all taken, a first
+    contact is handed to quarantine."""
     token = uuid.uuid4()
     budget_end = time.monotonic() + settings.DELIVERY_RUN_BUDGET
     kind = Recipient.Kind.EMAIL if lane.kind == lanes.EMAIL else Recipient.Kind.WEBHOOK
@@ -80,10 +95,20 @@ def drain(lane: Lane, transports: dict[str, type[Transport]] | None = None) -> i
                 if retrying:  # now that this run holds no claim, its retries find the lane open
                     enqueue_lanes([lane])
                 return attempted
-            transport.prepare(batch.deliveries)
-            sent = send_round(
-                transport, lane, batch, token, lease_end=started + lane.lease, until=budget_end
-            )
+            first = overflow and first_contact_in(lane, batch)
+            if first and not first_contact.take_slot():  # a crowd of new endpoints: to quarantine
+                lanes.release(batch.deliveries, token)
+                enqueue_lanes([lane], to_quarantine=True)
+                log.info("lane %s: first-contact slots all taken, handed to quarantine", lane)
+                return attempted
+            try:
+                transport.prepare(batch.deliveries)
+                sent = send_round(
+                    transport, lane, batch, token, lease_end=started + lane.lease, until=budget_end
+                )
+            finally:
+                if first:
+                    first_contact.give_slot()
             attempted += len(sent)
             errors = [result for result in sent if result.error is not None]
             failed.update(result.delivery.id for result in errors)

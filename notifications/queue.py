@@ -53,14 +53,18 @@ def queue_of(lane: Lane, quarantine: set[int]) -> str:
     return str(settings.QUEUE_DELIVERIES)
 
 
-def enqueue_lanes(lanes: Iterable[Lane], countdown: float = 0) -> None:
+def enqueue_lanes(
+    lanes: Iterable[Lane], countdown: float = 0, *, to_quarantine: bool = False
+) -> None:
     """When the broker cannot take a message, the lane's pending deliveries are marked as
-    queued long ago (LEFT_TO_SWEEPER), so that the sweeper's next pass enqueues them."""
+    queued long ago (LEFT_TO_SWEEPER), so that the sweeper's next pass enqueues them.
+    `to_quarantine`: on the quarantine queue whatever the endpoints' state (a first contact
+    handed over)."""
     lanes = list(lanes)
-    quarantine = quarantined(lanes)
+    quarantine = set() if to_quarantine else quarantined(lanes)
     for lane in lanes:
         try:
-            queue = queue_of(lane, quarantine)
+            queue = settings.QUEUE_QUARANTINE if to_quarantine else queue_of(lane, quarantine)
             current_app.send_task(DISPATCH, args=(str(lane),), countdown=countdown, queue=queue)
         except BROKER_ERRORS as error:
             log.warning("broker unavailable, lane %s left to the sweeper: %s", lane, error)

@@ -20,6 +20,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from common import metrics
@@ -142,7 +143,9 @@ class Recorder:
         delivery, error = result.delivery, result.error
         assert error is not None
         delay = None
-        if not error.permanent:
+        if error.first_contact:  # cut off at the first contact's deadline: not a spent try
+            delay = 0.0
+        elif not error.permanent:
             delay = delivery_retry_delay(
                 delivery.tries,
                 settings.DELIVERY_RETRY_SCHEDULE,
@@ -162,6 +165,8 @@ class Recorder:
                 "next_attempt_at": next_at,
                 "queued_at": next_at if by_countdown else None,
             }
+            if error.first_contact:
+                fields["tries"] = F("tries") - 1
         Delivery.objects.filter(id=delivery.id, claim_token=self.token).update(
             claim_token=None, claimed_at=None, lease_until=None, last_error=message, **fields
         )

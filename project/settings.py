@@ -339,6 +339,12 @@ WEBHOOK_ALLOWED_PORTS = env.ports("WEBHOOK_ALLOWED_PORTS", "80,443")
 WEBHOOK_MAX_BODY_BYTES = env.integer("WEBHOOK_MAX_BODY_BYTES", 262144, minimum=8192)
 WEBHOOK_CONNECT_TIMEOUT = env.seconds("WEBHOOK_CONNECT_TIMEOUT", 5)
 WEBHOOK_TIMEOUT = env.seconds("WEBHOOK_TIMEOUT", 15)  # the whole request
+# The deadline of a first contact (an endpoint that has never answered, sent from `deliveries`
+# beside the healthy lanes): cut off sooner, it is retried at once in quarantine with
+# WEBHOOK_TIMEOUT, its try not spent. 0 (or >= WEBHOOK_TIMEOUT): no shorter first deadline.
+WEBHOOK_FIRST_CONTACT_TIMEOUT = env.seconds("WEBHOOK_FIRST_CONTACT_TIMEOUT", 3)
+# First contacts in flight at once per `deliveries` process; more go to quarantine.
+WEBHOOK_FIRST_CONTACTS = env.integer("WEBHOOK_FIRST_CONTACTS", 20, minimum=1)
 WEBHOOK_SECRET_GRACE = env.seconds("WEBHOOK_SECRET_GRACE", 86400)  # old secret after rotation
 WEBHOOK_DISABLE_AFTER = env.seconds("WEBHOOK_DISABLE_AFTER", 5 * 86400)  # failing, no success
 WEBHOOK_POOL_MAXSIZE = env.integer("WEBHOOK_POOL_MAXSIZE", 4, minimum=1)  # per host

@@ -57,7 +57,9 @@ def test_a_due_link_is_resigned_once_downloads_and_is_announced(put_object):
     first = {link.id: link.url for link in batch.links.all()}
     assert refresher.run_pass().due == 0  # nothing due yet (refresh at mid-life: 4 s)
 
-    time.sleep(4.2)  # the new refresh_at (whole seconds, as X-Amz-Date) is 4 s off: room for a slow pass
+    time.sleep(
+        4.2
+    )  # the new refresh_at (whole seconds, as X-Amz-Date) is 4 s off: room for a slow pass
     report = refresher.run_pass()
 
     assert (report.due, report.refreshed, report.deliveries) == (2, 2, 1)

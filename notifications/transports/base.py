@@ -28,6 +28,7 @@ class TransportError(Exception):
         retry_after: float | None = None,
         disable: bool = False,
         timed_out: bool = False,
+        first_contact: bool = False,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -37,6 +38,9 @@ class TransportError(Exception):
         self.retry_after = retry_after
         self.disable = disable
         self.timed_out = timed_out  # cut off at the deadline: the endpoint is slow or hanging
+        # cut off at the shorter deadline of a first contact: retried at once, in quarantine,
+        # with the full one (the try is not spent)
+        self.first_contact = first_contact
 
 
 class Transport:

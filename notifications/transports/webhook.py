@@ -14,9 +14,10 @@ from urllib3 import PoolManager, Timeout
 from urllib3.exceptions import HTTPError, LocationValueError
 
 from common.redact import redact, remember_secret
+from notifications import first_contact
 from notifications.addresses import AddressError, check_webhook_url
 from notifications.deadline import Deadline
-from notifications.models import Delivery
+from notifications.models import Delivery, Recipient
 from notifications.netguard import (
     BlockedAddressError,
     allowed_networks,
@@ -75,6 +76,7 @@ class WebhookTransport(Transport):
         self.pool = pool
         self.secrets: dict[int, list[str]] = {}
         self._checked: dict[str, str] = {}  # URL -> checked URL, for this run
+        self._answered: set[int] = set()  # endpoints that accepted a delivery in this run
 
     def prepare(self, deliveries: Sequence[Delivery]) -> None:
         loaded = active_secrets_of({d.recipient_id for d in deliveries})
@@ -94,7 +96,19 @@ class WebhookTransport(Transport):
         headers = signed_headers(
             delivery.message_id, now, delivery.payload, secrets, recipient.headers
         )
-        return self.post(url, delivery.payload.encode("utf-8"), headers)
+        first = self.first_contact(recipient)
+        sent = self.post(url, delivery.payload.encode("utf-8"), headers, first_contact=first)
+        self._answered.add(recipient.pk)
+        return sent
+
+    def first_contact(self, recipient: Recipient) -> bool:
+        """A send to an endpoint that has never answered and is not known to fail (so its lane
+        runs in `deliveries`, beside the healthy ones): it gets the shorter deadline."""
+        return (
+            first_contact.deadline() is not None
+            and first_contact.is_first_contact(recipient)
+            and recipient.pk not in self._answered
+        )
 
     def _url(self, url: str) -> str:
         if url in self._checked:
@@ -111,9 +125,13 @@ class WebhookTransport(Transport):
         self._checked[url] = checked
         return checked
 
-    def post(self, url: str, body: bytes, headers: dict[str, str]) -> Sent:
-        """One request, from connect to the last byte read, within WEBHOOK_TIMEOUT."""
-        total = float(settings.WEBHOOK_TIMEOUT)
+    def post(
+        self, url: str, body: bytes, headers: dict[str, str], *, first_contact: bool = False
+    ) -> Sent:
+        """One request, from connect to the last byte read, within WEBHOOK_TIMEOUT (a first
+        contact's within WEBHOOK_FIRST_CONTACT_TIMEOUT)."""
+        name = "WEBHOOK_FIRST_CONTACT_TIMEOUT" if first_contact else "WEBHOOK_TIMEOUT"
+        total = float(getattr(settings, name))
         with Deadline(total) as deadline:
             try:
                 status, answer, text = self._exchange(url, body, headers, total)
@@ -122,11 +140,11 @@ class WebhookTransport(Transport):
             except LocationValueError as error:
                 raise TransportError(f"bad webhook URL: {error}", permanent=True) from None
             except (HTTPError, OSError) as error:
-                if deadline.expired:
-                    raise _timed_out(total) from None
+                if deadline.expired or not deadline.remaining():  # or the socket's timeout, first
+                    raise _timed_out(total, name) from None
                 raise TransportError(redact(_describe(error))) from None
         if deadline.expired:  # cut off: whatever was read is not a complete answer
-            raise _timed_out(total)
+            raise _timed_out(total, name)
         return _judge(status, answer, text)
 
     def _exchange(
@@ -194,9 +212,13 @@ def _judge(status: int, headers: Any, text: str) -> Sent:
     )
 
 
-def _timed_out(seconds: float) -> TransportError:
+def _timed_out(seconds: float, setting: str) -> TransportError:
+    first = setting == "WEBHOOK_FIRST_CONTACT_TIMEOUT"
     return TransportError(
-        f"timed out: no complete answer within {seconds:g} s (WEBHOOK_TIMEOUT)", timed_out=True
+        f"timed out: no complete answer within {seconds:g} s ({setting})"
+        + ("; retried at once with WEBHOOK_TIMEOUT" if first else ""),
+        timed_out=True,
+        first_contact=first,
     )
 
 

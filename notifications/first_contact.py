@@ -1,0 +1,62 @@
+"""First contact: sends to a webhook endpoint that has never answered, from `deliveries`.
+
+Such an endpoint is not known to fail, so its lane runs in `deliveries`, beside the healthy
+ones; most new endpoints answer at once and go straight through. Two budgets keep a crowd of
+new endpoints that do not answer from taking more than a bounded share of that process:
+
+- the deadline: WEBHOOK_FIRST_CONTACT_TIMEOUT rather than WEBHOOK_TIMEOUT (transports/webhook.py);
+  cut off, the delivery is retried at once in quarantine with the full deadline, its try not
+  spent (recorder.py);
+- the slots: at most WEBHOOK_FIRST_CONTACTS first contacts in flight per `deliveries` process;
+  a run that finds none free gives its claim back and hands its lane to quarantine, where the
+  first contact is made (under the same shorter deadline) without a cap.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from django.conf import settings
+
+from notifications.models import Recipient
+
+
+def deadline() -> float | None:
+    """The first contact's deadline, or None when it is not shorter than WEBHOOK_TIMEOUT."""
+    seconds = float(settings.WEBHOOK_FIRST_CONTACT_TIMEOUT)
+    return seconds if 0 < seconds < float(settings.WEBHOOK_TIMEOUT) else None
+
+
+def is_first_contact(recipient: Recipient) -> bool:
+    """Never answered, and not known to fail (an endpoint that failed runs in quarantine)."""
+    return recipient.last_success_at is None and not recipient.consecutive_failures
+
+
+_slots: threading.BoundedSemaphore | None = None
+_slots_lock = threading.Lock()
+
+
+def _semaphore() -> threading.BoundedSemaphore:
+    global _slots
+    with _slots_lock:
+        if _slots is None:
+            _slots = threading.BoundedSemaphore(int(settings.WEBHOOK_FIRST_CONTACTS))
+        return _slots
+
+
+def take_slot() -> bool:
+    """One of this process's first-contact slots, if one is free (never waits)."""
+    return _semaphore().acquire(blocking=False)
+
+
+def give_slot() -> None:
+    _semaphore().release()
+
+
+def _after_fork() -> None:
+    global _slots, _slots_lock
+    _slots, _slots_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork)
