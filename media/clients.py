@@ -64,8 +64,33 @@ def media_client() -> Any:
     )
 
 
+def keys_only(session: botocore.session.Session) -> botocore.session.Session:
+    """The session, its clients' answers leaving timestamps as the text S3 sent: parsing each
+    LastModified (dateutil) is three quarters of the client's CPU on a 1,000-key listing page,
+    and an existence check reads only the keys."""
+    session.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=str)
+    return session
+
+
+@functools.cache
+def existence_client() -> Any:
+    """A client for the existence checks (media/existence.py): media_client's settings, but
+    LastModified (and every timestamp) is left as text; use media_client for anything else."""
+    from django.conf import settings
+
+    target = media_target(settings)
+    return s3_client(
+        keys_only(boto_session(settings)),
+        target,
+        connect_timeout=5,
+        read_timeout=30,
+        retries={"max_attempts": 3, "mode": "standard"},
+    )
+
+
 def reset() -> None:
     media_client.cache_clear()
+    existence_client.cache_clear()
 
 
 os.register_at_fork(after_in_child=reset)

@@ -17,7 +17,6 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -141,7 +140,7 @@ def prepare(links: Sequence[ShareLink], lease: Lease) -> Plan:
             "%d due links are in another bucket than %r: not refreshed", len(plan.foreign), ours
         )
     live = [link for link in live if link.bucket == ours]
-    gone, resigned, unsignable = check_and_sign(live)
+    gone, resigned, unsignable = check_and_sign(live, lease)
     lease.keep()
     plan.gone = sorted(gone)
     plan.expired = {link.id for link in live if link.expires_at <= now}
@@ -226,16 +225,19 @@ def planned_items(
     return items
 
 
-def check_and_sign(links: Sequence[ShareLink]) -> tuple[set[int], list[Resigned], list[int]]:
-    """(ids of the links whose object is gone, new signatures, ids not signable): the S3
-    check (when LINKS_REFRESH_CHECK_EXISTS) runs on a thread while this one signs, so a chunk
-    takes the longer of the two, not their sum."""
-    if not settings.LINKS_REFRESH_CHECK_EXISTS:
-        return set(), *sign_all(links)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        checking = pool.submit(absent, links)
-        resigned, unsignable = sign_all(links)
-        return checking.result(), resigned, unsignable
+def check_and_sign(
+    links: Sequence[ShareLink], lease: Lease
+) -> tuple[set[int], list[Resigned], list[int]]:
+    """(ids of the links whose object is gone, new signatures of the others, ids not signable).
+
+    The S3 check (when LINKS_REFRESH_CHECK_EXISTS) runs first, then the signing, on this
+    thread: run side by side on two threads they fought over the GIL (the listing's many
+    small socket reads each waited for the signing loop to yield it), and a chunk took 4-5
+    times as long as the two in turn (docs/performance.md, keep-alive)."""
+    gone = absent(links) if settings.LINKS_REFRESH_CHECK_EXISTS else set()
+    lease.keep()
+    resigned, unsignable = sign_all([link for link in links if link.id not in gone])
+    return gone, resigned, unsignable
 
 
 def absent(links: Sequence[ShareLink]) -> set[int]:
@@ -246,7 +248,7 @@ def absent(links: Sequence[ShareLink]) -> set[int]:
     if not keys:
         return set()
     # All the links are in one bucket: ours.
-    missing = missing_keys(s3clients.media_client(), links[0].bucket, list(keys))
+    missing = missing_keys(s3clients.existence_client(), links[0].bucket, list(keys))
     return {link_id for key in missing for link_id in keys[key]}
 
 
