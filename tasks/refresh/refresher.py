@@ -233,7 +233,7 @@ def check_and_sign(
 
     The S3 check (when LINKS_REFRESH_CHECK_EXISTS) runs first, then the signing, on this
     thread: run side by side on two threads they fought over the GIL (the listing's many
-    small socket reads each waited for the signing loop to yield it), and a chunk took 4-5
+    small socket reads each waited for the signing loop to yield it), and a chunk took 3-5
     times as long as the two in turn (docs/performance.md, keep-alive)."""
     gone = absent(links) if settings.LINKS_REFRESH_CHECK_EXISTS else set()
     lease.keep()
@@ -259,7 +259,7 @@ def sign_all(links: Sequence[ShareLink]) -> tuple[list[Resigned], list[int]]:
     capacity = meter.capacity()
     # Signatures are made in whole seconds with the batch's TTL, so a chunk's links share a
     # handful of (issued_at, expires_at): each batch's next refresh time is worked out once
-    # for each (the same answers; ~8 % of a chunk's CPU when made per link).
+    # for each (the same answers; made per link, ~6 % of a pass's time in a profile).
     planners = {
         batch_id: functools.lru_cache(maxsize=64)(refresh_planner(batch, capacity))
         for batch_id, batch in batches.items()
