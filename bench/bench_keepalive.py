@@ -1,8 +1,8 @@
 """Keep-alive at scale: a refreshing batch of a million links, all due at once, re-signed by the
 real pools and beat with the existence check on, against the bulk rate of the same run.
 
-    python bench/bench_keepalive.py [--links 1000000] [--bulk-keys 100000] [--check on|off]
-                                    [--remaining 1800] [--s3-delay-ms 0]
+    python bench/bench_keepalive.py [--links 1000000] [--bulk-keys 100000]
+                                    [--check on|off|both] [--remaining 1800] [--s3-delay-ms 0]
                                     [--database linkdist_bench_keepalive]
 
 Needs PostgreSQL and Redis on 127.0.0.1 (`make services`); the scratch database is created
@@ -11,7 +11,9 @@ stand-in holding --links + --bulk-keys synthetic keys (folders of 1,000) that an
 and ListObjectsV2 and counts the requests (LocalStack cannot hold a million objects here).
 
 1. The `upkeep` and `bulk` pools and `beat` start from their Procfile lines (refresh passes
-   every LINKS_REFRESH_INTERVAL=2 s, LINKS_REFRESH_CHECK_EXISTS from --check).
+   every LINKS_REFRESH_INTERVAL=2 s, LINKS_REFRESH_CHECK_EXISTS from --check). Like with
+   like: the bulk pool runs BULK_CONCURRENCY=2 processes, the refresh LINKS_REFRESH_PARALLEL=2
+   passes; both sign through the same sign_many() and the same signer.
 2. Bulk: create_batch of --bulk-keys keys (a key list, existence check off, as
    bench_bulk_issue.py) signed by the bulk pool; B = keys / seconds from the call to done.
 3. Load: --links links of one issued, refreshing batch, written by the bulk path's binary
@@ -21,8 +23,15 @@ and ListObjectsV2 and counts the requests (LocalStack cannot hold a million obje
    is 0, or until the links' old expiry passes. R = links re-signed / seconds from the commit.
    S3 requests are those the stand-in counted meanwhile, per 1,000 links. Lapsed: links
    marked lapsed, left unrefreshed past their expiry, or re-signed after it.
+5. --check both (the default): steps 3-4 with the check on, then again (upkeep and beat
+   restarted) with it off, on a second batch of the same keys.
 
-Prints progress, then as its last line:
+CPU: besides the rates (wall clock, so a busy machine moves them), each phase counts the CPU
+seconds (user + system, from /proc) of the pools, beat, this process and the PostgreSQL
+backends of the scratch database: CPU per 1,000 links, and the refresh/bulk ratio it implies
+(what the rates come to on the same cores when nothing else runs).
+
+Prints progress, a line per phase, then as its last line (the check on; with --check off, off):
     keepalive: N links, X S3 requests per 1,000 links, refresh R links/s, bulk B links/s,
     refresh/bulk P %, lapsed L
 """
@@ -38,7 +47,10 @@ import sys
 import time
 import urllib.request
 import uuid
+from collections import defaultdict
+from collections.abc import Iterable
 from contextlib import ExitStack
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -180,6 +192,87 @@ def lapsed(batch: Any, expires_at: datetime) -> int:
     return ShareLink.objects.filter(Q(batch=batch) & (Q(status="lapsed") | late)).count()
 
 
+def process_cpu(pids: Iterable[int]) -> float:
+    """CPU seconds (user + system) of these processes and their descendants, alive now."""
+    stats: dict[int, tuple[int, int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        stats[int(entry.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+    children: dict[int, list[int]] = defaultdict(list)
+    for pid, (parent, _) in stats.items():
+        children[parent].append(pid)
+    ticks, todo, seen = 0, list(pids), set()
+    while todo:
+        pid = todo.pop()
+        if pid in stats and pid not in seen:
+            seen.add(pid)
+            ticks += stats[pid][1]
+            todo.extend(children[pid])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU seconds spent by the pools, beat, this process and the database's backends."""
+
+    def __init__(self) -> None:
+        self.pools: list[Any] = []
+
+    def seconds(self) -> float:
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+            backends = [row[0] for row in cursor.fetchall()]
+        roots = [pool.process.pid for pool in self.pools if pool.process is not None]
+        return process_cpu([*roots, os.getpid(), *backends])
+
+
+@dataclass
+class Phase:
+    check: str
+    links: int
+    refreshed: int
+    seconds: float
+    cpu: float
+    requests: int
+    lapsed: int
+
+    @property
+    def rate(self) -> float:
+        return self.refreshed / self.seconds
+
+    @property
+    def cpu_per_1000(self) -> float:
+        """Milliseconds of CPU per 1,000 links re-signed."""
+        return 1e6 * self.cpu / max(self.refreshed, 1)
+
+
+def keep_alive_phase(args: argparse.Namespace, endpoint: str, meter: CpuMeter, check: str) -> Phase:
+    """Upkeep and beat with the check on or off; a batch of --links links all due at once."""
+    from tests.services.celery_processes import PoolProcess
+
+    setting = {"LINKS_REFRESH_CHECK_EXISTS": "true" if check == "on" else "false"}
+    url = os.environ["TEST_DATABASE_URL"]
+    with ExitStack() as stack:
+        for name in ("upkeep", "beat"):
+            pool = PoolProcess(url, name, extra_env=setting).start(timeout=120)
+            stack.callback(pool.stop)
+            meter.pools.append(pool)
+        batch, committed, expires_at = load(args.links, args.remaining)
+        before, cpu = s3_requests(endpoint), meter.seconds()
+        elapsed = keep_alive(batch, args.links, committed, expires_at)
+        cpu = meter.seconds() - cpu
+        requests = s3_requests(endpoint) - before
+        meter.pools = meter.pools[:-2]
+    refreshed = args.links - due(batch, committed)
+    return Phase(check, args.links, refreshed, elapsed, cpu, requests, lapsed(batch, expires_at))
+
+
 def run(args: argparse.Namespace, endpoint: str) -> str:
     from django.conf import settings
     from django.core.management import call_command
@@ -187,30 +280,37 @@ def run(args: argparse.Namespace, endpoint: str) -> str:
     from tests.services.celery_processes import PoolProcess
 
     call_command("migrate", verbosity=0)
-    url = os.environ["TEST_DATABASE_URL"]
+    meter = CpuMeter()
     with ExitStack() as stack:
-        for name in ("upkeep", "bulk", "beat"):
-            pool = PoolProcess(url, name).start(timeout=120)
-            stack.callback(pool.stop)
+        pool = PoolProcess(os.environ["TEST_DATABASE_URL"], "bulk").start(timeout=120)
+        stack.callback(pool.stop)
+        meter.pools.append(pool)
+        cpu = meter.seconds()
         bulk = bulk_rate(args.links, args.bulk_keys)
-        print(f"bulk: {args.bulk_keys:,} keys in {args.bulk_keys / bulk:.1f} s", flush=True)
-        before = s3_requests(endpoint)
-        batch, committed, expires_at = load(args.links, args.remaining)
-        elapsed = keep_alive(batch, args.links, committed, expires_at)
-        requests = s3_requests(endpoint) - before
-        refreshed = args.links - due(batch, committed)
-        lost = lapsed(batch, expires_at)
-    refresh = refreshed / elapsed
-    check = "on" if settings.LINKS_REFRESH_CHECK_EXISTS else "off"
-    print(
-        f"refresh: {refreshed:,} of {args.links:,} links re-signed in {elapsed:.1f} s from the "
-        f"commit (existence check {check}; upkeep pool, LINKS_REFRESH_PARALLEL="
-        f"{settings.LINKS_REFRESH_PARALLEL}, chunks of {settings.LINKS_REFRESH_CHUNK:,})"
-    )
+        bulk_cpu = 1e6 * (meter.seconds() - cpu) / args.bulk_keys  # ms per 1,000
+        print(
+            f"bulk: {args.bulk_keys:,} keys in {args.bulk_keys / bulk:.1f} s, {bulk:,.0f} links/s; "
+            f"CPU {bulk_cpu:.0f} ms per 1,000 links",
+            flush=True,
+        )
+        checks = ("on", "off") if args.check == "both" else (args.check,)
+        phases = [keep_alive_phase(args, endpoint, meter, check) for check in checks]
+    for phase in phases:
+        print(
+            f"refresh, existence check {phase.check}: {phase.refreshed:,} of {phase.links:,} "
+            f"links re-signed in {phase.seconds:.1f} s from the commit, {phase.rate:,.0f} "
+            f"links/s, {100 * phase.rate / bulk:.0f} % of bulk; CPU {phase.cpu_per_1000:.0f} ms "
+            f"per 1,000 links (bulk {bulk_cpu:.0f}: {100 * bulk_cpu / phase.cpu_per_1000:.0f} % "
+            f"of bulk by CPU); {1000 * phase.requests / phase.links:.1f} S3 requests per 1,000; "
+            f"lapsed {phase.lapsed:,} (upkeep pool, LINKS_REFRESH_PARALLEL="
+            f"{settings.LINKS_REFRESH_PARALLEL}, chunks of {settings.LINKS_REFRESH_CHUNK:,})",
+            flush=True,
+        )
+    last = phases[0]
     return (
-        f"keepalive: {args.links:,} links, {1000 * requests / args.links:.1f} S3 requests per "
-        f"1,000 links, refresh {refresh:,.0f} links/s, bulk {bulk:,.0f} links/s, "
-        f"refresh/bulk {100 * refresh / bulk:.0f} %, lapsed {lost:,}"
+        f"keepalive: {args.links:,} links, {1000 * last.requests / args.links:.1f} S3 requests "
+        f"per 1,000 links, refresh {last.rate:,.0f} links/s, bulk {bulk:,.0f} links/s, "
+        f"refresh/bulk {100 * last.rate / bulk:.0f} %, lapsed {last.lapsed:,}"
     )
 
 
@@ -218,7 +318,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--links", type=int, default=1_000_000)
     parser.add_argument("--bulk-keys", type=int, default=100_000, help="the bulk sample")
-    parser.add_argument("--check", choices=("on", "off"), default="on", help="existence check")
+    parser.add_argument(
+        "--check", choices=("on", "off", "both"), default="both", help="existence check"
+    )
     parser.add_argument(
         "--remaining", type=int, default=1800, help="seconds of life the due links have left"
     )
@@ -227,7 +329,7 @@ def main() -> None:
     args = parser.parse_args()
     standin, endpoint = start_standin(args.links + args.bulk_keys, args.s3_delay_ms)
     try:
-        configure(args.database, endpoint, args.check == "on")
+        configure(args.database, endpoint, args.check != "off")
         import django
 
         django.setup()

@@ -431,3 +431,28 @@ def test_a_prefix_is_expanded_into_chunks_or_refused_over_the_limit(put_object):
         [prefix + "1", prefix + "2"],
         [prefix + "3"],
     ]
+
+
+@pytest.mark.s3
+@pytest.mark.django_db
+@override_settings(LINKS_REFRESH_RATE=1, LINKS_REFRESH_PARALLEL=1, LINKS_REFRESH_INTERVAL=1)
+def test_a_refreshing_prefix_larger_than_the_pools_keep_alive_fails_naming_the_settings(
+    put_object,
+):
+    prefix = unique_prefix("kept")
+    for name in ("1", "2", "3"):
+        put_object(prefix + name, b"x")
+    batch = create_batch(BatchRequest(prefix=prefix, expires_in=60, refresh=True)).batch
+
+    expand_prefix(batch.id)  # 1 link/s keeps 1 link of 60 s alive with these settings
+    batch.refresh_from_db()
+    assert batch.status == "failed"
+    assert "cannot keep 3 links of 60 s alive" in batch.error
+    assert "LINKS_REFRESH_PARALLEL" in batch.error and "no link was made" in batch.error
+    assert not batch.chunks.exists()
+
+    Batch.objects.filter(id=batch.id).update(status="pending", error="")
+    with override_settings(LINKS_REFRESH_RATE=1000):
+        expand_prefix(batch.id)
+    batch.refresh_from_db()
+    assert (batch.status, batch.total) == ("signing", 3)

@@ -9,9 +9,22 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from media import existence
+from media.clients import boto_session, keys_only, s3_client
 from media.existence import exists, missing_keys, plan
+from signing.target import media_target
 
 pytestmark = [pytest.mark.s3]
+
+
+@pytest.fixture(params=["plain", "keys-only"])
+def client(request, s3_server):
+    """A plain client, and one like media.clients.existence_client (what the refresh and the
+    issue checks use: listing pages read for their keys alone): the answers must not differ."""
+    if request.param == "plain":
+        return s3_server.client
+    from django.conf import settings
+
+    return s3_client(keys_only(boto_session(settings)), media_target(settings))
 
 
 class Requests:
@@ -41,8 +54,7 @@ def test_plan_lists_dense_folders_and_heads_lone_keys():
     assert sorted(singles) == ["b/only", "c/x", "c/y"]
 
 
-def test_same_answers_as_head_for_tricky_keys(s3_server):
-    client = s3_server.client
+def test_same_answers_as_head_for_tricky_keys(s3_server, client):
     bucket = s3_server.make_bucket("exist")
     stored = [
         "d/a",
@@ -66,8 +78,7 @@ def test_same_answers_as_head_for_tricky_keys(s3_server):
     assert missing_keys(client, bucket, asked) == set(deleted + never)
 
 
-def test_delete_markers_of_a_versioned_bucket_are_missing(s3_server):
-    client = s3_server.client
+def test_delete_markers_of_a_versioned_bucket_are_missing(s3_server, client):
     bucket = s3_server.make_bucket("versioned")
     client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     keys = [f"v/{n:03d}.bin" for n in range(20)]
@@ -81,8 +92,7 @@ def test_delete_markers_of_a_versioned_bucket_are_missing(s3_server):
     assert missing_keys(client, bucket, keys) == set(keys[10:15]) == by_head(client, bucket, keys)
 
 
-def test_dense_keys_cost_one_list_per_thousand(s3_server):
-    client = s3_server.client
+def test_dense_keys_cost_one_list_per_thousand(s3_server, client):
     bucket = s3_server.make_bucket("dense")
     keys = [f"reports/2026/file-{n:05d}.pdf" for n in range(3000)]
     put_many(client, bucket, keys)

@@ -9,7 +9,7 @@ from django.conf import settings
 
 from common import metrics
 from common.dbops import atomic_with_lock_timeout
-from media.clients import media_client
+from media.clients import existence_client
 from media.existence import missing_keys
 from media.signing import LinkRequest, SigningError, sign_many
 from signing.disposition import filename_from_key
@@ -78,7 +78,7 @@ def prepare(chunk: BatchChunk) -> SignedChunk:
     keys: list[str] = list(chunk.keys)
     # Objects from a prefix listing exist; a key list is checked only when asked.
     check = batch.check_existence and batch.source == Batch.Source.KEYS
-    absent = missing_keys(media_client(), batch.bucket, keys) if check else set()
+    absent = missing_keys(existence_client(), batch.bucket, keys) if check else set()
     links, skipped = sign_keys(batch, [key for key in keys if key not in absent], chunk.index)
     skipped += [missing(batch, key) for key in keys if key in absent]
     return SignedChunk(chunk, links, skipped)

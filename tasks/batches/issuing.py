@@ -31,6 +31,7 @@ from tasks.batches.spec import (
     BatchRequest,
     InputConflict,
     NothingToShare,
+    check_kept_alive,
     validate,
 )
 from tasks.models import Batch, BatchChunk
@@ -226,4 +227,16 @@ def store_listing(batch: Batch, scope: KeyScope) -> None:
             quotas.check_refreshing_links(batch.owner_id, writer.count)
         except quotas.QuotaExceeded as error:
             raise PermanentError(f"{error}: no link was made") from None
+    if batch.refresh:
+        check_kept_alive_listed(batch, writer.count)
     writer.start_signing()
+
+
+def check_kept_alive_listed(batch: Batch, size: int) -> None:
+    """A refreshing prefix batch is held to the size the refresh pools keep alive at its TTL,
+    as a key list is by create_batch (a 400 there); its size is known only once listed."""
+    limits = refresh_limits(settings, meter.capacity())
+    try:
+        check_kept_alive(size, batch.expires_in, limits)
+    except BatchInputError as error:
+        raise PermanentError(f"{error.message}: no link was made") from None

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 
+from common.idlists import id_in
 from notifications import outbox
 from notifications.models import Recipient
 from tasks.events.handover import manifest_writer
@@ -50,7 +51,7 @@ def group(links: Iterable[tuple[Any, int]]) -> dict[Any, list[int]]:
 def batch_items(
     batch: Batch, link_ids: Sequence[int], permalink: Callable[[str], str | None]
 ) -> list[dict[str, Any]]:
-    rows = ShareLink.objects.filter(id__in=list(link_ids)).order_by("key")
+    rows = ShareLink.objects.filter(id_in(link_ids)).order_by("key")
     return [link_item(row, permalink) for row in rows.only(*LINK_ITEM_COLUMNS).iterator()]
 
 

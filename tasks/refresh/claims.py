@@ -21,6 +21,7 @@ from datetime import datetime
 from django.db import connection, transaction
 from django.db.models import QuerySet
 
+from common.idlists import id_in
 from tasks.models import ShareLink
 
 # expires_at: a link re-signed after it had expired is counted (lapsed without refresh).
@@ -74,9 +75,7 @@ def take_at_once(now: datetime, limit: int, lease: datetime) -> list[ShareLink]:
 
 def held(ids: Sequence[int], lease: datetime) -> QuerySet[ShareLink]:
     """The links among these still active and still leased until `lease` (by this pass)."""
-    return ShareLink.objects.filter(
-        id__in=list(ids), status=ShareLink.Status.ACTIVE, refresh_at=lease
-    )
+    return ShareLink.objects.filter(id_in(ids), status=ShareLink.Status.ACTIVE, refresh_at=lease)
 
 
 def stop(ids: Sequence[int], lease: datetime) -> int:
@@ -91,4 +90,4 @@ def postpone(ids: Sequence[int], lease: datetime, until: datetime) -> int:
 
 def still_active(ids: Sequence[int]) -> int:
     """How many of these links are still active (whatever their lease)."""
-    return ShareLink.objects.filter(id__in=list(ids), status=ShareLink.Status.ACTIVE).count()
+    return ShareLink.objects.filter(id_in(ids), status=ShareLink.Status.ACTIVE).count()

@@ -17,8 +17,8 @@ from tasks.refresh.planner import RefreshPlanner
 from tasks.refresh.policy import next_ttl
 
 SCRATCH = "refreshed_share_links"
-COLUMNS = {
-    "id": "bigint",
+COLUMNS = {  # psycopg's names for these types: the COPY is binary
+    "id": "int8",
     "url": "text",
     "issued_at": "timestamptz",
     "expires_at": "timestamptz",
@@ -60,7 +60,7 @@ def save(links: Sequence[Resigned], now: datetime, lease: datetime) -> list[int]
     table = ShareLink._meta.db_table
     with connection.cursor() as cursor:
         rows = (tuple(getattr(link, name) for name in COLUMNS) for link in links)
-        copy_to_scratch(cursor, SCRATCH, COLUMNS, rows)
+        copy_to_scratch(cursor, SCRATCH, COLUMNS, rows, binary=True)
         cursor.execute(
             f"UPDATE {table} AS l SET url = r.url, issued_at = r.issued_at, "  # noqa: S608 - constants
             "expires_at = r.expires_at, refresh_at = r.refresh_at, version = l.version + 1, "

@@ -25,6 +25,7 @@ from django.db.models import (
 
 from access.models import KeyGrant
 from common import metrics
+from common.idlists import id_in
 from tasks.models import ShareLink
 from tasks.revocation.revoke import revoke
 
@@ -59,7 +60,7 @@ def end_lost_access(links: Sequence[ShareLink]) -> list[ShareLink]:
     """The leased links whose owner may still share them; the others are revoked now (one
     revocation per reason, links.revoked naming it). One query per chunk of the pass."""
     lost = dict(
-        lost_access(ShareLink.objects.filter(id__in=[link.id for link in links])).values_list(
+        lost_access(ShareLink.objects.filter(id_in([link.id for link in links]))).values_list(
             "id", "batch__owner__is_active"
         )
     )
