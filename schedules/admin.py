@@ -14,9 +14,9 @@ from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
 from common.retention_admin import ShowsRetention
+from common.retrying import describe
 from schedules.models import Schedule, ScheduleRun, cron_of
 from schedules.runs import run_now
-from tasks.retrying import describe
 
 RUN_FIELDS = ("scheduled_for", "trigger", "started_at", "outcome", "selected", "batch", "message")
 

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from access.grants import scope_for
 from common import metrics
+from common.retrying import describe, is_transient
 from media.clients import media_client
 from media.listing import list_entries
 from schedules.models import Schedule, ScheduleRun
@@ -31,7 +32,6 @@ from tasks.batches.issuing import StorageUnavailable, create_batch
 from tasks.batches.quotas import QuotaExceeded
 from tasks.batches.spec import BatchInputError, BatchRequest
 from tasks.models import Batch
-from tasks.retrying import describe, is_transient
 
 log = logging.getLogger(__name__)
 Outcome = ScheduleRun.Outcome

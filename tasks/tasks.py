@@ -18,12 +18,12 @@ from django.db import connection, models
 from django.db.models import F
 from django.utils import timezone
 
+from common.retrying import PermanentError, backoff_delay, describe, is_transient
 from tasks.batches import chunks, issuing, progress, sweeper
 from tasks.batches.enqueue import EXPAND_BATCH, HAND_OVER_BATCH, REVOKE_LINKS, SIGN_CHUNK
 from tasks.events import handover
 from tasks.models import Batch, BatchChunk, Revocation
 from tasks.refresh import lapsing, refresher
-from tasks.retrying import PermanentError, backoff_delay, describe, is_transient
 from tasks.revocation import revoke as revocation
 
 log = logging.getLogger(__name__)

@@ -15,6 +15,7 @@ from django.db import OperationalError
 from django.test import override_settings
 from django.utils import timezone
 
+from common.retrying import backoff_delay, describe, is_transient
 from notifications.models import Recipient
 from tasks.batches import chunks, linkstore, progress
 from tasks.batches.issuing import create_batch, expand_prefix
@@ -26,7 +27,6 @@ from tasks.events.export import csv_pieces, json_pieces
 from tasks.events.handover import hand_over, manifest_writer
 from tasks.models import Batch, BatchChunk, ShareLink, new_token
 from tasks.permalinks.serving import permalink_maker
-from tasks.retrying import backoff_delay, describe, is_transient
 from tests.batches import unique_prefix
 from tests.helpers import download
 

@@ -17,8 +17,8 @@ from celery import current_app
 from django.db import models, transaction
 
 from common.broker import BROKER_ERRORS, LEFT_TO_SWEEPER
+from common.retrying import describe
 from tasks.models import Batch, BatchChunk, Revocation
-from tasks.retrying import describe
 
 log = logging.getLogger(__name__)
 

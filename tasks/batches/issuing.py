@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from access.grants import scope_for
 from access.scopes import KeyScope, common_start
+from common.retrying import PermanentError, describe
 from media.clients import media_client
 from media.listing import has_objects, list_pages
 from notifications.models import Recipient
@@ -36,7 +37,6 @@ from tasks.batches.spec import (
 )
 from tasks.models import Batch, BatchChunk
 from tasks.refresh import meter
-from tasks.retrying import PermanentError, describe
 
 
 class StorageUnavailable(RuntimeError):

@@ -10,11 +10,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from common.retrying import describe
 from schedules.models import Schedule, ScheduleRun
 from schedules.runs import RunResult, find_schedule, run_now
 from tasks.management.clitools import NoWorker, WaitStalled, require_worker, wait_for
 from tasks.models import Batch
-from tasks.retrying import describe
 
 
 def minute_of(moment: datetime) -> datetime:
