@@ -171,8 +171,10 @@ def procfile_command(name: str, env: dict[str, str]) -> tuple[list[str], dict[st
     while words and (match := _ASSIGNMENT.match(words[0])):
         assigned[match.group(1)] = match.group(2)
         words.pop(0)
-    if words[0] in {"celery", "python"}:
-        words[:1] = [sys.executable, "-m", "celery"] if words[0] == "celery" else [sys.executable]
+    start = 3 if words[:2] == ["nice", "-n"] else 0  # `nice -n N celery ...`: the pool's priority
+    if words[start] in {"celery", "python"}:
+        ours = [sys.executable, "-m", "celery"] if words[start] == "celery" else [sys.executable]
+        words[start : start + 1] = ours
     return words, assigned
 
 
@@ -196,7 +198,7 @@ class PoolProcess(CeleryProcess):
     @property
     def hostname(self) -> str:
         argv, _ = procfile_command(self.name, self.environment())
-        return argv[argv.index("-n") + 1].replace("%h", socket.gethostname())
+        return argv[argv.index("-n", argv.index("worker")) + 1].replace("%h", socket.gethostname())
 
 
 class WorkerPools:
