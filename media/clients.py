@@ -51,19 +51,27 @@ def probe_client(session: botocore.session.Session, target: BucketTarget) -> Any
     )
 
 
+# Deadlines and retries of every client for I/O on the media bucket.
+IO_CONFIG: dict[str, Any] = {
+    "connect_timeout": 5,
+    "read_timeout": 30,
+    "retries": {"max_attempts": 3, "mode": "standard"},
+}
+
+
+def bucket_client(session: botocore.session.Session) -> Any:
+    """A client for I/O on the media bucket, with IO_CONFIG's deadlines and retries."""
+    from django.conf import settings
+
+    return s3_client(session, media_target(settings), **IO_CONFIG)
+
+
 @functools.cache
 def media_client() -> Any:
     """A client for I/O on the media bucket (listing, HEAD, uploads), with timeouts."""
     from django.conf import settings
 
-    target = media_target(settings)
-    return s3_client(
-        boto_session(settings),
-        target,
-        connect_timeout=5,
-        read_timeout=30,
-        retries={"max_attempts": 3, "mode": "standard"},
-    )
+    return bucket_client(boto_session(settings))
 
 
 def keys_only(session: botocore.session.Session) -> botocore.session.Session:
@@ -104,14 +112,7 @@ def existence_client() -> Any:
     LastModified (and every timestamp) is left as text; use media_client for anything else."""
     from django.conf import settings
 
-    target = media_target(settings)
-    return s3_client(
-        keys_only(boto_session(settings)),
-        target,
-        connect_timeout=5,
-        read_timeout=30,
-        retries={"max_attempts": 3, "mode": "standard"},
-    )
+    return bucket_client(keys_only(boto_session(settings)))
 
 
 def reset() -> None:

@@ -65,11 +65,7 @@ def run(ids: Sequence[Any], transports: dict[str, type[Transport]] | None = None
 
 def first_contact_in(lane: Lane, batch: Round) -> bool:
     """The round is a first contact with its webhook endpoint (see first_contact.py)."""
-    return (
-        lane.kind == lanes.WEBHOOK
-        and first_contact.deadline() is not None
-        and first_contact.is_first_contact(batch.deliveries[0].recipient)
-    )
+    return lane.kind == lanes.WEBHOOK and first_contact.applies(batch.deliveries[0].recipient)
 
 
 def drain(

@@ -33,6 +33,11 @@ def is_first_contact(recipient: Recipient) -> bool:
     return recipient.last_success_at is None and not recipient.consecutive_failures
 
 
+def applies(recipient: Recipient) -> bool:
+    """A send to this endpoint is a first contact, and first contacts have a shorter deadline."""
+    return deadline() is not None and is_first_contact(recipient)
+
+
 _slots: threading.BoundedSemaphore | None = None
 _slots_lock = threading.Lock()
 

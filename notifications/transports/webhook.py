@@ -104,11 +104,7 @@ class WebhookTransport(Transport):
     def first_contact(self, recipient: Recipient) -> bool:
         """A send to an endpoint that has never answered and is not known to fail (so its lane
         runs in `deliveries`, beside the healthy ones): it gets the shorter deadline."""
-        return (
-            first_contact.deadline() is not None
-            and first_contact.is_first_contact(recipient)
-            and recipient.pk not in self._answered
-        )
+        return first_contact.applies(recipient) and recipient.pk not in self._answered
 
     def _url(self, url: str) -> str:
         if url in self._checked:
