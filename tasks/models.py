@@ -205,8 +205,8 @@ class ShareLink(models.Model):
                 condition=models.Q(status="active"),
                 name="active_links_by_expiry",
             ),
-            models.Index(
-                fields=["refresh_at"],
+            models.Index(  # id: links due at the same instant are taken in issue (key) order
+                fields=["refresh_at", "id"],
                 condition=models.Q(status="active", refresh_at__isnull=False),
                 name="links_due_for_refresh",
             ),

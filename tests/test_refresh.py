@@ -77,11 +77,33 @@ def test_the_due_query_uses_the_partial_index(put_object):
     issue_in_process(list(objects(put_object)), expires_in=600, refresh=True)
     with connection.cursor() as cursor:
         cursor.execute("SET enable_seqscan = off")  # a tiny table: make the planner show its index
-        sql, params = claims.due(timezone.now()).order_by("refresh_at").query.sql_with_params()
+        sql, params = claims.due(timezone.now()).order_by(*claims.IN_ORDER).query.sql_with_params()
         cursor.execute(f"EXPLAIN {sql}", params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
         cursor.execute("SET enable_seqscan = on")
     assert "links_due_for_refresh" in plan
+
+
+def test_links_due_at_one_instant_are_taken_in_issue_order_without_a_sort(put_object):
+    keys = list(objects(put_object, count=6, name="tied"))
+    batch = issue_in_process(keys, expires_in=600, refresh=True)
+    batch.links.update(refresh_at=timezone.now())  # all due together, a full-table rewrite
+    in_issue_order = list(batch.links.order_by("id").values_list("key", flat=True))
+    lease = timezone.now() + timedelta(minutes=1)
+
+    first = claims.take(timezone.now(), 2, lease)
+    second = claims.take(timezone.now(), 4, lease)
+
+    assert in_issue_order == sorted(keys)
+    assert sorted(link.key for link in first) == in_issue_order[:2]  # a chunk: neighbours
+    assert sorted(link.key for link in second) == in_issue_order[2:]
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off")
+        sql, params = claims.due(timezone.now()).order_by(*claims.IN_ORDER).query.sql_with_params()
+        cursor.execute(f"EXPLAIN {sql} LIMIT 2", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute("SET enable_seqscan = on")
+    assert "links_due_for_refresh" in plan and "Sort" not in plan, plan
 
 
 def test_past_refresh_until_no_refresh_then_lapsed_at_expiry(put_object):

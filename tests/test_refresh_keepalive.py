@@ -71,11 +71,11 @@ def test_links_all_due_together_stay_alive_through_a_slow_s3(
     assert set(batch.links.values_list("status", flat=True)) == {"active"}
     checks = sum(versions) - len(versions)  # re-signs, each checked
     requests = slow.seen["list"] + slow.seen["head"]
-    # The checks went through the slow S3, by listing: well under the request per link of a HEAD
-    # each. (Links all due at the same instant are taken in chunks of scattered keys, and a
-    # loaded machine makes chunks small, so some runs are sparse and HEADed: 0.15 request per
-    # link seen in the full suite; bench_refresh shows 1 per 1,000 for key-ordered due times.)
-    assert slow.seen["list"] >= 1 and requests * 2 < checks, (dict(slow.seen), checks)
+    # The checks went through the slow S3, by listing: links due at the same instant are taken
+    # in issue order (claims.IN_ORDER), so each chunk is a run of neighbouring keys that one
+    # ListObjectsV2 page answers, not keys scattered over the batch and HEADed one by one.
+    # (13 requests for 10,000 checks here; a loaded machine makes chunks smaller.)
+    assert slow.seen["list"] >= 1 and requests * 20 < checks, (dict(slow.seen), checks)
     log = pools.log()
     assert "lost their lease" not in log, log[-3000:]
     assert meter.current().lease_lost_at is None

@@ -38,6 +38,11 @@ TAKEN_FIELDS = (
     "refresh_at",
     "expires_at",
 )
+# Links due at the same instant (a whole batch after an outage, or set due together) are taken
+# in id order, which is the order they were issued in, a chunk's keys together: so a chunk is a
+# run of neighbouring keys that one ListObjectsV2 page checks, not keys scattered over the
+# batch (which would be HEADed one by one). The index links_due_for_refresh holds this order.
+IN_ORDER = ("refresh_at", "id")
 
 
 def due(now: datetime) -> QuerySet[ShareLink]:
@@ -53,7 +58,7 @@ def take(now: datetime, limit: int, lease: datetime) -> list[ShareLink]:
     if connection.vendor == "postgresql":
         return take_at_once(now, limit, lease)
     with transaction.atomic():
-        rows = due(now).order_by("refresh_at").select_for_update(skip_locked=True, of=("self",))
+        rows = due(now).order_by(*IN_ORDER).select_for_update(skip_locked=True, of=("self",))
         links = list(rows.only(*TAKEN_FIELDS)[:limit])
         ShareLink.objects.filter(id__in=[link.id for link in links]).update(refresh_at=lease)
     for link in links:
@@ -62,7 +67,7 @@ def take(now: datetime, limit: int, lease: datetime) -> list[ShareLink]:
 
 
 def take_at_once(now: datetime, limit: int, lease: datetime) -> list[ShareLink]:
-    chosen = due(now).order_by("refresh_at").values("id")[:limit]
+    chosen = due(now).order_by(*IN_ORDER).values("id")[:limit]
     sql, params = chosen.query.sql_with_params()
     table = ShareLink._meta.db_table
     columns = ", ".join(f"{name}_id" if name == "batch" else name for name in TAKEN_FIELDS)
