@@ -22,6 +22,7 @@ from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConn
 
 from common.clientaddr import networks_of
 from notifications import deadline
+from notifications.lowwater import LowWaterResponse
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -216,6 +217,8 @@ def guarded_socket(conn: HTTPConnection) -> socket.socket:
 
 
 class GuardedHTTPConnection(HTTPConnection):
+    response_class = LowWaterResponse  # the answer's first bytes: one wake-up
+
     def _new_conn(self) -> socket.socket:
         return guarded_socket(self)
 
@@ -226,6 +229,8 @@ class GuardedHTTPConnection(HTTPConnection):
 
 
 class GuardedHTTPSConnection(HTTPSConnection):
+    response_class = LowWaterResponse  # the answer's first bytes: one wake-up
+
     def _new_conn(self) -> socket.socket:
         return guarded_socket(self)
 
