@@ -24,7 +24,10 @@ recorded. Each of --rounds rounds runs the three, one after the other, and gives
 on this shared 2-core machine can be a third slower than the next, so runs are compared with
 their neighbour). The target is at least 90 % in both. `--also-cold-with SECONDS` adds a cold
 run with WEBHOOK_FIRST_CONTACT_TIMEOUT=SECONDS to every round (0: before/after in the same
-minute). Per run it prints where the pools spent the time (bench/isolation_probe.py).
+minute). Per run it prints where the pools spent the time (bench/isolation_probe.py). Each
+run starts from a checkpoint (the filling's writes flushed). A second table gives the same runs
+by CPU: healthy deliveries per CPU second of the two pools, what the slow neighbours cost
+them, which the machine's slow spells (another tenant's, a slow disk's) do not move.
 """
 
 from __future__ import annotations
@@ -46,7 +49,11 @@ from unittest import mock
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.delivery_tables import analyze_delivery_tables, fresh_delivery_tables  # noqa: E402
+from bench.delivery_tables import (  # noqa: E402
+    analyze_delivery_tables,
+    checkpoint,
+    fresh_delivery_tables,
+)
 from bench.isolation_probe import Probe, Profile  # noqa: E402
 
 DATABASE = "linkdist_bench_isolation"
@@ -152,6 +159,7 @@ def measure(
         failed = Recipient.objects.filter(id__in=[r.id for r in slow])
         failed.update(consecutive_failures=1, failing_since=timezone.now())
     analyze_delivery_tables()
+    checkpoint()  # no checkpoint's writes from the filling fall into the run
     lanes = [Lane.of("webhook", r.id) for r in healthy + slow]
     random.Random(7).shuffle(lanes)
     pools = WorkerPools(os.environ["TEST_DATABASE_URL"], env, names=("deliveries", "quarantine"))
@@ -207,6 +215,7 @@ def main() -> None:
 
     sinks, ports = start_sinks(args.endpoints, slow_count, args.drip)
     rates: dict[str, list[float]] = {case.name: [] for case in cases}
+    per_cpu: dict[str, list[float]] = {case.name: [] for case in cases}
     try:
         configure()
         for _ in range(args.rounds):  # alternated: a slow spell of the machine hits all cases
@@ -216,19 +225,24 @@ def main() -> None:
                     ports["healthy"], slow, args.events, case.failing, dict(case.env)
                 )
                 rates[case.name].append(count / seconds)
+                per_cpu[case.name].append(count / sum(profile.cpu.values()))
                 print(f"{case.name:>7}: {count / seconds:,.0f}/s; {profile.line()}", flush=True)
     finally:
         assert sinks.stdin is not None and sinks.stdout is not None
         sinks.stdin.close()
         counts = sinks.stdout.read().strip().splitlines()[-1]
         sinks.wait(timeout=30)
-    report(args, slow_count, count, rates)
+    print(f"\nDeliveries per second to {args.endpoints} healthy loopback endpoints, {count} a run:")
+    print(f"alone, and next to {slow_count} slow-dripping endpoints ({args.slow_percent:g} %)")
+    print("that are new (cold) or already failing (steady); one row per round:")
+    report(rates, "to alone")
+    print("\nThe same runs, deliveries per CPU second of the two pools (deliveries + quarantine):")
+    print("what the slow neighbours cost the pools, which the machine's slow spells do not move:")
+    report(per_cpu, "by CPU, to alone")
     print(f"\nsinks saw: {counts}")
 
 
-def report(
-    args: argparse.Namespace, slow_count: int, count: int, rates: dict[str, list[float]]
-) -> None:
+def report(rates: dict[str, list[float]], label: str) -> None:
     """One row per round, then the median and the lowest of each column: a rate per case, and
     beside each case but `alone` its ratio to alone in the same round."""
     alone = rates["alone"]
@@ -237,9 +251,6 @@ def report(
         for name, values in rates.items()
         if name != "alone"
     }
-    print(f"\nDeliveries per second to {args.endpoints} healthy loopback endpoints, {count} a run:")
-    print(f"alone, and next to {slow_count} slow-dripping endpoints ({args.slow_percent:g} %)")
-    print("that are new (cold) or already failing (steady); one row per round:")
     columns: list[list[float]] = [alone]
     heads = ["alone /s"]
     for name in ratios:
@@ -254,7 +265,7 @@ def report(
         f"{name} {statistics.median(values):.0%} median, {min(values):.0%} in the slowest round"
         for name, values in ratios.items()
     ]
-    print(f"\n    to alone: {'; '.join(summary)} (target: cold and steady at least 90 %)")
+    print(f"\n    {label}: {'; '.join(summary)} (target: cold and steady at least 90 %)")
 
 
 def cells(values: tuple[float, ...] | list[float]) -> list[str]:

@@ -6,9 +6,11 @@ The refresh and schedule cases run on the real worker pools (celery_worker).
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 
 import pytest
+from django.core.management import call_command
 from django.test import override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -96,6 +98,25 @@ def test_a_refresh_pass_still_refreshes_owners_with_access(celery_worker, put_ob
     tasks.refresh_links.delay()
     wait_until(lambda: batch.links.filter(version=2).exists(), timeout=30)
     assert batch.links.get().status == ShareLink.Status.ACTIVE
+
+
+@pytest.mark.s3
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_refresh_links_says_how_many_links_it_revoked_for_lost_access(
+    celery_worker, put_object, alice
+):
+    made = share(alice, put_object, "https://hooks.example.com/x")
+    batch = wait_for_batch(made["id"])
+    deactivate(alice)
+    batch.links.update(refresh_at=timezone.now())
+    out = io.StringIO()
+
+    call_command("refresh_links", stdout=out)
+
+    assert "due 1, refreshed 0" in out.getvalue()
+    assert "revoked 1 (owner lost access)" in out.getvalue()
+    assert batch.links.get().status == ShareLink.Status.REVOKED
 
 
 @pytest.mark.s3

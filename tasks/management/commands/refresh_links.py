@@ -37,8 +37,9 @@ class Command(BaseCommand):
             deliveries += lapsed.deliveries
         self.stdout.write(
             f"due {report.due}, refreshed {report.refreshed}, stopped {report.past_until} "
-            f"(past refresh_until) + {report.gone} (object gone), failed {report.failed}, "
-            f"lapsed {total_lapsed}, deliveries {report.deliveries + deliveries}"
+            f"(past refresh_until) + {report.gone} (object gone), revoked {report.access_ended} "
+            f"(owner lost access), failed {report.failed}, lapsed {total_lapsed}, "
+            f"deliveries {report.deliveries + deliveries}"
         )
 
     def dry_run(self) -> None:
