@@ -28,3 +28,14 @@ def redact_worker_logs(logger: logging.Logger, **kwargs: Any) -> None:
 def clear_dead_metric_files(**kwargs: Any) -> None:
     """A worker or beat starts: the metric files of this host's dead processes go."""
     metricsfiles.clear_dead()
+
+
+@signals.task_prerun.connect
+def drop_unusable_db_connections(**kwargs: Any) -> None:
+    """A worker keeps its database connection between tasks (CELERY_DB_REUSE_MAX): before
+    each task, one that broke (a restarted server) or outlived CONN_MAX_AGE is closed, and
+    the next query opens a new one, as Django does between requests."""
+    from django.db import connections
+
+    for connection in connections.all(initialized_only=True):
+        connection.close_if_unusable_or_obsolete()

@@ -84,6 +84,16 @@ if DB_POOL_SIZE and DATABASES["default"]["ENGINE"].endswith("postgresql"):
         "max_size": DB_POOL_SIZE,
         "timeout": env.seconds("DJANGO_DB_POOL_TIMEOUT", 30),  # waiting for a free connection
     }
+else:
+    # One connection per process, kept between tasks and requests: a new one per task costs
+    # a server process and its catalog caches, about a third of a bulk chunk's database
+    # time (docs/performance.md, bulk). Checked before reuse, so a restarted server is
+    # reconnected to. (A pooled process, above, takes its connections from the pool.)
+    DATABASES["default"]["CONN_MAX_AGE"] = env.seconds("DJANGO_CONN_MAX_AGE", 300)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Celery's Django fixup closes the connection after every task unless told to reuse it;
+    # project/celery.py still closes one that is broken or past CONN_MAX_AGE between tasks.
+    CELERY_DB_REUSE_MAX = 1000  # tasks; then a new connection all the same
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
