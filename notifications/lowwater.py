@@ -7,8 +7,8 @@ first bytes are awaited, the socket's receive low-water mark (SO_RCVLOWAT) is ra
 FIRST_READ: the kernel wakes the reader only when that many bytes are queued, or at end of
 stream, a reset, or the attempt's deadline (which shuts the socket down). Every HTTP answer
 starts with more than FIRST_READ bytes that the server sends without waiting for anything
-(`HTTP/1.1 200 \r\n\r\n` is 17; a TLS record is at least 22), so no honest answer is held up;
-the mark goes back to 1 for everything after the first read.
+(`HTTP/1.1 200 \r\n\r\n` is 17; an encrypted TLS record at least 22), so no honest answer
+is held up; the mark goes back to 1 for everything after the first read.
 """
 
 from __future__ import annotations
