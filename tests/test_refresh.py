@@ -73,15 +73,20 @@ def test_a_due_link_is_resigned_once_downloads_and_is_announced(put_object):
     assert refresher.run_pass().due == 0
 
 
-def test_the_due_query_uses_the_partial_index(put_object):
-    issue_in_process(list(objects(put_object)), expires_in=600, refresh=True)
+def due_plan(tail: str = "") -> str:
+    """EXPLAIN of the refresher's due query in its order (`tail`: e.g. a LIMIT)."""
     with connection.cursor() as cursor:
         cursor.execute("SET enable_seqscan = off")  # a tiny table: make the planner show its index
         sql, params = claims.due(timezone.now()).order_by(*claims.IN_ORDER).query.sql_with_params()
-        cursor.execute(f"EXPLAIN {sql}", params)
+        cursor.execute(f"EXPLAIN {sql} {tail}", params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
         cursor.execute("SET enable_seqscan = on")
-    assert "links_due_for_refresh" in plan
+    return plan
+
+
+def test_the_due_query_uses_the_partial_index(put_object):
+    issue_in_process(list(objects(put_object)), expires_in=600, refresh=True)
+    assert "links_due_for_refresh" in due_plan()
 
 
 def test_links_due_at_one_instant_are_taken_in_issue_order_without_a_sort(put_object):
@@ -97,12 +102,7 @@ def test_links_due_at_one_instant_are_taken_in_issue_order_without_a_sort(put_ob
     assert in_issue_order == sorted(keys)
     assert sorted(link.key for link in first) == in_issue_order[:2]  # a chunk: neighbours
     assert sorted(link.key for link in second) == in_issue_order[2:]
-    with connection.cursor() as cursor:
-        cursor.execute("SET enable_seqscan = off")
-        sql, params = claims.due(timezone.now()).order_by(*claims.IN_ORDER).query.sql_with_params()
-        cursor.execute(f"EXPLAIN {sql} LIMIT 2", params)
-        plan = "\n".join(row[0] for row in cursor.fetchall())
-        cursor.execute("SET enable_seqscan = on")
+    plan = due_plan("LIMIT 2")
     assert "links_due_for_refresh" in plan and "Sort" not in plan, plan
 
 
