@@ -3,15 +3,21 @@ keys (against LocalStack, requests counted with botocore's event hooks)."""
 
 from __future__ import annotations
 
+import contextlib
+import http.server
+import threading
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
+import botocore.session
 import pytest
+from botocore.exceptions import ClientError
 
 from media import existence
 from media.clients import boto_session, keys_only, s3_client
 from media.existence import exists, missing_keys, plan
-from signing.target import media_target
+from signing.target import BucketTarget, media_target
 
 pytestmark = [pytest.mark.s3]
 
@@ -122,3 +128,80 @@ def test_sparse_keys_fall_back_to_heads(s3_server, monkeypatch):
     # HEAD per key left
     assert requests.seen["ListObjectsV2"] == 2
     assert requests.seen["HeadObject"] == len(asked) - 1
+
+
+LISTING = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult xmlns="http://s3.amazonaws.com/'
+    b'doc/2006-03-01/"><Name>media</Name><Prefix>f/</Prefix><KeyCount>2</KeyCount><MaxKeys>1000'
+    b"</MaxKeys><EncodingType>url</EncodingType><IsTruncated>false</IsTruncated><Contents><Key>"
+    b"f/a</Key><Size>1</Size></Contents><Contents><Key>f/b</Key><Size>1</Size></Contents>"
+    b"</ListBucketResult>"
+)
+ERROR_IN_A_200 = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InternalError</Code>'
+    b"<Message>We encountered an internal error. Please try again.</Message></Error>"
+)
+
+
+class ListingServer(http.server.ThreadingHTTPServer):
+    """Answers every listing with 200 and the same body, and counts them."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body, self.listings = body, 0
+        super().__init__(("127.0.0.1", 0), ListingHandler)
+
+
+class ListingHandler(http.server.BaseHTTPRequestHandler):
+    server: ListingServer
+
+    def do_GET(self) -> None:
+        self.server.listings += 1
+        self.send_response(200)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Content-Length", str(len(self.server.body)))
+        self.end_headers()
+        self.wfile.write(self.server.body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def answering(body: bytes) -> Iterator[ListingServer]:
+    server = ListingServer(body)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def listing_client(session, server: ListingServer):
+    session.set_credentials("AKIDEXAMPLE", "secret")
+    target = BucketTarget("media", "us-east-1", f"http://127.0.0.1:{server.server_port}", "path")
+    return s3_client(session, target, retries={"max_attempts": 3, "mode": "standard"})
+
+
+@pytest.fixture(params=["plain", "keys-only"])
+def session(request):
+    """A plain session, and one like media.clients.existence_client's: S3's error answers
+    must be seen alike."""
+    plain = botocore.session.get_session()
+    return plain if request.param == "plain" else keys_only(plain)
+
+
+@pytest.mark.parametrize("body", [ERROR_IN_A_200, LISTING[:200]], ids=["error", "cut-short"])
+def test_a_200_that_is_an_error_or_cut_short_is_retried_then_raised(session, body):
+    with answering(body) as server, pytest.raises(ClientError) as raised:
+        listing_client(session, server).list_objects_v2(Bucket="media", Prefix="f/")
+    assert server.listings > 1  # retried as a 500
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+
+
+def test_a_whole_listing_gives_its_keys(session):
+    with answering(LISTING) as server:
+        page = listing_client(session, server).list_objects_v2(Bucket="media", Prefix="f/")
+    assert [item["Key"] for item in page["Contents"]] == ["f/a", "f/b"]
+    assert server.listings == 1
