@@ -216,6 +216,20 @@ class ShareLink(models.Model):
         return self.key
 
 
+class RefreshLease(models.Model):
+    """A refresh pass's hold on a run of due links: those from (first_at, first_id) to
+    (last_at, last_id) in the due index's (refresh_at, id) order, until `until` (claims.py)."""
+
+    first_at = models.DateTimeField()
+    first_id = models.BigIntegerField()
+    last_at = models.DateTimeField()
+    last_id = models.BigIntegerField()
+    until = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"links {self.first_id}..{self.last_id} until {self.until:%H:%M:%S}"
+
+
 class Revocation(models.Model):
     """A request to revoke links (a batch's, or some by id), carried out in steps that survive
     a lost worker: the links are revoked in chunks, then their recipients are told once."""

@@ -12,7 +12,6 @@ import time_machine
 from botocore.credentials import RefreshableCredentials
 from django.db import connection, transaction
 from django.test import override_settings
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from media import factory
@@ -96,8 +95,8 @@ def test_links_due_at_one_instant_are_taken_in_issue_order_without_a_sort(put_ob
     in_issue_order = list(batch.links.order_by("id").values_list("key", flat=True))
     lease = timezone.now() + timedelta(minutes=1)
 
-    first = claims.take(timezone.now(), 2, lease)
-    second = claims.take(timezone.now(), 4, lease)
+    first, _ = claims.take(timezone.now(), 2, lease)
+    second, _ = claims.take(timezone.now(), 4, lease)
 
     assert in_issue_order == sorted(keys)
     assert sorted(link.key for link in first) == in_issue_order[:2]  # a chunk: neighbours
@@ -187,10 +186,13 @@ def test_a_pass_that_dies_leaves_its_links_due_when_its_lease_ends(put_object):
     later = max(batch.links.values_list("refresh_at", flat=True)) + timedelta(seconds=1)
     lease = later + timedelta(seconds=120)
 
-    assert len(claims.take(later, 10, lease)) == 2  # then the worker dies mid-pass
+    taken, _ = claims.take(later, 10, lease)  # then the worker dies mid-pass
+    assert len(taken) == 2
 
-    assert not claims.due(lease - timedelta(seconds=1)).filter(batch=batch).exists()
-    assert claims.due(lease).filter(batch=batch).count() == 2
+    before_its_end = lease - timedelta(seconds=1)
+    assert claims.take(before_its_end, 10, before_its_end + timedelta(seconds=120))[0] == []
+    again, _ = claims.take(lease, 10, lease + timedelta(seconds=120))
+    assert sorted(link.id for link in again) == sorted(link.id for link in taken)
     assert set(batch.links.values_list("version", flat=True)) == {1}
 
 
@@ -291,9 +293,9 @@ def test_permalink_past_refresh_until_or_expiry_is_gone(client, put_object):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_links_one_pass_takes_are_skipped_by_another(put_object):
-    """Rows being taken by one pass are skipped, not waited for, by another (SKIP LOCKED);
-    once taken they are leased, so no other pass takes them until the lease ends."""
+def test_a_take_waits_for_the_take_in_progress_then_skips_what_it_leased(put_object):
+    """Takes are one at a time (a few short reads under an advisory lock); once taken, links
+    are leased, so no other pass takes them until the lease ends."""
     batch = issue_in_process(list(objects(put_object, 3)), expires_in=600, refresh=True)
     later = max(batch.links.values_list("refresh_at", flat=True)) + timedelta(seconds=1)
     lease = later + timedelta(seconds=120)
@@ -301,22 +303,43 @@ def test_links_one_pass_takes_are_skipped_by_another(put_object):
 
     def other_pass(now: datetime) -> None:
         try:
-            taken_by_other.extend(
-                link.id for link in claims.take(now, 10, now + timedelta(seconds=120))
-            )
+            taken, _ = claims.take(now, 10, now + timedelta(seconds=120))
+            taken_by_other.extend(link.id for link in taken)
         finally:
             connection.close()
 
-    with transaction.atomic(), CaptureQueriesContext(connection) as captured:
-        mine = claims.take(later, 10, lease)
+    with transaction.atomic():
+        mine, _ = claims.take(later, 10, lease)
         thread = threading.Thread(target=other_pass, args=(later,))
         thread.start()
-        thread.join(30)
+        thread.join(0.5)
+        assert thread.is_alive()  # waiting for the first take to commit
+    thread.join(30)
 
-    assert any("SKIP LOCKED" in q["sql"] for q in captured.captured_queries)
     assert len(mine) == 3
-    assert taken_by_other == []
-    other_pass(later)  # the first pass committed its lease: still nothing for another pass
-    assert taken_by_other == []
+    assert taken_by_other == []  # then it found them leased
     other_pass(lease)  # the lease ended (the first pass died): they are due again
     assert sorted(taken_by_other) == sorted(link.id for link in mine)
+
+
+def test_takes_read_between_the_runs_other_passes_hold(put_object):
+    keys = list(objects(put_object, count=8, name="runs"))
+    batch = issue_in_process(keys, expires_in=600, refresh=True)
+    now = timezone.now()
+    batch.links.update(refresh_at=now)
+    ids = list(batch.links.order_by("id").values_list("id", flat=True))
+    until = now + timedelta(minutes=1)
+
+    first, first_lease = claims.take(now, 2, until)
+    second, _ = claims.take(now, 2, until)
+    with transaction.atomic():  # the first pass ends: its links were neither saved nor stopped
+        assert sorted(claims.release(first_lease)) == ids[:2]
+    third, third_lease = claims.take(now, 10, until)
+
+    assert [link.id for link in first] == ids[:2]
+    assert [link.id for link in second] == ids[2:4]
+    assert [link.id for link in third] == ids[:2] + ids[4:]  # on both sides of the second's
+    assert sorted(third_lease.runs.values()) == [ids[:2], ids[4:]]
+    assert claims.take(now, 10, until)[0] == []
+    with transaction.atomic():
+        assert claims.release(first_lease) == []  # its run is not its any more

@@ -1,28 +1,39 @@
 """Taking due links so that two passes (or two workers) never refresh the same one.
 
-A pass leases a chunk of due links in one short transaction: SELECT … FOR UPDATE SKIP LOCKED
-(another pass taking links at the same moment skips these rows), then their refresh_at is
-moved to the end of the lease (now + LINKS_REFRESH_LEASE), so they are no longer due. The
-pass then checks and signs them with no transaction open (S3 HEADs, manifest uploads), and
-saves them in a second short transaction, each write conditional on the link being still
-active and still leased by this pass (refresh_at equal to its lease). So:
-- two passes never take the same link: a link is taken again only once its lease has ended,
-  and then with a later lease, which the first pass's conditional writes no longer match;
-- a pass that dies leaves its links leased until the lease ends, then they are due again;
-- a revocation (which clears refresh_at) is never overwritten, and never waits for a pass's
-  S3 calls: no row lock is held while they run.
+A pass takes a chunk of due links and leases them with RefreshLease rows, one per run of the due
+index ((refresh_at, id) order) it took, until now + LINKS_REFRESH_LEASE. The links themselves
+are not written at take: a link written for its lease, then for its new signature, was two
+updates of a row with six indexes where one will do. Passes take one at a time (an advisory
+lock held by the take's short transaction), and a take reads only between the runs that other
+leases hold. The pass then checks and signs the links with no transaction open, renewing its
+lease (its own rows) as it goes, and saves them in a second short transaction that first
+deletes its lease rows: a run whose row is gone had its lease end and was removed by another
+pass's take, which may have taken those links, so nothing of that run is written. So:
+- two passes never take the same link while its lease holds;
+- a pass that dies leaves its runs leased until their lease ends, then they are due again;
+- a revocation is never overwritten (every write is conditional on the link being still
+  active), and never waits for a pass's S3 calls: no row lock is held while they run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
+from typing import Any
 
-from django.db import connection, transaction
+from django.conf import settings
+from django.db import connection
 from django.db.models import QuerySet
+from django.db.models.fields.tuple_lookups import (  # type: ignore[import-untyped]
+    Tuple,
+    TupleGreaterThan,
+    TupleLessThan,
+)
 
+from common.dbops import atomic_with_lock_timeout
 from common.idlists import id_in
-from tasks.models import ShareLink
+from tasks.models import RefreshLease, ShareLink
+from tasks.refresh.lease import Lease
 
 # expires_at: a link re-signed after it had expired is counted (lapsed without refresh).
 TAKEN_FIELDS = (
@@ -41,58 +52,108 @@ TAKEN_FIELDS = (
 # Links due at the same instant (a whole batch after an outage, or set due together) are taken
 # in id order, which is the order they were issued in, a chunk's keys together: so a chunk is a
 # run of neighbouring keys that one ListObjectsV2 page checks, not keys scattered over the
-# batch (which would be HEADed one by one). The index links_due_for_refresh holds this order.
+# batch (which would be HEADed one by one). The index links_due_for_refresh holds this order,
+# and the leases are runs of it.
 IN_ORDER = ("refresh_at", "id")
+TAKE_LOCK = (0x726566, 1)  # the advisory lock of takes ("ref")
+Bound = tuple[datetime, int] | None
 
 
 def due(now: datetime) -> QuerySet[ShareLink]:
-    """Active links due for a refresh: one range scan of the partial index on refresh_at."""
+    """Active links due for a refresh (leased or not): one range scan of the partial index."""
     return ShareLink.objects.filter(status=ShareLink.Status.ACTIVE, refresh_at__lte=now)
 
 
-def take(now: datetime, limit: int, lease: datetime) -> list[ShareLink]:
-    """Up to `limit` due links, leased until `lease` (committed when this returns).
+def take(now: datetime, limit: int, until: datetime) -> tuple[list[ShareLink], Lease]:
+    """Up to `limit` due links that no lease holds, leased until `until` (committed when this
+    returns): read in the due index's order between the runs other passes hold."""
+    taken: list[tuple[RefreshLease, list[ShareLink]]] = []
+    left = limit
+    with atomic_with_lock_timeout(settings.LINKS_LOCK_TIMEOUT):
+        for after, before in gaps(leases_in_force(now)):
+            found = list(between(due(now), after, before).only(*TAKEN_FIELDS)[:left])
+            if found:
+                taken.append((run_of(found, until), found))
+                left -= len(found)
+            if not left:
+                break
+        RefreshLease.objects.bulk_create([run for run, _ in taken])
+    runs = {run.id: [link.id for link in found] for run, found in taken}
+    return [link for _, found in taken for link in found], Lease(runs, until)
 
-    PostgreSQL: one statement, `UPDATE … WHERE id IN (due … FOR UPDATE SKIP LOCKED LIMIT n)
-    RETURNING …`, with due() as the subquery (no list of ids goes back and forth)."""
+
+def leases_in_force(now: datetime) -> list[RefreshLease]:
+    """The runs other passes hold, in order, once the ended ones are removed (under the lock of
+    takes, which this takes: the reads below see every lease committed before)."""
     if connection.vendor == "postgresql":
-        return take_at_once(now, limit, lease)
-    with transaction.atomic():
-        rows = due(now).order_by(*IN_ORDER).select_for_update(skip_locked=True, of=("self",))
-        links = list(rows.only(*TAKEN_FIELDS)[:limit])
-        ShareLink.objects.filter(id__in=[link.id for link in links]).update(refresh_at=lease)
-    for link in links:
-        link.refresh_at = lease
-    return links
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", TAKE_LOCK)
+    RefreshLease.objects.filter(until__lte=now).delete()
+    return list(RefreshLease.objects.order_by("first_at", "first_id"))
 
 
-def take_at_once(now: datetime, limit: int, lease: datetime) -> list[ShareLink]:
-    chosen = due(now).order_by(*IN_ORDER).values("id")[:limit]
-    sql, params = chosen.query.sql_with_params()
-    table = ShareLink._meta.db_table
-    columns = ", ".join(f"{name}_id" if name == "batch" else name for name in TAKEN_FIELDS)
-    query = (
-        f'UPDATE "{table}" SET refresh_at = %s WHERE id IN ({sql} FOR UPDATE OF "{table}" '  # noqa: S608 - constants and the ORM's SQL
-        f"SKIP LOCKED) RETURNING {columns}"
+def gaps(held: Sequence[RefreshLease]) -> Iterator[tuple[Bound, Bound]]:
+    """The stretches of the due index between the held runs: (after, before), None: no end."""
+    after: Bound = None
+    for run in held:
+        yield after, (run.first_at, run.first_id)
+        after = (run.last_at, run.last_id)
+    yield after, None
+
+
+def between(links: QuerySet[ShareLink], after: Bound, before: Bound) -> QuerySet[ShareLink]:
+    """These links strictly between two places of the due index, in its order."""
+    place: Any = Tuple("refresh_at", "id")
+    if after is not None:
+        links = links.filter(TupleGreaterThan(place, after))
+    if before is not None:
+        links = links.filter(TupleLessThan(place, before))
+    return links.order_by(*IN_ORDER)
+
+
+def run_of(links: Sequence[ShareLink], until: datetime) -> RefreshLease:
+    first, last = links[0], links[-1]
+    assert first.refresh_at is not None and last.refresh_at is not None  # due links
+    return RefreshLease(
+        first_at=first.refresh_at,
+        first_id=first.id,
+        last_at=last.refresh_at,
+        last_id=last.id,
+        until=until,
     )
-    return list(ShareLink.objects.raw(query, [lease, *params]))
 
 
-def held(ids: Sequence[int], lease: datetime) -> QuerySet[ShareLink]:
-    """The links among these still active and still leased until `lease` (by this pass)."""
-    return ShareLink.objects.filter(id_in(ids), status=ShareLink.Status.ACTIVE, refresh_at=lease)
+def release(lease: Lease) -> list[int]:
+    """Ends the lease, in the caller's transaction: the ids of the links it still held, which
+    the pass may write (a run whose row is gone may have been taken by another pass)."""
+    runs = RefreshLease.objects.filter(id__in=list(lease.runs))
+    still = list(runs.select_for_update().values_list("id", flat=True))
+    RefreshLease.objects.filter(id__in=still).delete()
+    return [link_id for run in still for link_id in lease.runs[run]]
 
 
-def stop(ids: Sequence[int], lease: datetime) -> int:
-    """No more refreshes for these: they lapse at their expiry."""
-    return held(ids, lease).update(refresh_at=None)
+def held(lease: Lease) -> QuerySet[ShareLink]:
+    """The links of the lease's runs still in force, still active."""
+    runs = RefreshLease.objects.filter(id__in=list(lease.runs)).values_list("id", flat=True)
+    ids = [link_id for run in runs for link_id in lease.runs[run]]
+    return active(ids)
 
 
-def postpone(ids: Sequence[int], lease: datetime, until: datetime) -> int:
-    """Try these again later (they cannot be refreshed by this process now)."""
-    return held(ids, lease).update(refresh_at=until)
+def active(ids: Sequence[int]) -> QuerySet[ShareLink]:
+    return ShareLink.objects.filter(id_in(ids), status=ShareLink.Status.ACTIVE)
+
+
+def stop(ids: Sequence[int]) -> int:
+    """No more refreshes for these (leased by the caller): they lapse at their expiry."""
+    return active(ids).update(refresh_at=None)
+
+
+def postpone(ids: Sequence[int], until: datetime) -> int:
+    """Try these (leased by the caller) again later: they cannot be refreshed by this process
+    now."""
+    return active(ids).update(refresh_at=until)
 
 
 def still_active(ids: Sequence[int]) -> int:
     """How many of these links are still active (whatever their lease)."""
-    return ShareLink.objects.filter(id_in(ids), status=ShareLink.Status.ACTIVE).count()
+    return active(ids).count()

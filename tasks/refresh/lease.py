@@ -1,15 +1,14 @@
 """A pass's hold on the chunk it took, renewed while the chunk is prepared.
 
-The links' refresh_at is the lease's end, and the pass's writes are conditional on it (see
-claims.py). Preparing a chunk (S3 checks, signing, manifest uploads) may take longer than
+The lease is the pass's RefreshLease rows, one per run of the due index it took (claims.py).
+Preparing a chunk (S3 checks, signing, manifest uploads) may take longer than
 LINKS_REFRESH_LEASE when S3 is slow: between its steps the pass renews the lease once less than
-half of it is left, moving the links' refresh_at (still equal to the old end) to a new end. A
-link another pass took meanwhile, or a revocation changed, keeps what they wrote.
+half of it is left, moving the end of its rows (not the links'). A run whose lease ended and
+that another pass's take removed meanwhile is not renewed: its links are not the pass's any more.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -17,7 +16,7 @@ from django.conf import settings
 from django.core import checks
 from django.utils import timezone
 
-from tasks.refresh import claims
+from tasks.models import RefreshLease
 
 
 def length() -> timedelta:
@@ -26,17 +25,21 @@ def length() -> timedelta:
 
 @dataclass
 class Lease:
-    ids: Sequence[int]
+    runs: dict[int, list[int]]  # RefreshLease id: the ids of the links of that run
     until: datetime
     renewals: int = 0
 
+    @property
+    def ids(self) -> list[int]:
+        return [link_id for ids in self.runs.values() for link_id in ids]
+
     def keep(self, now: datetime | None = None) -> None:
-        """Renew when less than half of the lease is left (one UPDATE of the chunk's rows)."""
+        """Renew when less than half of the lease is left (one UPDATE of the pass's rows)."""
         now = timezone.now() if now is None else now
         if self.until - now > length() / 2:
             return
         new = now + length()
-        claims.held(self.ids, self.until).update(refresh_at=new)
+        RefreshLease.objects.filter(id__in=list(self.runs)).update(until=new)
         self.until = new
         self.renewals += 1
 

@@ -106,11 +106,10 @@ def passes_wanted(now: datetime, parallel: int, chunk: int) -> int:
 def refresh_chunk(report: PassReport, limit: int) -> int:
     now = timezone.now()
     until = now + length()
-    links = claims.take(now, limit, until)
+    links, lease = claims.take(now, limit, until)
     report.due += len(links)
     work = owners.end_lost_access(links)  # the others are revoked, with links.revoked
     report.access_ended += len(links) - len(work)
-    lease = Lease([link.id for link in work], until)
     for _ in range(PREPARE_TRIES):
         if not work:
             break
@@ -120,8 +119,7 @@ def refresh_chunk(report: PassReport, limit: int) -> int:
             break
         except StaleManifest as error:
             log.info("refresh: %s; preparing the chunk again", error)
-            still = claims.held([link.id for link in work], lease.until)
-            work = list(still.only(*claims.TAKEN_FIELDS))
+            work = list(claims.held(lease).only(*claims.TAKEN_FIELDS))
     return len(links)
 
 
@@ -158,11 +156,11 @@ def commit(plan: Plan, report: PassReport) -> None:
     """Save what is still leased and publish it, in one short transaction."""
     now = timezone.now()
     retry_at = now + timedelta(seconds=settings.LINKS_REFRESH_RETRY_AFTER)
-    until = plan.lease.until
     with atomic_with_lock_timeout(settings.LINKS_LOCK_TIMEOUT):
-        claims.stop(plan.past + plan.gone + plan.unsignable, until)
-        claims.postpone(plan.foreign, until, retry_at)
-        saved = save(plan.resigned, now, until)
+        ours = set(claims.release(plan.lease))
+        claims.stop([i for i in plan.past + plan.gone + plan.unsignable if i in ours])
+        claims.postpone([i for i in plan.foreign if i in ours], retry_at)
+        saved = save([new for new in plan.resigned if new.id in ours], now)
         pairs = [(plan.batch_of[link_id], link_id) for link_id in saved]
         deliveries = announce("links.refreshed", pairs, manifests=plan.manifests)
     count_refreshed(saved, plan.expired)

@@ -12,7 +12,6 @@ from django.db.models import F
 from media.signing import LinkRequest, SignedUrl
 from tasks.batches.scratch import copy_to_scratch
 from tasks.models import ShareLink
-from tasks.refresh.claims import held
 from tasks.refresh.planner import RefreshPlanner
 from tasks.refresh.policy import next_ttl
 
@@ -23,6 +22,7 @@ COLUMNS = {  # psycopg's names for these types: the COPY is binary
     "issued_at": "timestamptz",
     "expires_at": "timestamptz",
     "refresh_at": "timestamptz",
+    "version": "int8",
 }
 
 
@@ -33,6 +33,7 @@ class Resigned:
     issued_at: datetime
     expires_at: datetime
     refresh_at: datetime | None
+    version: int  # the link's when it was taken: its save is conditional on it
 
 
 def resign_requests(links: Sequence[ShareLink], now: datetime) -> list[LinkRequest]:
@@ -47,16 +48,18 @@ def resign_requests(links: Sequence[ShareLink], now: datetime) -> list[LinkReque
 def new_signature(link: ShareLink, signed: SignedUrl, plan_refresh: RefreshPlanner) -> Resigned:
     """The link's new signature (expiry bounded by the credentials'), and its next refresh."""
     refresh_at = plan_refresh(signed.issued_at, signed.expires_at, 0.0)  # keeps its point
-    return Resigned(link.id, signed.url, signed.issued_at, signed.expires_at, refresh_at)
+    return Resigned(
+        link.id, signed.url, signed.issued_at, signed.expires_at, refresh_at, link.version
+    )
 
 
-def save(links: Sequence[Resigned], now: datetime, lease: datetime) -> list[int]:
-    """Store the new signatures of the links still active and still leased until `lease` (by
-    the pass that signed them); their ids."""
+def save(links: Sequence[Resigned], now: datetime) -> list[int]:
+    """Store the new signatures of the links (leased by the caller) still active and not
+    re-signed since they were taken; their ids."""
     if not links:
         return []
     if connection.vendor != "postgresql":
-        return [link.id for link in links if save_one(link, now, lease)]
+        return [link.id for link in links if save_one(link, now)]
     table = ShareLink._meta.db_table
     with connection.cursor() as cursor:
         rows = (tuple(getattr(link, name) for name in COLUMNS) for link in links)
@@ -65,16 +68,19 @@ def save(links: Sequence[Resigned], now: datetime, lease: datetime) -> list[int]
             f"UPDATE {table} AS l SET url = r.url, issued_at = r.issued_at, "  # noqa: S608 - constants
             "expires_at = r.expires_at, refresh_at = r.refresh_at, version = l.version + 1, "
             f"updated_at = %s FROM {SCRATCH} AS r "
-            "WHERE l.id = r.id AND l.status = %s AND l.refresh_at = %s RETURNING l.id",
-            [now, ShareLink.Status.ACTIVE, lease],
+            "WHERE l.id = r.id AND l.status = %s AND l.version = r.version RETURNING l.id",
+            [now, ShareLink.Status.ACTIVE],
         )
         return [row[0] for row in cursor.fetchall()]
 
 
-def save_one(link: Resigned, now: datetime, lease: datetime) -> bool:
+def save_one(link: Resigned, now: datetime) -> bool:
     """The same, one row at a time (SQLite: the demo)."""
+    unchanged = ShareLink.objects.filter(
+        id=link.id, status=ShareLink.Status.ACTIVE, version=link.version
+    )
     return bool(
-        held([link.id], lease).update(
+        unchanged.update(
             url=link.url,
             issued_at=link.issued_at,
             expires_at=link.expires_at,
