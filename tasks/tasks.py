@@ -135,7 +135,7 @@ def refresh_links(helper: bool = False) -> dict[str, int | bool]:
     """One bounded refresh pass (beat runs it); queues the next one at once when more are due.
 
     With many links due it also starts helper passes for other worker processes (up to
-    LINKS_REFRESH_PARALLEL passes in all); SKIP LOCKED keeps them on different links.
+    LINKS_REFRESH_PARALLEL passes in all); their leases keep them on different links.
     """
     if not helper:
         wanted = refresher.passes_wanted(

@@ -38,7 +38,7 @@ FAST = {  # every periodic task sent each second by each beat
 GUARDS = {
     "tasks.resume_stalled_batches": "claims stale chunks with SELECT … FOR UPDATE SKIP LOCKED",
     "notifications.sweep": "a lane's run claims its deliveries by conditional UPDATE",
-    "tasks.refresh_links": "leases due links with SKIP LOCKED; writes only under its lease",
+    "tasks.refresh_links": "takes one at a time, skipping leased runs; writes only under its lease",
     "tasks.lapse_links": "takes expired links with SKIP LOCKED, one event per batch",
     "schedules.tick": "the schedule row lock and a unique run per (schedule, time)",
     "ops.heartbeat": "idempotent: it records the time it was taken",
