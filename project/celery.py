@@ -4,7 +4,7 @@ from typing import Any
 
 from celery import Celery, signals
 
-from common import metricsfiles
+from common import gctuning, metricsfiles
 from common.redact import RedactSecretsFilter
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
@@ -28,6 +28,16 @@ def redact_worker_logs(logger: logging.Logger, **kwargs: Any) -> None:
 def clear_dead_metric_files(**kwargs: Any) -> None:
     """A worker or beat starts: the metric files of this host's dead processes go."""
     metricsfiles.clear_dead()
+
+
+@signals.worker_init.connect
+@signals.worker_process_init.connect
+def tune_garbage_collection(**kwargs: Any) -> None:
+    """A worker (and each prefork child once forked) collects garbage less often and never
+    walks its start-up heap again (common/gctuning.py)."""
+    from django.conf import settings
+
+    gctuning.tune(settings.WORKER_GC_THRESHOLD)
 
 
 @signals.task_prerun.connect

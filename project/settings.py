@@ -94,6 +94,9 @@ else:
     # Celery's Django fixup closes the connection after every task unless told to reuse it;
     # project/celery.py still closes one that is broken or past CONN_MAX_AGE between tasks.
     CELERY_DB_REUSE_MAX = 1000  # tasks; then a new connection all the same
+# A worker's first garbage-collection threshold (Python's is 700); 0: Python's defaults. Its
+# start-up heap is frozen too (common/gctuning.py).
+WORKER_GC_THRESHOLD = env.integer("WORKER_GC_THRESHOLD", 20_000, minimum=0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
