@@ -88,6 +88,21 @@ def test_the_due_query_uses_the_partial_index(put_object):
     assert "links_due_for_refresh" in due_plan()
 
 
+def test_a_pass_reads_links_as_the_orm_does(put_object):
+    batch = issue_in_process(list(objects(put_object, 3)), expires_in=600, refresh=True)
+    batch.links.filter(id=batch.links.order_by("id")[0].id).update(
+        refresh_until=timezone.now() + timedelta(days=2), filename="r\u00e9sum\u00e9.pdf"
+    )
+    in_order = batch.links.order_by("id")
+
+    read = claims.read(in_order)
+
+    as_orm = list(in_order.values_list(*claims.TAKEN_FIELDS))
+    assert [tuple(getattr(link, name) for name in claims.TAKEN_FIELDS) for link in read] == as_orm
+    assert read[0].refresh_until is not None and read[0].filename == "r\u00e9sum\u00e9.pdf"
+    assert {link.expires_at.utcoffset() for link in read} == {timedelta(0)}
+
+
 def test_links_due_at_one_instant_are_taken_in_issue_order_without_a_sort(put_object):
     keys = list(objects(put_object, count=6, name="tied"))
     batch = issue_in_process(keys, expires_in=600, refresh=True)

@@ -17,11 +17,14 @@ pass's take, which may have taken those links, so nothing of that run is written
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import QuerySet
 from django.db.models.fields.tuple_lookups import (  # type: ignore[import-untyped]
@@ -29,26 +32,33 @@ from django.db.models.fields.tuple_lookups import (  # type: ignore[import-untyp
     TupleGreaterThan,
     TupleLessThan,
 )
+from psycopg.types.datetime import TimestamptzLoader
 
 from common.dbops import atomic_with_lock_timeout
 from common.idlists import id_in
 from tasks.models import RefreshLease, ShareLink
 from tasks.refresh.lease import Lease
 
-# expires_at: a link re-signed after it had expired is counted (lapsed without refresh).
-TAKEN_FIELDS = (
-    "id",
-    "batch",
-    "bucket",
-    "key",
-    "filename",
-    "ttl",
-    "version",
-    "refresh_until",
-    "token",
-    "refresh_at",
-    "expires_at",
-)
+
+@dataclass(frozen=True, slots=True)
+class DueLink:
+    """What a pass reads of a link it takes (a model instance cost more to make than the rest
+    of its read: 11 % of a pass's CPU)."""
+
+    id: int
+    batch_id: uuid.UUID
+    bucket: str
+    key: str
+    filename: str | None
+    ttl: int
+    version: int
+    refresh_until: datetime | None
+    token: str
+    refresh_at: datetime
+    expires_at: datetime  # a link re-signed after it had expired is counted (lapsed)
+
+
+TAKEN_FIELDS = tuple(DueLink.__dataclass_fields__)
 # Links due at the same instant (a whole batch after an outage, or set due together) are taken
 # in id order, which is the order they were issued in, a chunk's keys together: so a chunk is a
 # run of neighbouring keys that one ListObjectsV2 page checks, not keys scattered over the
@@ -64,14 +74,14 @@ def due(now: datetime) -> QuerySet[ShareLink]:
     return ShareLink.objects.filter(status=ShareLink.Status.ACTIVE, refresh_at__lte=now)
 
 
-def take(now: datetime, limit: int, until: datetime) -> tuple[list[ShareLink], Lease]:
+def take(now: datetime, limit: int, until: datetime) -> tuple[list[DueLink], Lease]:
     """Up to `limit` due links that no lease holds, leased until `until` (committed when this
     returns): read in the due index's order between the runs other passes hold."""
-    taken: list[tuple[RefreshLease, list[ShareLink]]] = []
+    taken: list[tuple[RefreshLease, list[DueLink]]] = []
     left = limit
     with atomic_with_lock_timeout(settings.LINKS_LOCK_TIMEOUT):
         for after, before in gaps(leases_in_force(now)):
-            found = list(between(due(now), after, before).only(*TAKEN_FIELDS)[:left])
+            found = read(between(due(now), after, before)[:left])
             if found:
                 taken.append((run_of(found, until), found))
                 left -= len(found)
@@ -111,9 +121,25 @@ def between(links: QuerySet[ShareLink], after: Bound, before: Bound) -> QuerySet
     return links.order_by(*IN_ORDER)
 
 
-def run_of(links: Sequence[ShareLink], until: datetime) -> RefreshLease:
+def read(links: QuerySet[ShareLink]) -> list[DueLink]:
+    """These links, as a pass reads them. PostgreSQL: their times are read by psycopg's C
+    loader, not by Django's (Python) one, which was another 11 % of a pass's CPU: the same
+    instants, in UTC as the connection's time zone is."""
+    rows = links.values_list(*TAKEN_FIELDS)
+    if connection.vendor != "postgresql":
+        return [DueLink(*row) for row in rows]
+    try:
+        sql, params = rows.query.sql_with_params()
+    except EmptyResultSet:  # e.g. no ids at all
+        return []
+    with connection.cursor() as cursor:
+        cursor.cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
+        cursor.execute(sql, params)
+        return [DueLink(*row) for row in cursor.fetchall()]
+
+
+def run_of(links: Sequence[DueLink], until: datetime) -> RefreshLease:
     first, last = links[0], links[-1]
-    assert first.refresh_at is not None and last.refresh_at is not None  # due links
     return RefreshLease(
         first_at=first.refresh_at,
         first_id=first.id,
@@ -132,11 +158,10 @@ def release(lease: Lease) -> list[int]:
     return [link_id for run in still for link_id in lease.runs[run]]
 
 
-def held(lease: Lease) -> QuerySet[ShareLink]:
+def held(lease: Lease) -> list[DueLink]:
     """The links of the lease's runs still in force, still active."""
     runs = RefreshLease.objects.filter(id__in=list(lease.runs)).values_list("id", flat=True)
-    ids = [link_id for run in runs for link_id in lease.runs[run]]
-    return active(ids)
+    return read(active([link_id for run in runs for link_id in lease.runs[run]]))
 
 
 def active(ids: Sequence[int]) -> QuerySet[ShareLink]:

@@ -35,6 +35,7 @@ from tasks.events.payloads import link_item
 from tasks.models import Batch, ShareLink
 from tasks.permalinks.serving import permalink_maker
 from tasks.refresh import claims, meter
+from tasks.refresh.claims import DueLink
 from tasks.refresh.lease import Lease, chunk_size, length
 from tasks.refresh.planner import refresh_planner
 from tasks.refresh.policy import keeps_refreshing
@@ -119,11 +120,11 @@ def refresh_chunk(report: PassReport, limit: int) -> int:
             break
         except StaleManifest as error:
             log.info("refresh: %s; preparing the chunk again", error)
-            work = list(claims.held(lease).only(*claims.TAKEN_FIELDS))
+            work = claims.held(lease)
     return len(links)
 
 
-def prepare(links: Sequence[ShareLink], lease: Lease) -> Plan:
+def prepare(links: Sequence[DueLink], lease: Lease) -> Plan:
     """Sort, check and re-sign the leased links, and upload large emails' manifests; the
     lease is renewed between these steps."""
     now = timezone.now()
@@ -202,7 +203,7 @@ def count_refreshed(saved: Sequence[int], expired: set[int]) -> None:
 
 
 def planned_items(
-    links: Sequence[ShareLink], resigned: Sequence[Resigned]
+    links: Sequence[DueLink], resigned: Sequence[Resigned]
 ) -> dict[Any, list[dict[str, Any]]]:
     """The re-signed links as their event will show them, by batch (for the manifests)."""
     by_id = {link.id: link for link in links}
@@ -223,7 +224,7 @@ def planned_items(
 
 
 def check_and_sign(
-    links: Sequence[ShareLink], lease: Lease
+    links: Sequence[DueLink], lease: Lease
 ) -> tuple[set[int], list[Resigned], list[int]]:
     """(ids of the links whose object is gone, new signatures of the others, ids not signable).
 
@@ -237,7 +238,7 @@ def check_and_sign(
     return gone, resigned, unsignable
 
 
-def absent(links: Sequence[ShareLink]) -> set[int]:
+def absent(links: Sequence[DueLink]) -> set[int]:
     """Ids of the links whose object is gone (S3 I/O only: it runs on a thread)."""
     keys: dict[str, list[int]] = defaultdict(list)
     for link in links:
@@ -249,7 +250,7 @@ def absent(links: Sequence[ShareLink]) -> set[int]:
     return {link_id for key in missing for link_id in keys[key]}
 
 
-def sign_all(links: Sequence[ShareLink]) -> tuple[list[Resigned], list[int]]:
+def sign_all(links: Sequence[DueLink]) -> tuple[list[Resigned], list[int]]:
     """New signatures through sign_many(), and the ids of links that cannot be signed any more."""
     batches = Batch.objects.in_bulk({link.batch_id for link in links})
     capacity = meter.capacity()

@@ -12,6 +12,7 @@ from django.db.models import F
 from media.signing import LinkRequest, SignedUrl
 from tasks.batches.scratch import copy_to_scratch
 from tasks.models import ShareLink
+from tasks.refresh.claims import DueLink
 from tasks.refresh.planner import RefreshPlanner
 from tasks.refresh.policy import next_ttl
 
@@ -36,7 +37,7 @@ class Resigned:
     version: int  # the link's when it was taken: its save is conditional on it
 
 
-def resign_requests(links: Sequence[ShareLink], now: datetime) -> list[LinkRequest]:
+def resign_requests(links: Sequence[DueLink], now: datetime) -> list[LinkRequest]:
     """What to sign for each link: the full TTL (bounded by refresh_until), its filename."""
     issued_at = now.replace(microsecond=0)
     return [
@@ -45,7 +46,7 @@ def resign_requests(links: Sequence[ShareLink], now: datetime) -> list[LinkReque
     ]
 
 
-def new_signature(link: ShareLink, signed: SignedUrl, plan_refresh: RefreshPlanner) -> Resigned:
+def new_signature(link: DueLink, signed: SignedUrl, plan_refresh: RefreshPlanner) -> Resigned:
     """The link's new signature (expiry bounded by the credentials'), and its next refresh."""
     refresh_at = plan_refresh(signed.issued_at, signed.expires_at, 0.0)  # keeps its point
     return Resigned(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Protocol, TypeVar
 
 from django.db.models import (
     BooleanField,
@@ -56,7 +57,15 @@ def lost_access(links: QuerySet[ShareLink]) -> QuerySet[ShareLink]:
     return with_access(links).filter(allowed=False)  # type: ignore[misc]
 
 
-def end_lost_access(links: Sequence[ShareLink]) -> list[ShareLink]:
+class Identified(Protocol):
+    @property
+    def id(self) -> int: ...
+
+
+Link = TypeVar("Link", bound=Identified)
+
+
+def end_lost_access(links: Sequence[Link]) -> list[Link]:
     """The leased links whose owner may still share them; the others are revoked now (one
     revocation per reason, links.revoked naming it). One query per chunk of the pass."""
     lost = dict(
