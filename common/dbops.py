@@ -33,6 +33,16 @@ def atomic_with_lock_timeout(seconds: float) -> Iterator[None]:
                 cursor.execute("SET LOCAL lock_timeout = DEFAULT")
 
 
+def commit_without_waiting_for_disk() -> None:
+    """The current transaction's commit does not wait for its WAL to reach the disk
+    (`synchronous_commit = off`, this transaction only): a crash of the database server in the
+    next instants may lose it whole, never half of it. For writes whose loss is harmless, so that
+    a worker does not idle a disk flush per commit. PostgreSQL, inside a transaction."""
+    if connection.vendor == "postgresql" and connection.in_atomic_block:
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit = off")
+
+
 def is_lock_timeout(error: BaseException) -> bool:
     cause = getattr(error, "__cause__", None)
     return getattr(cause, "sqlstate", None) == LOCK_NOT_AVAILABLE

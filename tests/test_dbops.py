@@ -5,16 +5,30 @@ from __future__ import annotations
 import pytest
 from django.db import OperationalError, connection, connections, transaction
 
-from common.dbops import atomic_with_lock_timeout, is_lock_timeout
+from common.dbops import atomic_with_lock_timeout, commit_without_waiting_for_disk, is_lock_timeout
 from tests.retention_data import batch as make_batch
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def lock_timeout() -> str:
+def shown(setting: str) -> str:
     with connection.cursor() as cursor:
-        cursor.execute("SHOW lock_timeout")
+        cursor.execute(f"SHOW {setting}")
         return str(cursor.fetchone()[0])
+
+
+def lock_timeout() -> str:
+    return shown("lock_timeout")
+
+
+def test_a_commit_without_waiting_for_disk_is_this_transactions_only():
+    with transaction.atomic():
+        commit_without_waiting_for_disk()
+        assert shown("synchronous_commit") == "off"
+        make_batch()
+    assert shown("synchronous_commit") == "on"
+    commit_without_waiting_for_disk()  # outside a transaction: nothing changes
+    assert shown("synchronous_commit") == "on"
 
 
 def test_the_limit_holds_in_the_block_and_a_nested_block_lifts_it_when_it_ends():

@@ -34,7 +34,7 @@ from django.db.models.fields.tuple_lookups import (  # type: ignore[import-untyp
 )
 from psycopg.types.datetime import TimestamptzLoader
 
-from common.dbops import atomic_with_lock_timeout
+from common.dbops import atomic_with_lock_timeout, commit_without_waiting_for_disk
 from common.idlists import id_in
 from tasks.models import RefreshLease, ShareLink
 from tasks.refresh.lease import Lease
@@ -80,6 +80,7 @@ def take(now: datetime, limit: int, until: datetime) -> tuple[list[DueLink], Lea
     taken: list[tuple[RefreshLease, list[DueLink]]] = []
     left = limit
     with atomic_with_lock_timeout(settings.LINKS_LOCK_TIMEOUT):
+        commit_without_waiting_for_disk()  # a lease lost with the server: its links are due
         for after, before in gaps(leases_in_force(now)):
             found = read(between(due(now), after, before)[:left])
             if found:

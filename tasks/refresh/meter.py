@@ -12,9 +12,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import F
 
+from common.dbops import commit_without_waiting_for_disk
 from tasks.models import RefreshMeter
 
 NAME = "refresh"
@@ -27,7 +28,8 @@ def record_chunk(links: int, seconds: float, now: datetime) -> None:
     if links < min(MIN_SAMPLE, settings.LINKS_REFRESH_CHUNK) or seconds <= 0:
         return
     table = RefreshMeter._meta.db_table
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        commit_without_waiting_for_disk()  # a sample of a moving average
         cursor.execute(
             f"INSERT INTO {table} AS m (name, links_per_second, measured_at, leases_lost) "  # noqa: S608 - constants
             "VALUES (%s, %s, %s, 0) ON CONFLICT (name) DO UPDATE SET "
