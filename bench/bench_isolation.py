@@ -19,15 +19,16 @@ default settings: WEBHOOK_TIMEOUT 15 s, DELIVERY_ENDPOINT_LANES 2) → claim, si
 3. steady: as 2, but the slow endpoints' last attempt had already failed (as it has, for an
    endpoint that has been slow for a while): they are dispatched on quarantine from the start;
 the lanes queued in random order. Measured: from queueing to the last healthy delivery
-recorded. Each of --rounds rounds runs the three, one after the other, and gives two ratios
-(2 / 1, 3 / 1); the figures are the median ratios and the lowest (the slowest round: one run
-on this shared 2-core machine can be a third slower than the next, so runs are compared with
-their neighbour). The target is at least 90 % in both. `--also-cold-with SECONDS` adds a cold
-run with WEBHOOK_FIRST_CONTACT_TIMEOUT=SECONDS to every round (0: before/after in the same
-minute). Per run it prints where the pools spent the time (bench/isolation_probe.py). Each
-run starts from a checkpoint (the filling's writes flushed). A second table gives the same runs
-by CPU: healthy deliveries per CPU second of the two pools, what the slow neighbours cost
-them, which the machine's slow spells (another tenant's, a slow disk's) do not move.
+recorded. Each of --rounds rounds runs the three twice, the second time in reverse order
+(alone, cold, steady, steady, cold, alone: a drift of the machine's speed through the round
+weighs on every case alike), and gives two ratios of summed rates (2 / 1, 3 / 1); the figures
+are the median ratios and the lowest (the slowest round: one run on this shared 2-core machine
+can be a third slower than the next). The target is at least 90 % in both.
+`--also-cold-with SECONDS` adds a cold run with WEBHOOK_FIRST_CONTACT_TIMEOUT=SECONDS to every
+round (0: before/after in the same minute). Per run it prints where the pools spent the time
+(bench/isolation_probe.py). Each run starts from a checkpoint (the filling's writes flushed).
+A second table gives the same runs by CPU: healthy deliveries per CPU second of the two
+pools, what the slow neighbours cost them.
 """
 
 from __future__ import annotations
@@ -191,6 +192,27 @@ class Case:
 CASES = [Case("alone", False), Case("cold", True), Case("steady", True, True)]
 
 
+@dataclass
+class Totals:
+    """A case's runs in one round, summed."""
+
+    count: int = 0
+    seconds: float = 0.0
+    cpu: float = 0.0
+
+    def add(self, count: int, seconds: float, cpu: float) -> None:
+        self.count += count
+        self.seconds += seconds
+        self.cpu += cpu
+
+
+def round_order(cases: list[Case]) -> list[Case]:
+    """Each case twice, the second time in reverse order (alone, cold, steady, steady, cold,
+    alone): every case sits at the same mean position in the round, so a drift of the
+    machine's speed through the round (its slow spells last minutes) weighs on all alike."""
+    return cases + cases[::-1]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--endpoints", type=int, default=1000)
@@ -218,15 +240,18 @@ def main() -> None:
     per_cpu: dict[str, list[float]] = {case.name: [] for case in cases}
     try:
         configure()
-        for _ in range(args.rounds):  # alternated: a slow spell of the machine hits all cases
-            for case in cases:
+        for _ in range(args.rounds):
+            totals = {case.name: Totals() for case in cases}
+            for case in round_order(cases):
                 slow = ports["slow"] if case.slow else []
                 count, seconds, profile = measure(
                     ports["healthy"], slow, args.events, case.failing, dict(case.env)
                 )
-                rates[case.name].append(count / seconds)
-                per_cpu[case.name].append(count / sum(profile.cpu.values()))
+                totals[case.name].add(count, seconds, sum(profile.cpu.values()))
                 print(f"{case.name:>7}: {count / seconds:,.0f}/s; {profile.line()}", flush=True)
+            for name, total in totals.items():
+                rates[name].append(total.count / total.seconds)
+                per_cpu[name].append(total.count / total.cpu)
     finally:
         assert sinks.stdin is not None and sinks.stdout is not None
         sinks.stdin.close()
@@ -237,7 +262,7 @@ def main() -> None:
     print("that are new (cold) or already failing (steady); one row per round:")
     report(rates, "to alone")
     print("\nThe same runs, deliveries per CPU second of the two pools (deliveries + quarantine):")
-    print("what the slow neighbours cost the pools, which the machine's slow spells do not move:")
+    print("what the slow neighbours cost the pools:")
     report(per_cpu, "by CPU, to alone")
     print(f"\nsinks saw: {counts}")
 
