@@ -12,8 +12,8 @@ endpoint costs one attempt per round until its breaker opens; a timeout ends the
 that a slow endpoint holds a thread for one WEBHOOK_TIMEOUT per retry, not back to back
 (the retry's message, or the sweeper's requeue, brings the rest of its lane). A run tries
 each delivery once (its retry comes with a message of its own, as scheduled). A first
-contact with a new endpoint takes one of the process's first-contact slots for its round, or
-goes to quarantine when they are all taken (first_contact.py). After
+contact with a new endpoint takes one of the process's first-contact slots until its first
+send ends, or goes to quarantine when none frees up (first_contact.py). After
 DELIVERY_RUN_BUDGET the run queues its lane again and leaves, so that a long backlog takes
 turns with others.
 
@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -92,19 +92,25 @@ def drain(
                     enqueue_lanes([lane])
                 return attempted
             first = overflow and first_contact_in(lane, batch)
-            if first and not first_contact.take_slot():  # a crowd of new endpoints: to quarantine
-                lanes.release(batch.deliveries, token)
+            if first and not first_contact.take_slot(first_contact.SLOT_WAIT):
+                lanes.release(batch.deliveries, token)  # a crowd of new slow endpoints
                 enqueue_lanes([lane], to_quarantine=True)
                 log.info("lane %s: first-contact slots all taken, handed to quarantine", lane)
                 return attempted
+            slot = first_contact.Slot(held=first)
             try:
                 transport.prepare(batch.deliveries)
                 sent = send_round(
-                    transport, lane, batch, token, lease_end=started + lane.lease, until=budget_end
+                    transport,
+                    lane,
+                    batch,
+                    token,
+                    lease_end=started + lane.lease,
+                    until=budget_end,
+                    first_sent=slot.give,
                 )
             finally:
-                if first:
-                    first_contact.give_slot()
+                slot.give()
             attempted += len(sent)
             errors = [result for result in sent if result.error is not None]
             failed.update(result.delivery.id for result in errors)
@@ -125,8 +131,10 @@ def send_round(
     *,
     lease_end: float,
     until: float,
+    first_sent: Callable[[], None] = lambda: None,
 ) -> list[Result]:
-    """Send the round's deliveries in turn; returns the results (what was attempted)."""
+    """Send the round's deliveries in turn; returns the results (what was attempted).
+    `first_sent` is called when the first send has ended."""
     recorder = Recorder(token)
     unsent: list[Delivery] = []
     sent: list[Result] = []
@@ -138,6 +146,8 @@ def send_round(
                 unsent = batch.deliveries[index:]
                 break
             result = attempt(transport, delivery)
+            if index == 0:
+                first_sent()
             recorder.add(result)
             sent.append(result)
             failed = result.error is not None

@@ -140,6 +140,61 @@ def test_with_no_first_contact_slot_free_the_lane_is_handed_to_quarantine(
     assert first_contact_slots.take_slot()  # the slot was never kept by a run
 
 
+@pytest.mark.django_db
+def test_a_run_waits_briefly_for_a_slot_that_a_new_endpoint_gives_back(
+    first_contact, monkeypatch, endpoint
+):
+    """Every slot taken by new endpoints that answer (a burst of them): they give theirs back
+    within milliseconds, so the run waits for one rather than handing its lane to quarantine."""
+    handed: list[object] = []
+    monkeypatch.setattr(
+        "notifications.dispatcher.enqueue_lanes", lambda *args, **kwargs: handed.append(args)
+    )
+    monkeypatch.setattr("notifications.first_contact._slots", threading.BoundedSemaphore(1))
+    assert first_contact_slots.take_slot()  # another run's first contact, about to end
+    threading.Timer(0.05, first_contact_slots.give_slot).start()
+    new = endpoint(default=Reply(200))
+    [delivery] = publish("links.issued", subject="s", recipients=[new.recipient], items=[])
+
+    assert dispatcher.drain(Lane.of("webhook", new.recipient.id), overflow=True) == 1
+
+    assert Delivery.objects.get(id=delivery.id).status == "delivered"
+    assert handed == []
+    assert first_contact_slots.take_slot()  # the run gave its slot back
+
+
+@pytest.mark.django_db
+def test_a_round_holds_its_slot_only_until_its_first_send_ends(
+    first_contact, monkeypatch, endpoint
+):
+    monkeypatch.setattr("notifications.first_contact._slots", threading.BoundedSemaphore(1))
+    free_at_send: list[bool] = []
+    real_attempt = dispatcher.attempt
+
+    def attempt(transport, delivery):  # type: ignore[no-untyped-def]
+        free = first_contact_slots.take_slot()
+        if free:
+            first_contact_slots.give_slot()
+        free_at_send.append(free)
+        return real_attempt(transport, delivery)
+
+    monkeypatch.setattr("notifications.dispatcher.attempt", attempt)
+    new = endpoint(default=Reply(200))
+    ids = [
+        d.id
+        for subject in ("one", "two", "three")
+        for d in publish("links.issued", subject=subject, recipients=[new.recipient], items=[])
+    ]
+
+    assert dispatcher.drain(Lane.of("webhook", new.recipient.id), overflow=True) == 3
+
+    assert free_at_send == [False, True, True]  # held for the first send only
+    assert set(Delivery.objects.filter(id__in=ids).values_list("status", flat=True)) == {
+        "delivered"
+    }
+    assert first_contact_slots.take_slot()
+
+
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.timeout(300)
