@@ -176,6 +176,7 @@ def measure(
                     raise SystemExit(f"only {done.count()} of {len(wanted)} delivered in 600 s")
                 time.sleep(0.5)
         finished = done.aggregate(last=Max("delivered_at"))["last"]
+        probe.profile.handed_over = pools["deliveries"].log().count("handed to quarantine")
         return len(wanted), (finished - started).total_seconds(), probe.profile
     finally:
         pools.kill()  # slow sends may be in flight: no need to wait for them

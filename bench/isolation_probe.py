@@ -57,6 +57,7 @@ class Profile:
     first_in_flight: list[int] = field(default_factory=list)  # samples
     retries_in_flight: list[int] = field(default_factory=list)
     connections: list[int] = field(default_factory=list)
+    handed_over: int = 0  # first contacts `deliveries` handed to quarantine (its log's lines)
 
     def line(self) -> str:
         def peak_mean(samples: list[int]) -> str:
@@ -69,7 +70,8 @@ class Profile:
         return (
             f"CPU {cpu}; context switches {switches}; slow runs in flight (peak/mean): "
             f"not known to fail {peak_mean(self.first_in_flight)}, known to fail "
-            f"{peak_mean(self.retries_in_flight)}; DB connections {peak_mean(self.connections)}"
+            f"{peak_mean(self.retries_in_flight)}; DB connections {peak_mean(self.connections)}; "
+            f"first contacts handed to quarantine {self.handed_over}"
         )
 
 

@@ -92,7 +92,7 @@ def drain(
                     enqueue_lanes([lane])
                 return attempted
             first = overflow and first_contact_in(lane, batch)
-            if first and not first_contact.take_slot(first_contact.SLOT_WAIT):
+            if first and not take_first_contact_slot():
                 lanes.release(batch.deliveries, token)  # a crowd of new slow endpoints
                 enqueue_lanes([lane], to_quarantine=True)
                 log.info("lane %s: first-contact slots all taken, handed to quarantine", lane)
@@ -121,6 +121,15 @@ def drain(
                 break
     enqueue_lanes([lane])  # budget spent: to the back of the queue, behind other lanes
     return attempted
+
+
+def take_first_contact_slot() -> bool:
+    """One of the process's first-contact slots, now or within SLOT_WAIT; while it waits, the
+    thread gives its database connection back (the pool's few connections serve every lane)."""
+    if first_contact.take_slot():
+        return True
+    hand_back_connection()
+    return first_contact.take_slot(first_contact.SLOT_WAIT)
 
 
 def send_round(
