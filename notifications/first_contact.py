@@ -42,9 +42,10 @@ def applies(recipient: Recipient) -> bool:
     return deadline() is not None and is_first_contact(recipient)
 
 
-# A new endpoint that answers gives its slot back within milliseconds, even on a busy process
-# (bench/bench_isolation.py: a burst of 1,000 new endpoints took the 20 slots at once, and
-# without a wait some hundreds were handed to quarantine, behind its slow endpoints).
+# A new endpoint that answers gives its slot back within milliseconds, even on a busy process.
+# (bench/bench_isolation.py: with no wait, and slots held for whole rounds, 1,000 new healthy
+# endpoints filled the 20 slots and up to 8 of their lanes a run went to quarantine, behind
+# its slow endpoints.)
 SLOT_WAIT = 0.25
 
 _slots: threading.BoundedSemaphore | None = None
