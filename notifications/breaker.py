@@ -15,9 +15,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
-from django.db.models import F, Q
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce
 
 from notifications.models import Recipient
 
@@ -30,34 +32,48 @@ def open_for(trips: int, backoff: Sequence[int]) -> int:
     return int(backoff[min(trips, len(backoff) - 1)])
 
 
-def record_failures(counts: dict[int, int], now: datetime) -> list[int]:
-    """Add failures in a row per endpoint; open the breakers that reach the threshold.
+def record_failures(failing: set[int], counts: dict[int, int], now: datetime) -> dict[int, Any]:
+    """Endpoints that failed with no success: failing since now (unless they already were),
+    `counts` more failures in a row (timeouts and errors, not permanent 4xx answers); open the
+    breakers that reach the threshold. Returns each endpoint's failing_since, or None when it
+    is disabled. Two statements per flush, whatever the outcome."""
+    if not failing:
+        return {}
+    for recipient_id in failing:
+        Recipient.objects.filter(id=recipient_id).update(
+            consecutive_failures=F("consecutive_failures") + counts.get(recipient_id, 0),
+            failing_since=Coalesce("failing_since", Value(now)),
+        )
+    states = Recipient.objects.filter(id__in=list(failing)).values_list(
+        "id",
+        "consecutive_failures",
+        "breaker_open_until",
+        "breaker_trips",
+        "failing_since",
+        "disabled_at",
+    )
+    since = {}
+    for recipient_id, failures, open_until, trips, failing_since, disabled_at in states:
+        since[recipient_id] = None if disabled_at else failing_since
+        if counts.get(recipient_id) and reached(failures, open_until, now):
+            open_breaker(recipient_id, failures, trips, now)
+    return since
 
-    Returns the ids of the endpoints whose breaker opened now.
-    """
-    if not counts:
-        return []
-    for recipient_id, count in counts.items():
-        Recipient.objects.filter(id=recipient_id).update(
-            consecutive_failures=F("consecutive_failures") + count
-        )
-    threshold, backoff = settings.DELIVERY_BREAKER_AFTER, settings.DELIVERY_BREAKER_BACKOFF
-    reached = Recipient.objects.filter(
-        Q(breaker_open_until__isnull=True) | Q(breaker_open_until__lte=now),
-        id__in=list(counts),
-        consecutive_failures__gte=threshold,
-    ).values_list("id", "breaker_trips", "consecutive_failures")
-    opened = []
-    for recipient_id, trips, failures in reached:
-        until = now + timedelta(seconds=open_for(trips, backoff))
-        Recipient.objects.filter(id=recipient_id).update(
-            breaker_open_until=until, breaker_trips=trips + 1
-        )
-        opened.append(recipient_id)
-        log.warning(
-            "webhook endpoint #%s: %d failures in a row, breaker open until %s",
-            recipient_id,
-            failures,
-            until.isoformat(),
-        )
-    return opened
+
+def reached(failures: int, open_until: datetime | None, now: datetime) -> bool:
+    """Enough failures in a row, and the breaker not open now."""
+    closed = open_until is None or open_until <= now
+    return closed and failures >= settings.DELIVERY_BREAKER_AFTER
+
+
+def open_breaker(recipient_id: int, failures: int, trips: int, now: datetime) -> None:
+    until = now + timedelta(seconds=open_for(trips, settings.DELIVERY_BREAKER_BACKOFF))
+    Recipient.objects.filter(id=recipient_id).update(
+        breaker_open_until=until, breaker_trips=trips + 1
+    )
+    log.warning(
+        "webhook endpoint #%s: %d failures in a row, breaker open until %s",
+        recipient_id,
+        failures,
+        until.isoformat(),
+    )

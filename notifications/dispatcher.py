@@ -73,6 +73,22 @@ def drain(
 ) -> int:
     """`overflow`: this run is in `deliveries`; with its first-contact slots all taken, a first
     contact is handed to quarantine."""
+    slot = first_contact.Slot()
+    if overflow and lane.kind == lanes.WEBHOOK and not slot_before_claim(lane, slot):
+        hand_to_quarantine(lane)  # nothing claimed
+        return 0
+    try:
+        return drain_rounds(lane, transports, overflow, slot)
+    finally:
+        slot.give()
+
+
+def drain_rounds(
+    lane: Lane,
+    transports: dict[str, type[Transport]] | None,
+    overflow: bool,
+    slot: first_contact.Slot,
+) -> int:
     token = uuid.uuid4()
     budget_end = time.monotonic() + settings.DELIVERY_RUN_BUDGET
     kind = Recipient.Kind.EMAIL if lane.kind == lanes.EMAIL else Recipient.Kind.WEBHOOK
@@ -91,13 +107,12 @@ def drain(
                 if retrying:  # now that this run holds no claim, its retries find the lane open
                     enqueue_lanes([lane])
                 return attempted
-            first = overflow and first_contact_in(lane, batch)
-            if first and not take_first_contact_slot():
-                lanes.release(batch.deliveries, token)  # a crowd of new slow endpoints
-                enqueue_lanes([lane], to_quarantine=True)
-                log.info("lane %s: first-contact slots all taken, handed to quarantine", lane)
+            if not (overflow and first_contact_in(lane, batch)):
+                slot.give()  # not a first contact: no slot needed
+            elif not take_first_contact_slot(slot):  # taken meanwhile by new slow endpoints
+                lanes.release(batch.deliveries, token)
+                hand_to_quarantine(lane)
                 return attempted
-            slot = first_contact.Slot(held=first)
             try:
                 transport.prepare(batch.deliveries)
                 sent = send_round(
@@ -123,13 +138,30 @@ def drain(
     return attempted
 
 
-def take_first_contact_slot() -> bool:
+def slot_before_claim(lane: Lane, slot: first_contact.Slot) -> bool:
+    """False when the lane's endpoint is new and no first-contact slot frees up within
+    SLOT_WAIT: the lane goes to quarantine unclaimed. With a slot free, the claim decides (most
+    lanes: no query here); a slot taken here serves the run's first round."""
+    if first_contact.slot_free() or lane.recipient_id is None:
+        return True
+    if not first_contact.is_new_endpoint(lane.recipient_id):
+        return True
+    return take_first_contact_slot(slot)
+
+
+def take_first_contact_slot(slot: first_contact.Slot) -> bool:
     """One of the process's first-contact slots, now or within SLOT_WAIT; while it waits, the
     thread gives its database connection back (the pool's few connections serve every lane)."""
-    if first_contact.take_slot():
+    if slot.take():
         return True
     hand_back_connection()
-    return first_contact.take_slot(first_contact.SLOT_WAIT)
+    return slot.take(first_contact.SLOT_WAIT)
+
+
+def hand_to_quarantine(lane: Lane) -> None:
+    """A first contact while a crowd of new endpoints that do not answer holds the slots."""
+    enqueue_lanes([lane], to_quarantine=True)
+    log.info("lane %s: first-contact slots all taken, handed to quarantine", lane)
 
 
 def send_round(
@@ -175,7 +207,7 @@ def send_round(
 
 def enqueue_retries(retries: list[Retry]) -> None:
     for retry in retries:
-        enqueue_lanes(retry.lanes, countdown=retry.countdown)
+        enqueue_lanes(retry.lanes, countdown=retry.countdown, to_quarantine=retry.to_quarantine)
 
 
 def hand_back_connection() -> None:

@@ -12,8 +12,11 @@ new endpoints that do not answer from taking more than a bounded share of that p
   within milliseconds, one that does not answer holds it up to its deadline. A run that finds
   every slot taken waits SLOT_WAIT for one, so that a burst of new endpoints that answer goes
   through (their slots turn over fast); if none frees up, the slots are held by endpoints that
-  do not answer, and the run gives its claim back and hands its lane to quarantine, where the
-  first contact is made (under the same shorter deadline) without a cap.
+  do not answer, and the run hands its lane to quarantine, where the first contact is made
+  (under the same shorter deadline) without a cap. The run looks before it claims: with no
+  slot free, one short query tells whether its endpoint is new, and a lane handed over was
+  never claimed (a claim, then its release, cost `deliveries` about as much CPU as a healthy
+  lane's whole run: docs/performance.md).
 """
 
 from __future__ import annotations
@@ -40,6 +43,14 @@ def is_first_contact(recipient: Recipient) -> bool:
 def applies(recipient: Recipient) -> bool:
     """A send to this endpoint is a first contact, and first contacts have a shorter deadline."""
     return deadline() is not None and is_first_contact(recipient)
+
+
+def is_new_endpoint(recipient_id: int) -> bool:
+    """The endpoint's next send is a first contact (one short query, before a claim)."""
+    new = Recipient.objects.filter(
+        id=recipient_id, last_success_at__isnull=True, consecutive_failures=0
+    )
+    return deadline() is not None and new.exists()
 
 
 # A new endpoint that answers gives its slot back within milliseconds, even on a busy process.
@@ -71,11 +82,25 @@ def give_slot() -> None:
     _semaphore().release()
 
 
-class Slot:
-    """A round's slot, given back once: after its first send, or when the round ends."""
+def slot_free() -> bool:
+    """A slot is free at this instant (none is kept)."""
+    if take_slot():
+        give_slot()
+        return True
+    return False
 
-    def __init__(self, held: bool) -> None:
+
+class Slot:
+    """A run's slot, given back once: after its first round's first send, or when the round
+    (or the run) ends."""
+
+    def __init__(self, held: bool = False) -> None:
         self.held = held
+
+    def take(self, wait: float = 0.0) -> bool:
+        if not self.held:
+            self.held = take_slot(wait)
+        return self.held
 
     def give(self) -> None:
         if self.held:

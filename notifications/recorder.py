@@ -42,6 +42,7 @@ class Retry:
 
     lanes: list[Lane]
     countdown: float
+    to_quarantine: bool = False  # every lane's endpoint has just failed: no need to look
 
 
 @dataclass
@@ -107,11 +108,11 @@ class Recorder:
                         failed.add(result.delivery.id)
                     elif delay <= settings.DELIVERY_COUNTDOWN_MAX:
                         retries.append((result.delivery, delay))
-            self._health(results, now)
+            quarantined = self._health(results, now)
         count(results, failed)
         lane_of = {d.id: Lane.of(d.recipient.kind, d.recipient_id) for d, _ in retries}
         return [
-            Retry(sorted({lane_of[i] for i in ids}, key=str), countdown)
+            retry_of({lane_of[i] for i in ids}, countdown, quarantined)
             for ids, countdown in group_retries(retries)
         ]
 
@@ -181,33 +182,33 @@ class Recorder:
         )
         return delay
 
-    def _health(self, results: list[Result], now: datetime) -> None:
-        """Endpoints: last success, failing since, disabled on 410 or after long failure."""
+    def _health(self, results: list[Result], now: datetime) -> set[int]:
+        """Endpoints: last success, failing since, disabled on 410 or after long failure.
+        Returns those that failed with no success here and now count a failure in a row:
+        their lanes are quarantined (queue.py)."""
         webhook = [r for r in results if r.delivery.recipient.kind == Recipient.Kind.WEBHOOK]
         failing = {r.delivery.recipient_id for r in webhook if r.error is not None}
         healthy = {r.delivery.recipient_id for r in webhook if r.error is None}
-        if only_failing := failing - healthy:
-            Recipient.objects.filter(id__in=only_failing, failing_since__isnull=True).update(
-                failing_since=now
-            )
         if healthy:
             Recipient.objects.filter(id__in=healthy).update(
                 last_success_at=now, failing_since=None, **breaker.CLOSED
             )
-        breaker.record_failures(_transient_counts(webhook, healthy), now)
+        counts = _transient_counts(webhook, healthy)
+        since = breaker.record_failures(failing - healthy, counts, now)
         gone = {r.delivery.recipient_id for r in webhook if r.error and r.error.disable}
         if gone:
             disable(gone, "the endpoint answered 410 Gone", now)
-        still_failing = only_failing - gone
-        if not still_failing:
-            return
         cutoff = now - timedelta(seconds=settings.WEBHOOK_DISABLE_AFTER)
-        stale = Recipient.objects.filter(
-            id__in=still_failing, failing_since__lte=cutoff, disabled_at__isnull=True
-        ).values_list("id", flat=True)
+        stale = {i for i, t in since.items() if i not in gone and t is not None and t <= cutoff}
         if stale:
             span = _span(settings.WEBHOOK_DISABLE_AFTER)
-            disable(set(stale), f"failing without a success for {span}", now)
+            disable(stale, f"failing without a success for {span}", now)
+        return set(counts)
+
+
+def retry_of(lanes: set[Lane], countdown: float, quarantined: set[int]) -> Retry:
+    to_quarantine = all(lane.recipient_id in quarantined for lane in lanes)
+    return Retry(sorted(lanes, key=str), countdown, to_quarantine)
 
 
 def count(results: list[Result], failed: set[Any]) -> None:

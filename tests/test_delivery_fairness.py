@@ -28,7 +28,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def no_worker(monkeypatch):
     """The tests run the dispatcher themselves: nothing goes to a broker."""
     monkeypatch.setattr("notifications.outbox.enqueue_lanes", lambda lanes: None)
-    monkeypatch.setattr("notifications.dispatcher.enqueue_lanes", lambda lanes, countdown=0: None)
+    monkeypatch.setattr(
+        "notifications.dispatcher.enqueue_lanes", lambda lanes, countdown=0, **_: None
+    )
 
 
 def hook(url: str) -> Recipient:

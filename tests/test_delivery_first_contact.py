@@ -8,10 +8,12 @@ from __future__ import annotations
 import threading
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from demo.receiver import Reply
-from notifications import dispatcher
+from notifications import dispatcher, lanes
 from notifications import first_contact as first_contact_slots
 from notifications.lanes import Lane
 from notifications.models import Attempt, Delivery, Recipient
@@ -125,8 +127,13 @@ def test_with_no_first_contact_slot_free_the_lane_is_handed_to_quarantine(
     [waiting] = publish("links.issued", subject="s", recipients=[new.recipient], items=[])
     [sent] = publish("links.issued", subject="s", recipients=[known.recipient], items=[])
 
-    assert dispatcher.drain(Lane.of("webhook", new.recipient.id), overflow=True) == 0
+    with CaptureQueriesContext(connection) as statements:
+        assert dispatcher.drain(Lane.of("webhook", new.recipient.id), overflow=True) == 0
     assert dispatcher.drain(Lane.of("webhook", known.recipient.id), overflow=True) == 1
+
+    # looked at before any claim: one read of the endpoint, its deliveries untouched
+    assert [s["sql"] for s in statements if "notifications_delivery" in s["sql"]] == []
+    assert len(statements) == 1
 
     waiting.refresh_from_db()
     assert (waiting.status, waiting.attempt_count, waiting.tries) == ("pending", 0, 0)
@@ -138,6 +145,36 @@ def test_with_no_first_contact_slot_free_the_lane_is_handed_to_quarantine(
     assert Delivery.objects.get(id=sent.id).attempt_count == 1
     first_contact_slots.give_slot()
     assert first_contact_slots.take_slot()  # the slot was never kept by a run
+
+
+@pytest.mark.django_db
+def test_a_slot_taken_between_the_look_and_the_claim_hands_the_claimed_lane_over(
+    first_contact, monkeypatch, endpoint
+):
+    """A slot was free when the run looked, and taken by another run while it claimed: it
+    gives its claim back and hands the lane over, as before it looked first."""
+    handed: list[list[str]] = []
+    monkeypatch.setattr(
+        "notifications.dispatcher.enqueue_lanes",
+        lambda lanes, to_quarantine=False: handed.append([str(lane) for lane in lanes]),
+    )
+    monkeypatch.setattr("notifications.first_contact._slots", threading.BoundedSemaphore(1))
+    real_claim = lanes.claim
+
+    def claim_while_another_run_takes_the_slot(*args, **kwargs):  # type: ignore[no-untyped-def]
+        assert first_contact_slots.take_slot()
+        return real_claim(*args, **kwargs)
+
+    monkeypatch.setattr("notifications.lanes.claim", claim_while_another_run_takes_the_slot)
+    new = endpoint(default=Reply(200))
+    [waiting] = publish("links.issued", subject="s", recipients=[new.recipient], items=[])
+
+    assert dispatcher.drain(Lane.of("webhook", new.recipient.id), overflow=True) == 0
+
+    waiting.refresh_from_db()
+    assert (waiting.status, waiting.attempt_count, waiting.tries) == ("pending", 0, 0)
+    assert waiting.claim_token is None and handed == [[f"webhook:{new.recipient.id}"]]
+    assert new.receiver.requests == []
 
 
 @pytest.mark.django_db
