@@ -73,22 +73,9 @@ def drain(
 ) -> int:
     """`overflow`: this run is in `deliveries`; with its first-contact slots all taken, a first
     contact is handed to quarantine."""
-    slot = first_contact.Slot()
-    if overflow and lane.kind == lanes.WEBHOOK and not slot_before_claim(lane, slot):
+    if overflow and lane.kind == lanes.WEBHOOK and not room_for_first_contact(lane):
         hand_to_quarantine(lane)  # nothing claimed
         return 0
-    try:
-        return drain_rounds(lane, transports, overflow, slot)
-    finally:
-        slot.give()
-
-
-def drain_rounds(
-    lane: Lane,
-    transports: dict[str, type[Transport]] | None,
-    overflow: bool,
-    slot: first_contact.Slot,
-) -> int:
     token = uuid.uuid4()
     budget_end = time.monotonic() + settings.DELIVERY_RUN_BUDGET
     kind = Recipient.Kind.EMAIL if lane.kind == lanes.EMAIL else Recipient.Kind.WEBHOOK
@@ -107,12 +94,12 @@ def drain_rounds(
                 if retrying:  # now that this run holds no claim, its retries find the lane open
                     enqueue_lanes([lane])
                 return attempted
-            if not (overflow and first_contact_in(lane, batch)):
-                slot.give()  # not a first contact: no slot needed
-            elif not take_first_contact_slot(slot):  # taken meanwhile by new slow endpoints
+            first = overflow and first_contact_in(lane, batch)
+            if first and not take_first_contact_slot():  # taken since the run looked
                 lanes.release(batch.deliveries, token)
                 hand_to_quarantine(lane)
                 return attempted
+            slot = first_contact.Slot(held=first)
             try:
                 transport.prepare(batch.deliveries)
                 sent = send_round(
@@ -138,24 +125,25 @@ def drain_rounds(
     return attempted
 
 
-def slot_before_claim(lane: Lane, slot: first_contact.Slot) -> bool:
+def room_for_first_contact(lane: Lane) -> bool:
     """False when the lane's endpoint is new and no first-contact slot frees up within
-    SLOT_WAIT: the lane goes to quarantine unclaimed. With a slot free, the claim decides (most
-    lanes: no query here); a slot taken here serves the run's first round."""
+    SLOT_WAIT: then the lane goes to quarantine unclaimed. With a slot free (most runs), no
+    query; the slot is taken after the claim, when it shows a first contact."""
     if first_contact.slot_free() or lane.recipient_id is None:
         return True
     if not first_contact.is_new_endpoint(lane.recipient_id):
         return True
-    return take_first_contact_slot(slot)
+    hand_back_connection()
+    return first_contact.slot_free(first_contact.SLOT_WAIT)
 
 
-def take_first_contact_slot(slot: first_contact.Slot) -> bool:
+def take_first_contact_slot() -> bool:
     """One of the process's first-contact slots, now or within SLOT_WAIT; while it waits, the
     thread gives its database connection back (the pool's few connections serve every lane)."""
-    if slot.take():
+    if first_contact.take_slot():
         return True
     hand_back_connection()
-    return slot.take(first_contact.SLOT_WAIT)
+    return first_contact.take_slot(first_contact.SLOT_WAIT)
 
 
 def hand_to_quarantine(lane: Lane) -> None:

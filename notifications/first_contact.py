@@ -82,25 +82,20 @@ def give_slot() -> None:
     _semaphore().release()
 
 
-def slot_free() -> bool:
-    """A slot is free at this instant (none is kept)."""
-    if take_slot():
+def slot_free(wait: float = 0.0) -> bool:
+    """A slot is free now, or frees up within `wait` seconds; none is kept (the run takes one
+    once its claim shows a first contact: held across a claim, slots ran short)."""
+    if take_slot(wait):
         give_slot()
         return True
     return False
 
 
 class Slot:
-    """A run's slot, given back once: after its first round's first send, or when the round
-    (or the run) ends."""
+    """A round's slot, given back once: after its first send, or when the round ends."""
 
-    def __init__(self, held: bool = False) -> None:
+    def __init__(self, held: bool) -> None:
         self.held = held
-
-    def take(self, wait: float = 0.0) -> bool:
-        if not self.held:
-            self.held = take_slot(wait)
-        return self.held
 
     def give(self) -> None:
         if self.held:
