@@ -126,13 +126,14 @@ def drain(
 
 
 def room_for_first_contact(lane: Lane) -> bool:
-    """False when the lane's endpoint is new and no first-contact slot frees up within
-    SLOT_WAIT: then the lane goes to quarantine unclaimed. With a slot free (most runs), no
-    query; the slot is taken after the claim, when it shows a first contact."""
-    if first_contact.slot_free() or lane.recipient_id is None:
+    """False when the lane has deliveries due to a new endpoint and no first-contact slot frees
+    up within SLOT_WAIT: then the lane goes to quarantine unclaimed. With a slot free (most
+    runs), no query; the slot is taken after the claim, when it shows a first contact."""
+    if first_contact.slot_free():
         return True
-    if not first_contact.is_new_endpoint(lane.recipient_id):
-        return True
+    due = lanes.due_in(lane, timezone.now() + lanes.CLOCK_TOLERANCE)
+    if not first_contact.due_to_new_endpoint(due):
+        return True  # a known endpoint, or nothing due: the claim will tell
     hand_back_connection()
     return first_contact.slot_free(first_contact.SLOT_WAIT)
 

@@ -25,8 +25,9 @@ import os
 import threading
 
 from django.conf import settings
+from django.db.models import QuerySet
 
-from notifications.models import Recipient
+from notifications.models import Delivery, Recipient
 
 
 def deadline() -> float | None:
@@ -45,10 +46,11 @@ def applies(recipient: Recipient) -> bool:
     return deadline() is not None and is_first_contact(recipient)
 
 
-def is_new_endpoint(recipient_id: int) -> bool:
-    """The endpoint's next send is a first contact (one short query, before a claim)."""
-    new = Recipient.objects.filter(
-        id=recipient_id, last_success_at__isnull=True, consecutive_failures=0
+def due_to_new_endpoint(deliveries: QuerySet[Delivery]) -> bool:
+    """Some of these deliveries go to an endpoint whose next send is a first contact (the
+    test of is_first_contact, in one query)."""
+    new = deliveries.filter(
+        recipient__last_success_at__isnull=True, recipient__consecutive_failures=0
     )
     return deadline() is not None and new.exists()
 

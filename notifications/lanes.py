@@ -130,9 +130,7 @@ def claim(
     That check is skipped when more is `likely_due` (the run's last round was full).
     """
     now = timezone.now()
-    due = lane.deliveries().filter(
-        status=Delivery.Status.PENDING, next_attempt_at__lte=now + tolerance
-    )
+    due = due_in(lane, now + tolerance)
     if exclude := list(exclude):  # already tried by this run: their retry is queued anew
         due = due.exclude(id__in=exclude)
     if not likely_due and not due.exists():
@@ -168,6 +166,11 @@ def claim(
     )
     rows = list(claimed.select_related("body").order_by(*ORDER))
     return Round(with_recipients(rows, recipient), probe)
+
+
+def due_in(lane: Lane, at: datetime) -> QuerySet[Delivery]:
+    """The lane's deliveries due by `at`."""
+    return lane.deliveries().filter(status=Delivery.Status.PENDING, next_attempt_at__lte=at)
 
 
 def with_recipients(rows: list[Delivery], known: Recipient | None = None) -> list[Delivery]:

@@ -83,10 +83,12 @@ def test_without_a_shorter_first_deadline_every_send_has_the_full_one(first_cont
 
 @pytest.mark.django_db
 def test_a_cut_off_first_contact_is_retried_at_once_its_try_not_spent(first_contact, monkeypatch):
-    queued: list[tuple[list[str], float]] = []
+    queued: list[tuple[list[str], float, bool]] = []
     monkeypatch.setattr(
         "notifications.dispatcher.enqueue_lanes",
-        lambda lanes, countdown=0, **_: queued.append(([str(lane) for lane in lanes], countdown)),
+        lambda lanes, countdown=0, to_quarantine=False: queued.append(
+            ([str(lane) for lane in lanes], countdown, to_quarantine)
+        ),
     )
     with DripServer("status") as server:
         recipient = recipient_from_spec(None, {"webhook": server.url}).recipient
@@ -103,7 +105,7 @@ def test_a_cut_off_first_contact_is_retried_at_once_its_try_not_spent(first_cont
     [attempt] = Attempt.objects.filter(delivery=first)
     assert attempt.outcome == Attempt.Outcome.TRANSIENT
     assert "WEBHOOK_FIRST_CONTACT_TIMEOUT" in attempt.error
-    assert queued == [([f"webhook:{recipient.id}"], 0.0)]  # at once
+    assert queued == [([f"webhook:{recipient.id}"], 0.0, True)]  # at once, to quarantine
     recipient.refresh_from_db()
     assert recipient.consecutive_failures == 1  # so its lane goes to quarantine
     assert recipient.breaker_open_until is None
@@ -130,10 +132,11 @@ def test_with_no_first_contact_slot_free_the_lane_is_handed_to_quarantine(
     with CaptureQueriesContext(connection) as statements:
         assert dispatcher.drain(Lane.of("webhook", new.recipient.id), overflow=True) == 0
     assert dispatcher.drain(Lane.of("webhook", known.recipient.id), overflow=True) == 1
+    idle = endpoint(default=Reply(200))  # new, nothing due: nothing to hand over
+    assert dispatcher.drain(Lane.of("webhook", idle.recipient.id), overflow=True) == 0
 
-    # looked at before any claim: one read of the endpoint, its deliveries untouched
-    assert [s["sql"] for s in statements if "notifications_delivery" in s["sql"]] == []
-    assert len(statements) == 1
+    # looked at before any claim: one read (a delivery due to a new endpoint?), nothing claimed
+    assert [s["sql"].split()[0] for s in statements] == ["SELECT"]
 
     waiting.refresh_from_db()
     assert (waiting.status, waiting.attempt_count, waiting.tries) == ("pending", 0, 0)

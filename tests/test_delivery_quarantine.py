@@ -12,6 +12,7 @@ import redis
 from django.conf import settings
 
 from demo.receiver import Reply
+from notifications import dispatcher
 from notifications.lanes import Lane
 from notifications.models import Delivery, Recipient
 from notifications.outbox import publish
@@ -94,3 +95,31 @@ def test_the_quarantine_queue_is_one_of_the_projects_queues():
     names = {queue.name for queue in settings.CELERY_TASK_QUEUES}
     assert settings.QUEUE_QUARANTINE in names
     assert settings.QUEUE_QUARANTINE in settings.HEALTH_QUEUE_MAX_AGE
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("replies", "queue"),
+    [
+        ([Reply(500)], "quarantine"),  # failed: its retry goes to quarantine
+        ([Reply(200), Reply(500)], "deliveries"),  # answered in the same run: still healthy
+    ],
+)
+def test_a_retry_is_queued_where_its_endpoint_now_belongs(
+    unconsumed_queues, endpoint, monkeypatch, replies, queue
+):
+    """The recorder knows the endpoint's state after a failure: the retry's queue is chosen
+    without reading it back, and is the one a fresh look would choose."""
+    monkeypatch.setattr("notifications.outbox.enqueue_lanes", lambda lanes: None)
+    hook = endpoint(script=replies, default=Reply(200))
+    for subject in ("one", "two")[: len(replies)]:
+        publish("links.issued", subject=subject, recipients=[hook.recipient], items=[])
+    lane = Lane.of("webhook", hook.recipient.id)
+
+    assert dispatcher.drain(lane) == len(replies)
+
+    other = {"quarantine": "deliveries", "deliveries": "quarantine"}[queue]
+    assert set(unconsumed_queues(queue)) == {str(lane)} and unconsumed_queues(other) == []
+    assert (Recipient.objects.get(id=hook.recipient.id).consecutive_failures > 0) == (
+        queue == "quarantine"
+    )
