@@ -13,7 +13,7 @@ that a slow endpoint holds a thread for one WEBHOOK_TIMEOUT per retry, not back 
 (the retry's message, or the sweeper's requeue, brings the rest of its lane). A run tries
 each delivery once (its retry comes with a message of its own, as scheduled). A first
 contact with a new endpoint takes one of the process's first-contact slots until its first
-send ends, or goes to quarantine when none frees up (first_contact.py). After
+send ends, or goes to quarantine when none frees up, unclaimed (first_contact.py). After
 DELIVERY_RUN_BUDGET the run queues its lane again and leaves, so that a long backlog takes
 turns with others.
 
