@@ -14,9 +14,9 @@ new endpoints that do not answer from taking more than a bounded share of that p
   through (their slots turn over fast); if none frees up, the slots are held by endpoints that
   do not answer, and the run hands its lane to quarantine, where the first contact is made
   (under the same shorter deadline) without a cap. The run looks before it claims: with no
-  slot free, one short query tells whether its endpoint is new, and a lane handed over was
-  never claimed (a claim, then its release, cost `deliveries` about as much CPU as a healthy
-  lane's whole run: docs/performance.md).
+  slot free, one short query tells whether the lane has deliveries due to a new endpoint, and
+  a lane handed over was never claimed (a claim, then its release, cost `deliveries` half as
+  much CPU as a healthy lane's whole run: docs/performance.md).
 """
 
 from __future__ import annotations
