@@ -34,10 +34,10 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from notifications import first_contact, lanes
+from notifications import cutoff, first_contact, lanes
 from notifications.lanes import Lane, Round
 from notifications.models import Delivery, Recipient
-from notifications.queue import enqueue_lanes
+from notifications.queue import enqueue_lanes, enqueue_take_over
 from notifications.recorder import Recorder, Result, Retry
 from notifications.transports import TRANSPORTS, Transport, TransportError
 
@@ -110,6 +110,7 @@ def drain(
                     lease_end=started + lane.lease,
                     until=budget_end,
                     first_sent=slot.give,
+                    cut_off_to_quarantine=overflow,
                 )
             finally:
                 slot.give()
@@ -162,9 +163,11 @@ def send_round(
     lease_end: float,
     until: float,
     first_sent: Callable[[], None] = lambda: None,
+    cut_off_to_quarantine: bool = False,
 ) -> list[Result]:
     """Send the round's deliveries in turn; returns the results (what was attempted).
-    `first_sent` is called when the first send has ended."""
+    `first_sent` is called when the first send has ended. `cut_off_to_quarantine`: a first
+    contact cut off at its deadline is handed, claimed, to quarantine (cutoff.py)."""
     recorder = Recorder(token)
     unsent: list[Delivery] = []
     sent: list[Result] = []
@@ -178,8 +181,12 @@ def send_round(
             result = attempt(transport, delivery)
             if index == 0:
                 first_sent()
-            recorder.add(result)
             sent.append(result)
+            if cut_off_to_quarantine and cutoff.is_cut_off(result):
+                enqueue_retries(recorder.flush())  # what came before, written under the claim
+                if enqueue_take_over(lane, token, cutoff.CutOff.of(result).to_message()):
+                    break  # quarantine records it and releases the rest, under this claim
+            recorder.add(result)
             failed = result.error is not None
             if failed and lane.kind == lanes.WEBHOOK:
                 unsent = batch.deliveries[index + 1 :]  # the endpoint is failing: new round

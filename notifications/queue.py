@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 DISPATCH = "notifications.dispatch"
 SWEEP = "notifications.sweep"
+TAKE_OVER = "notifications.take_over"
 
 
 def enqueue(ids: Sequence[Any], countdown: float = 0) -> None:
@@ -70,3 +71,15 @@ def enqueue_lanes(
             log.warning("broker unavailable, lane %s left to the sweeper: %s", lane, error)
             pending = lane.deliveries().filter(status=Delivery.Status.PENDING)
             pending.update(queued_at=LEFT_TO_SWEEPER)
+
+
+def enqueue_take_over(lane: Lane, token: Any, cut: dict[str, Any]) -> bool:
+    """Quarantine takes over a round's claim whose first contact was cut off (cutoff.py);
+    False when the broker cannot take the message (the run then records it itself)."""
+    try:
+        args = (str(lane), str(token), cut)
+        current_app.send_task(TAKE_OVER, args=args, queue=settings.QUEUE_QUARANTINE)
+    except BROKER_ERRORS as error:
+        log.warning("broker unavailable, lane %s: its cut-off first contact kept: %s", lane, error)
+        return False
+    return True

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
 from django.conf import settings
 
 from common.tasknames import task
-from notifications import dispatcher, sweeper
+from notifications import cutoff, dispatcher, sweeper
 from notifications.lanes import Lane
-from notifications.queue import DISPATCH, SWEEP
+from notifications.queue import DISPATCH, SWEEP, TAKE_OVER
 
 
 @task(DISPATCH, ignore_result=True)
@@ -20,6 +23,15 @@ def dispatch(lane: str | list[str]) -> None:
     else:
         queue = (dispatch.request.delivery_info or {}).get("routing_key")  # this run's
         dispatcher.drain(Lane.parse(lane), overflow=queue == settings.QUEUE_DELIVERIES)
+
+
+@task(TAKE_OVER, ignore_result=True)
+def take_over(lane: str, token: str, cut: dict[str, Any]) -> None:
+    """On quarantine: record a first contact `deliveries` cut off (its round still claimed
+    under `token`), then drain the lane here: its retry, with the full deadline."""
+    parsed = Lane.parse(lane)
+    cutoff.take_over(parsed, uuid.UUID(token), cutoff.CutOff.from_message(cut))
+    dispatcher.drain(parsed)
 
 
 @task(SWEEP, ignore_result=True)

@@ -207,6 +207,7 @@ CELERY_TASK_ROUTES = {
         )
     },
     **{name: {"queue": QUEUE_DELIVERIES} for name in ("notifications.dispatch",)},
+    "notifications.take_over": {"queue": QUEUE_QUARANTINE},  # a first contact cut off
     **{
         name: {"queue": QUEUE_BULK}
         for name in ("tasks.expand_batch", "tasks.sign_chunk", "tasks.hand_over_batch")

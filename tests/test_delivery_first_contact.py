@@ -240,9 +240,9 @@ def test_a_round_holds_its_slot_only_until_its_first_send_ends(
 @pytest.mark.timeout(300)
 def test_beside_a_crowd_of_new_slow_endpoints(celery_worker, endpoint, test_database_url):
     """Real pools: a crowd of new endpoints that drip their answers is cut off at the first
-    contact's deadline (in `deliveries`, two at a time; the others handed to quarantine) and
-    retried in quarantine; a new endpoint that answers at once is delivered on its first
-    attempt (from either); a new endpoint that answers in 2 s (over the first contact's
+    contact's deadline (in `deliveries`, two at a time; the others handed to quarantine),
+    recorded and retried in quarantine; a new endpoint that answers at once is delivered on its
+    first attempt (from either); a new endpoint that answers in 2 s (over the first contact's
     deadline, under the full one) is delivered on its second attempt, from quarantine, with one
     try spent; a known endpoint is sent from `deliveries` as before."""
     celery_worker.stop()  # this test's pools, with its knobs, are the only ones on the queues
@@ -298,9 +298,11 @@ def test_beside_a_crowd_of_new_slow_endpoints(celery_worker, endpoint, test_data
     assert f"delivery {sluggish.id} delivered" in quarantine_log
     assert "first-contact slots all taken, handed to quarantine" in deliveries_log
     for recipient in slow_new:  # each first contact cut short (in deliveries or, when its
-        # two slots were taken, in quarantine); its retries in quarantine with the full deadline
-        assert f"to webhook #{recipient.id}, attempt 1: timed out" in both
+        # two slots were taken, in quarantine) and recorded in quarantine (cut off in
+        # deliveries, taken over: cutoff.py); its retries there with the full deadline
+        assert f"to webhook #{recipient.id}, attempt 1: timed out" in quarantine_log
         assert f"to webhook #{recipient.id}, attempt 2: timed out" in quarantine_log
+    assert "attempt 1: timed out" not in deliveries_log
     assert "within 5 s (WEBHOOK_TIMEOUT)" in quarantine_log
     assert "within 5 s (WEBHOOK_TIMEOUT)" not in deliveries_log
     fresh = Recipient.objects.get(id=sluggish_new.recipient.id)
