@@ -6,7 +6,7 @@ new endpoints that do not answer from taking more than a bounded share of that p
 
 - the deadline: WEBHOOK_FIRST_CONTACT_TIMEOUT rather than WEBHOOK_TIMEOUT (transports/webhook.py);
   cut off, the delivery is retried at once in quarantine with the full deadline, its try not
-  spent (recorder.py);
+  spent (recorder.py), and from `deliveries` quarantine records the cut too (cutoff.py);
 - the slots: at most WEBHOOK_FIRST_CONTACTS first contacts in flight per `deliveries` process.
   A round holds its slot until its first send ends: a new endpoint that answers gives it back
   within milliseconds, one that does not answer holds it up to its deadline. A run that finds
