@@ -11,7 +11,8 @@ That halves what a crowd of new slow endpoints costs `deliveries` (docs/performa
 The claim's lease (one WEBHOOK_TIMEOUT and DELIVERY_LEASE_GRACE) outlives the first
 contact's deadline by tens of seconds: time for the message to be taken. If it runs out
 first, the sweeper has recovered the deliveries as a lost worker's, and the take-over finds
-nothing to record (logged as an error).
+nothing to record (logged as an error). A message taken twice (quarantine lost after the
+record) finds the attempt recorded, and only drains the lane.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any
 from common.redact import redact
 from notifications import lanes
 from notifications.lanes import Lane
-from notifications.models import Delivery
+from notifications.models import Attempt, Delivery
 from notifications.recorder import Recorder, Result
 from notifications.transports.base import TransportError
 
@@ -77,6 +78,8 @@ def take_over(lane: Lane, token: uuid.UUID, cut: CutOff) -> bool:
     rows = lanes.with_recipients(list(claimed))
     cut_row = next((row for row in rows if str(row.id) == cut.delivery_id), None)
     if cut_row is None:
+        if recorded(cut):  # a message taken again (its worker was lost after recording it)
+            return True
         log.error(
             "lane %s: the first contact cut off in deliveries lost its claim before quarantine "
             "took it over (the sweeper recovers it); raise DELIVERY_LEASE_GRACE if this recurs",
@@ -88,3 +91,7 @@ def take_over(lane: Lane, token: uuid.UUID, cut: CutOff) -> bool:
     recorder.add(cut.result(cut_row))
     recorder.flush()  # its retry: the run that follows the take-over
     return True
+
+
+def recorded(cut: CutOff) -> bool:
+    return Attempt.objects.filter(delivery_id=cut.delivery_id, started_at=cut.started_at).exists()

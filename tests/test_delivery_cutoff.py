@@ -49,7 +49,9 @@ def three_for(recipient: Recipient) -> list[Delivery]:
 
 
 @pytest.mark.django_db
-def test_deliveries_hands_the_cut_off_round_over_claimed_and_writes_nothing(cut_off_soon, endpoint):
+def test_deliveries_hands_the_cut_off_round_over_claimed_and_writes_nothing(
+    cut_off_soon, endpoint, caplog
+):
     sluggish = endpoint(default=Reply(200, delay=2))  # over the first contact's 1 s
     lane = Lane.of("webhook", sluggish.recipient.id)
     ids = [d.id for d in three_for(sluggish.recipient)]
@@ -69,6 +71,9 @@ def test_deliveries_hands_the_cut_off_round_over_claimed_and_writes_nothing(cut_
 
     # quarantine takes the claim over: records, releases, and sends the retry at once
     tasks.take_over(str(lane), str(token), cut)
+    with caplog.at_level(logging.ERROR, logger="notifications.cutoff"):
+        tasks.take_over(str(lane), str(token), cut)  # the message taken twice: nothing more
+    assert "lost its claim" not in caplog.text
 
     first, *others = Delivery.objects.filter(id__in=ids).order_by("created_at")
     assert (first.status, first.attempt_count, first.tries) == ("delivered", 2, 1)
