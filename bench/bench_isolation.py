@@ -1,7 +1,7 @@
 """Fairness: deliveries per second to healthy endpoints, alone and with slow-dripping neighbours.
 
     python bench/bench_isolation.py [--endpoints 1000] [--events 3] [--slow-percent 10]
-                                    [--rounds 5] [--drip 0.5]
+                                    [--rounds 5] [--drip 0.5] [--also-cold-from DIR]
 
 Needs PostgreSQL and Redis on 127.0.0.1 (`make services`); uses its own database
 (linkdist_bench_isolation, created and migrated when missing) and its own Redis queues.
@@ -25,10 +25,12 @@ weighs on every case alike), and gives two ratios of summed rates (2 / 1, 3 / 1)
 are the median ratios and the lowest (the slowest round: one run on this shared 2-core machine
 can be a third slower than the next). The target is at least 90 % in both.
 `--also-cold-with SECONDS` adds a cold run with WEBHOOK_FIRST_CONTACT_TIMEOUT=SECONDS to every
-round (0: before/after in the same minute). Per run it prints where the pools spent the time
-(bench/isolation_probe.py). Each run starts from a checkpoint (the filling's writes flushed).
-A second table gives the same runs by CPU: healthy deliveries per CPU second of the two
-pools, what the slow neighbours cost them.
+round (0: before/after in the same minute). `--also-cold-from DIR` adds a cold run whose pools
+run the code of another checkout (`git worktree add DIR <commit>`, its `.venv` linked to this
+one's): a change's before and after in the same rounds. Per run it prints where the pools
+spent the time (bench/isolation_probe.py). Each run starts from a checkpoint (the filling's
+writes flushed). A second table gives the same runs by CPU: healthy deliveries per CPU second
+of the two pools, what the slow neighbours cost them.
 """
 
 from __future__ import annotations
@@ -141,6 +143,7 @@ def measure(
     events: int,
     slow_failing: bool = False,
     env: dict[str, str] | None = None,
+    root: Path = ROOT,
 ) -> tuple[int, float, Profile]:
     """Seconds from queueing every lane until every healthy delivery is recorded, and where
     the pools spent that time."""
@@ -163,7 +166,8 @@ def measure(
     checkpoint()  # no checkpoint's writes from the filling fall into the run
     lanes = [Lane.of("webhook", r.id) for r in healthy + slow]
     random.Random(7).shuffle(lanes)
-    pools = WorkerPools(os.environ["TEST_DATABASE_URL"], env, names=("deliveries", "quarantine"))
+    names = ("deliveries", "quarantine")
+    pools = WorkerPools(os.environ["TEST_DATABASE_URL"], env, names=names, root=root)
     pools.start()
     pids = {name: pools[name].process.pid for name in ("deliveries", "quarantine")}
     try:
@@ -188,6 +192,7 @@ class Case:
     slow: bool  # next to the slow endpoints
     failing: bool = False  # which already failed
     env: tuple[tuple[str, str], ...] = ()  # settings of the pools for this case
+    root: Path = ROOT  # the checkout whose code the pools run
 
 
 CASES = [Case("alone", False), Case("cold", True), Case("steady", True, True)]
@@ -229,12 +234,21 @@ def main() -> None:
         help="add a cold run whose pools have WEBHOOK_FIRST_CONTACT_TIMEOUT=SECONDS (0: off), "
         "in every round: a before/after pair measured in the same minute",
     )
+    parser.add_argument(
+        "--also-cold-from",
+        metavar="DIR",
+        type=Path,
+        help="add a cold run whose pools run the code of the checkout DIR (the code before a "
+        "change, say), in every round",
+    )
     args = parser.parse_args()
     slow_count = round(args.endpoints * args.slow_percent / 100)
     cases = list(CASES)
     if args.also_cold_with is not None:
         setting = (("WEBHOOK_FIRST_CONTACT_TIMEOUT", args.also_cold_with),)
         cases.insert(2, Case(f"cold-{args.also_cold_with}", True, False, setting))
+    if args.also_cold_from is not None:
+        cases.insert(2, Case("cold-from", True, False, root=args.also_cold_from.resolve()))
 
     sinks, ports = start_sinks(args.endpoints, slow_count, args.drip)
     rates: dict[str, list[float]] = {case.name: [] for case in cases}
@@ -246,10 +260,10 @@ def main() -> None:
             for case in round_order(cases):
                 slow = ports["slow"] if case.slow else []
                 count, seconds, profile = measure(
-                    ports["healthy"], slow, args.events, case.failing, dict(case.env)
+                    ports["healthy"], slow, args.events, case.failing, dict(case.env), case.root
                 )
                 totals[case.name].add(count, seconds, sum(profile.cpu.values()))
-                print(f"{case.name:>7}: {count / seconds:,.0f}/s; {profile.line()}", flush=True)
+                print(f"{case.name:>9}: {count / seconds:,.0f}/s; {profile.line()}", flush=True)
             for name, total in totals.items():
                 rates[name].append(total.count / total.seconds)
                 per_cpu[name].append(total.count / total.cpu)

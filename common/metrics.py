@@ -42,6 +42,11 @@ REFRESH_LEASES_LOST = Counter(
     "Re-signed links a refresh pass could not save: their chunk's lease ran out first "
     "(LINKS_REFRESH_LEASE too short for LINKS_REFRESH_CHUNK). Should stay 0.",
 )
+DELIVERY_TAKEOVERS_LOST = Counter(
+    "linkdist_delivery_takeovers_lost",
+    "First contacts cut off in deliveries whose claim ran out before quarantine took them over "
+    "(the sweeper recovers them as a lost worker's, later). Should stay 0.",
+)
 DELIVERY_ATTEMPTS = Counter(
     "linkdist_delivery_attempts",
     "Delivery attempts by transport, event and outcome (delivered, transient, permanent).",

@@ -11,6 +11,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from common import metrics
 from demo.receiver import Reply
 from notifications import cutoff, dispatcher, tasks
 from notifications.lanes import Lane
@@ -130,8 +131,10 @@ def test_a_take_over_after_the_lease_ran_out_writes_nothing_and_says_so(
     # the sweeper recovered the round as a lost worker's before quarantine took it over
     Delivery.objects.filter(id__in=ids).update(status="pending", claim_token=None)
 
+    lost_before = metrics.DELIVERY_TAKEOVERS_LOST._value.get()
     with caplog.at_level(logging.ERROR, logger="notifications.cutoff"):
         assert not cutoff.take_over(lane, token, cutoff.CutOff.from_message(cut))
+    assert metrics.DELIVERY_TAKEOVERS_LOST._value.get() == lost_before + 1
 
     assert "lost its claim" in caplog.text and "DELIVERY_LEASE_GRACE" in caplog.text
     assert not Attempt.objects.filter(delivery_id__in=ids).exists()

@@ -27,9 +27,12 @@ class CeleryProcess:
     kind = "celery"
     ready_marker = ""
 
-    def __init__(self, database_url: str, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, database_url: str, extra_env: dict[str, str] | None = None, root: Path = ROOT
+    ) -> None:
         self.database_url = database_url
         self.extra_env = dict(extra_env or {})
+        self.root = root  # the checkout whose code the process runs
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = Path(tempfile.mkstemp(prefix=f"celery-{self.kind}-", suffix=".log")[1])
 
@@ -53,7 +56,7 @@ class CeleryProcess:
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 command,
-                cwd=ROOT,
+                cwd=self.root,
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -183,11 +186,15 @@ class PoolProcess(CeleryProcess):
     Procfile line."""
 
     def __init__(
-        self, database_url: str, name: str, extra_env: dict[str, str] | None = None
+        self,
+        database_url: str,
+        name: str,
+        extra_env: dict[str, str] | None = None,
+        root: Path = ROOT,
     ) -> None:
         self.kind = name
         self.ready_marker = "beat: Starting" if name == "beat" else " ready."
-        super().__init__(database_url, extra_env)
+        super().__init__(database_url, extra_env, root)
         self.name = name
 
     def command(self, env: dict[str, str]) -> list[str]:
@@ -211,8 +218,11 @@ class WorkerPools:
         database_url: str,
         extra_env: dict[str, str] | None = None,
         names: tuple[str, ...] = NAMES,
+        root: Path = ROOT,
     ) -> None:
-        self.pools = {name: PoolProcess(database_url, name, extra_env) for name in names}
+        """`root`: the checkout whose code the pools run (started by this one's Procfile
+        lines): another version's, for a benchmark's before/after in the same minutes."""
+        self.pools = {name: PoolProcess(database_url, name, extra_env, root) for name in names}
 
     def __getitem__(self, name: str) -> PoolProcess:
         return self.pools[name]
