@@ -12,11 +12,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from common import metrics
+from common.broker import LEFT_TO_SWEEPER
 from demo.receiver import Reply
 from notifications import cutoff, dispatcher, tasks
 from notifications.lanes import Lane
 from notifications.models import Attempt, Delivery, Recipient
 from notifications.outbox import publish
+from tests.test_broker_down import broker_refusing
 
 CUT_OFF = "WEBHOOK_FIRST_CONTACT_TIMEOUT"
 
@@ -152,3 +154,28 @@ def test_in_quarantine_a_cut_off_first_contact_is_recorded_where_it_ran(cut_off_
     assert cut_off_soon["take_over"] == []
     assert cut_off_soon["lanes"] == [([str(lane)], True)]  # its retry, on quarantine
     assert CUT_OFF in Attempt.objects.get(delivery=delivery).error
+
+
+@pytest.mark.django_db
+def test_with_the_broker_refusing_the_take_over_deliveries_records_the_cut_itself(
+    settings, monkeypatch, endpoint
+):
+    monkeypatch.setattr("notifications.outbox.enqueue_lanes", lambda lanes: None)
+    settings.WEBHOOK_TIMEOUT = 5
+    settings.WEBHOOK_FIRST_CONTACT_TIMEOUT = 1
+    sluggish = endpoint(default=Reply(200, delay=2))
+    lane = Lane.of("webhook", sluggish.recipient.id)
+    ids = [d.id for d in three_for(sluggish.recipient)]
+
+    with broker_refusing():
+        assert dispatcher.drain(lane, overflow=True) == 1
+
+    rows = Delivery.objects.filter(id__in=ids).order_by("created_at")
+    assert [(r.status, r.attempt_count, r.tries, r.claim_token) for r in rows] == [
+        ("pending", 1, 0, None),
+        ("pending", 0, 0, None),
+        ("pending", 0, 0, None),
+    ]
+    assert {r.queued_at for r in rows} == {LEFT_TO_SWEEPER}  # its retry left to the sweeper
+    assert CUT_OFF in Attempt.objects.get(delivery_id=ids[0]).error
+    assert Recipient.objects.get(id=sluggish.recipient.id).consecutive_failures == 1
