@@ -169,7 +169,7 @@ def measure(
     names = ("deliveries", "quarantine")
     pools = WorkerPools(os.environ["TEST_DATABASE_URL"], env, names=names, root=root)
     pools.start()
-    pids = {name: pools[name].process.pid for name in ("deliveries", "quarantine")}
+    pids = {name: pools[name].process.pid for name in names}
     try:
         with Probe(pids, [r.id for r in slow]) as probe:
             started = timezone.now()

@@ -17,6 +17,7 @@ database connections) with healthy lanes. Its first success brings it back.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -73,13 +74,13 @@ def enqueue_lanes(
             pending.update(queued_at=LEFT_TO_SWEEPER)
 
 
-def enqueue_take_over(lane: Lane, token: Any, cut: dict[str, Any]) -> bool:
+def enqueue_take_over(lane: Lane, token: uuid.UUID, cut: dict[str, Any]) -> bool:
     """Quarantine takes over a round's claim whose first contact was cut off (cutoff.py);
     False when the broker cannot take the message (the run then records it itself)."""
     try:
         args = (str(lane), str(token), cut)
         current_app.send_task(TAKE_OVER, args=args, queue=settings.QUEUE_QUARANTINE)
     except BROKER_ERRORS as error:
-        log.warning("broker unavailable, lane %s: its cut-off first contact kept: %s", lane, error)
+        log.warning("broker unavailable, lane %s: its cut-off recorded in place: %s", lane, error)
         return False
     return True
