@@ -39,6 +39,7 @@ import argparse
 import json
 import os
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -180,6 +181,9 @@ def measure(
                     raise SystemExit(f"only {done.count()} of {len(wanted)} delivered in 600 s")
                 time.sleep(0.5)
         finished = done.aggregate(last=Max("delivered_at"))["last"]
+        probe.profile.taken_over = len(
+            re.findall(r"notifications\.take_over\[[^]]*\] received", pools["quarantine"].log())
+        )
         probe.profile.handed_over = pools["deliveries"].log().count("handed to quarantine")
         return len(wanted), (finished - started).total_seconds(), probe.profile
     finally:

@@ -57,7 +57,8 @@ class Profile:
     first_in_flight: list[int] = field(default_factory=list)  # samples
     retries_in_flight: list[int] = field(default_factory=list)
     connections: list[int] = field(default_factory=list)
-    handed_over: int = 0  # first contacts `deliveries` handed to quarantine (its log's lines)
+    taken_over: int = 0  # first contacts cut off in `deliveries`, taken over by quarantine
+    handed_over: int = 0  # lanes handed to quarantine unclaimed (code before 2026-12-04)
 
     def line(self) -> str:
         def peak_mean(samples: list[int]) -> str:
@@ -71,7 +72,8 @@ class Profile:
             f"CPU {cpu}; context switches {switches}; slow runs in flight (peak/mean): "
             f"not known to fail {peak_mean(self.first_in_flight)}, known to fail "
             f"{peak_mean(self.retries_in_flight)}; DB connections {peak_mean(self.connections)}; "
-            f"first contacts handed to quarantine {self.handed_over}"
+            f"first contacts taken over by quarantine {self.taken_over}"
+            + (f", handed over unclaimed {self.handed_over}" if self.handed_over else "")
         )
 
 

@@ -11,6 +11,8 @@ reports a timeout.
         ...                             # sockets opened for it call watch(sock)
     deadline.expired                    # True when the watchdog cut it off
 
+    Deadline(1, then=more)              # at 1 s, more() may give more time, once (> 0)
+
 A kept-alive socket is watched through its object: once closed, the object has no
 descriptor any more, so the watchdog can never shut down a number reused meanwhile. A new
 socket is watched through a duplicate descriptor of the watchdog's own (`copy=True`), which
@@ -25,16 +27,20 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from types import TracebackType
 
 _local = threading.local()
 
 
 class Deadline:
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, then: Callable[[], float] | None = None) -> None:
+        """`then`: called by the watchdog when `seconds` have passed with the attempt still in
+        flight; the seconds it returns (> 0) are added to the deadline, once (0: cut off)."""
         self.seconds = seconds
         self.at = time.monotonic() + seconds
         self.expired = False
+        self._then = then
         self._sockets: list[socket.socket] = []
         self._copies: list[socket.socket] = []
         self._lock = threading.Lock()
@@ -59,13 +65,19 @@ class Deadline:
                 own.close()
 
     def expire(self) -> None:
-        """Called by the watchdog when the time is up."""
+        """Called by the watchdog when the time is up: cut off, unless `then` gives more."""
         with self._lock:
             if self._done:
                 return
-            self.expired = True
-            for sock in self._sockets:
-                _shut(sock)
+            more, self._then = (self._then() if self._then else 0.0), None
+            if more <= 0:
+                self.expired = True
+                for sock in self._sockets:
+                    _shut(sock)
+                return
+            self.seconds += more
+            self.at += more
+        watchdog().arm(self)
 
     def __enter__(self) -> Deadline:
         self._outer = getattr(_local, "deadline", None)

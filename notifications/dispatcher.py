@@ -11,11 +11,11 @@ not send goes back, due, for the next. A webhook failure ends the round, so a fa
 endpoint costs one attempt per round until its breaker opens; a timeout ends the run, so
 that a slow endpoint holds a thread for one WEBHOOK_TIMEOUT per retry, not back to back
 (the retry's message, or the sweeper's requeue, brings the rest of its lane). A run tries
-each delivery once (its retry comes with a message of its own, as scheduled). A first
-contact with a new endpoint takes one of the process's first-contact slots until its first
-send ends, or goes to quarantine when none frees up, unclaimed (first_contact.py). After
-DELIVERY_RUN_BUDGET the run queues its lane again and leaves, so that a long backlog takes
-turns with others.
+each delivery once (its retry comes with a message of its own, as scheduled). In
+`deliveries`, a first contact with a new endpoint that does not answer within its grace needs
+one of the process's first-contact slots, and one cut off is taken over by quarantine
+(first_contact.py, cutoff.py). After DELIVERY_RUN_BUDGET the run queues its lane again and
+leaves, so that a long backlog takes turns with others.
 
 With a connection pool (the deliveries worker), a thread gives its database connection
 back before it sends: hundreds of threads wait on endpoints with a few connections.
@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -34,7 +34,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from notifications import cutoff, first_contact, lanes
+from notifications import cutoff, lanes
 from notifications.lanes import Lane, Round
 from notifications.models import Delivery, Recipient
 from notifications.queue import enqueue_lanes, enqueue_take_over
@@ -63,19 +63,11 @@ def run(ids: Sequence[Any], transports: dict[str, type[Transport]] | None = None
     return sum(drain(lane, transports) for lane in lanes.lanes_of(ids))
 
 
-def first_contact_in(lane: Lane, batch: Round) -> bool:
-    """The round is a first contact with its webhook endpoint (see first_contact.py)."""
-    return lane.kind == lanes.WEBHOOK and first_contact.applies(batch.deliveries[0].recipient)
-
-
 def drain(
-    lane: Lane, transports: dict[str, type[Transport]] | None = None, *, overflow: bool = False
+    lane: Lane, transports: dict[str, type[Transport]] | None = None, *, in_deliveries: bool = False
 ) -> int:
-    """`overflow`: this run is in `deliveries`; with its first-contact slots all taken, a first
-    contact is handed to quarantine."""
-    if overflow and lane.kind == lanes.WEBHOOK and not room_for_first_contact(lane):
-        hand_to_quarantine(lane)  # nothing claimed
-        return 0
+    """`in_deliveries`: this run is in the `deliveries` process, where first contacts have
+    their slots (first_contact.py) and one cut off is taken over by quarantine (cutoff.py)."""
     token = uuid.uuid4()
     budget_end = time.monotonic() + settings.DELIVERY_RUN_BUDGET
     kind = Recipient.Kind.EMAIL if lane.kind == lanes.EMAIL else Recipient.Kind.WEBHOOK
@@ -83,6 +75,7 @@ def drain(
     failed: set[Any] = set()  # tried once by this run: a retry comes with a new message
     retrying = full = False
     with (transports or TRANSPORTS)[kind]() as transport:
+        transport.in_deliveries = in_deliveries
         tolerance = lanes.CLOCK_TOLERANCE  # the message may arrive a hair before it is due
         while time.monotonic() < budget_end:
             started = time.monotonic()
@@ -94,26 +87,16 @@ def drain(
                 if retrying:  # now that this run holds no claim, its retries find the lane open
                     enqueue_lanes([lane])
                 return attempted
-            first = overflow and first_contact_in(lane, batch)
-            if first and not take_first_contact_slot():  # taken since the run looked
-                lanes.release(batch.deliveries, token)
-                hand_to_quarantine(lane)
-                return attempted
-            slot = first_contact.Slot(held=first)
-            try:
-                transport.prepare(batch.deliveries)
-                sent = send_round(
-                    transport,
-                    lane,
-                    batch,
-                    token,
-                    lease_end=started + lane.lease,
-                    until=budget_end,
-                    first_sent=slot.give,
-                    cut_off_to_quarantine=overflow,
-                )
-            finally:
-                slot.give()
+            transport.prepare(batch.deliveries)
+            sent = send_round(
+                transport,
+                lane,
+                batch,
+                token,
+                lease_end=started + lane.lease,
+                until=budget_end,
+                cut_off_to_quarantine=in_deliveries,
+            )
             attempted += len(sent)
             errors = [result for result in sent if result.error is not None]
             failed.update(result.delivery.id for result in errors)
@@ -126,34 +109,6 @@ def drain(
     return attempted
 
 
-def room_for_first_contact(lane: Lane) -> bool:
-    """False when the lane has deliveries due to a new endpoint and no first-contact slot frees
-    up within SLOT_WAIT: then the lane goes to quarantine unclaimed. With a slot free (most
-    runs), no query; the slot is taken after the claim, when it shows a first contact."""
-    if first_contact.slot_free():
-        return True
-    due = lanes.due_in(lane, timezone.now() + lanes.CLOCK_TOLERANCE)
-    if not first_contact.due_to_new_endpoint(due):
-        return True  # a known endpoint, or nothing due: the claim will tell
-    hand_back_connection()
-    return first_contact.slot_free(first_contact.SLOT_WAIT)
-
-
-def take_first_contact_slot() -> bool:
-    """One of the process's first-contact slots, now or within SLOT_WAIT; while it waits, the
-    thread gives its database connection back (the pool's few connections serve every lane)."""
-    if first_contact.take_slot():
-        return True
-    hand_back_connection()
-    return first_contact.take_slot(first_contact.SLOT_WAIT)
-
-
-def hand_to_quarantine(lane: Lane) -> None:
-    """A first contact while a crowd of new endpoints that do not answer holds the slots."""
-    enqueue_lanes([lane], to_quarantine=True)
-    log.info("lane %s: first-contact slots all taken, handed to quarantine", lane)
-
-
 def send_round(
     transport: Transport,
     lane: Lane,
@@ -162,12 +117,11 @@ def send_round(
     *,
     lease_end: float,
     until: float,
-    first_sent: Callable[[], None] = lambda: None,
     cut_off_to_quarantine: bool = False,
 ) -> list[Result]:
     """Send the round's deliveries in turn; returns the results (what was attempted).
-    `first_sent` is called when the first send has ended. `cut_off_to_quarantine`: a first
-    contact cut off at its deadline is handed, claimed, to quarantine (cutoff.py)."""
+    `cut_off_to_quarantine`: a first contact cut off is handed, claimed, to quarantine
+    (cutoff.py)."""
     recorder = Recorder(token)
     unsent: list[Delivery] = []
     sent: list[Result] = []
@@ -179,8 +133,6 @@ def send_round(
                 unsent = batch.deliveries[index:]
                 break
             result = attempt(transport, delivery)
-            if index == 0:
-                first_sent()
             sent.append(result)
             if cut_off_to_quarantine and cutoff.is_cut_off(result):
                 enqueue_retries(recorder.flush())  # what came before, written under the claim

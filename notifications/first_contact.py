@@ -1,22 +1,21 @@
 """First contact: sends to a webhook endpoint that has never answered, from `deliveries`.
 
 Such an endpoint is not known to fail, so its lane runs in `deliveries`, beside the healthy
-ones; most new endpoints answer at once and go straight through. Two budgets keep a crowd of
-new endpoints that do not answer from taking more than a bounded share of that process:
+ones, and goes straight through when it answers: no wait, no queue of its own. Two budgets keep
+a crowd of new endpoints that do not answer from taking more than a bounded share of that
+process:
 
 - the deadline: WEBHOOK_FIRST_CONTACT_TIMEOUT rather than WEBHOOK_TIMEOUT (transports/webhook.py);
   cut off, the delivery is retried at once in quarantine with the full deadline, its try not
   spent (recorder.py), and from `deliveries` quarantine records the cut too (cutoff.py);
-- the slots: at most WEBHOOK_FIRST_CONTACTS first contacts in flight per `deliveries` process.
-  A round holds its slot until its first send ends: a new endpoint that answers gives it back
-  within milliseconds, one that does not answer holds it up to its deadline. A run that finds
-  every slot taken waits SLOT_WAIT for one, so that a burst of new endpoints that answer goes
-  through (their slots turn over fast); if none frees up, the slots are held by endpoints that
-  do not answer, and the run hands its lane to quarantine, where the first contact is made
-  (under the same shorter deadline) without a cap. The run looks before it claims: with no
-  slot free, one short query tells whether the lane has deliveries due to a new endpoint, and
-  a lane handed over was never claimed (a claim, then its release, cost `deliveries` half as
-  much CPU as a healthy lane's whole run: docs/performance.md).
+- the slots: a first contact has WEBHOOK_FIRST_CONTACT_GRACE to answer; past that it runs on to
+  its deadline only with one of the WEBHOOK_FIRST_CONTACTS slots of its `deliveries` process,
+  taken by the deadline's watchdog at the grace and given back when the send ends. With every
+  slot taken, it is cut off at the grace. So slow first contacts hold at most that many threads
+  for long, while a new endpoint that answers never waits for a slot nor leaves the process.
+  (The slots used to be taken before the send: a crowd of slow new endpoints then held them
+  all, and new endpoints that answer at once were handed to quarantine with them, up to half
+  of them in bench/bench_isolation.py: docs/performance.md.)
 """
 
 from __future__ import annotations
@@ -25,9 +24,8 @@ import os
 import threading
 
 from django.conf import settings
-from django.db.models import QuerySet
 
-from notifications.models import Delivery, Recipient
+from notifications.models import Recipient
 
 
 def deadline() -> float | None:
@@ -46,20 +44,13 @@ def applies(recipient: Recipient) -> bool:
     return deadline() is not None and is_first_contact(recipient)
 
 
-def due_to_new_endpoint(deliveries: QuerySet[Delivery]) -> bool:
-    """Some of these deliveries go to an endpoint whose next send is a first contact (the
-    test of is_first_contact, in one query)."""
-    new = deliveries.filter(
-        recipient__last_success_at__isnull=True, recipient__consecutive_failures=0
-    )
-    return deadline() is not None and new.exists()
+def grace() -> float | None:
+    """The time a first contact from `deliveries` has before it needs a slot, or None when it
+    has its whole deadline without one (no shorter first deadline, or a grace as long)."""
+    limit = deadline()
+    seconds = float(settings.WEBHOOK_FIRST_CONTACT_GRACE)
+    return seconds if limit is not None and 0 < seconds < limit else None
 
-
-# A new endpoint that answers gives its slot back within milliseconds, even on a busy process.
-# (bench/bench_isolation.py: with no wait, and slots held for whole rounds, 1,000 new healthy
-# endpoints filled the 20 slots and up to 8 of their lanes a run went to quarantine, behind
-# its slow endpoints.)
-SLOT_WAIT = 0.25
 
 _slots: threading.BoundedSemaphore | None = None
 _slots_lock = threading.Lock()
@@ -73,33 +64,33 @@ def _semaphore() -> threading.BoundedSemaphore:
         return _slots
 
 
-def take_slot(wait: float = 0.0) -> bool:
-    """One of this process's first-contact slots, if one is free within `wait` seconds."""
-    if wait <= 0:
-        return _semaphore().acquire(blocking=False)
-    return _semaphore().acquire(timeout=wait)
+def take_slot() -> bool:
+    """One of this process's first-contact slots, if one is free."""
+    return _semaphore().acquire(blocking=False)
 
 
 def give_slot() -> None:
     _semaphore().release()
 
 
-def slot_free(wait: float = 0.0) -> bool:
-    """A slot is free now, or frees up within `wait` seconds; none is kept (the run takes one
-    once its claim shows a first contact: held across a claim, slots ran short)."""
-    if take_slot(wait):
-        give_slot()
-        return True
-    return False
+class Overrun:
+    """A first contact's hold on a slot past its grace (the deadline's `then`), given back when
+    the send ends; `cut` tells whether the send was cut off at the grace for want of one."""
 
+    def __init__(self, grace: float, limit: float) -> None:
+        self.grace, self.limit = grace, limit
+        self.held = self.cut = False
 
-class Slot:
-    """A round's slot, given back once: after its first send, or when the round ends."""
+    def more_time(self) -> float:
+        """Called by the watchdog at the grace: the rest of the deadline, with a slot, or 0."""
+        self.held = take_slot()
+        self.cut = not self.held
+        return self.limit - self.grace if self.held else 0.0
 
-    def __init__(self, held: bool) -> None:
-        self.held = held
+    def __enter__(self) -> Overrun:
+        return self
 
-    def give(self) -> None:
+    def __exit__(self, *exc: object) -> None:
         if self.held:
             self.held = False
             give_slot()

@@ -60,8 +60,8 @@ def enqueue_lanes(
 ) -> None:
     """When the broker cannot take a message, the lane's pending deliveries are marked as
     queued long ago (LEFT_TO_SWEEPER), so that the sweeper's next pass enqueues them.
-    `to_quarantine`: on the quarantine queue whatever the endpoints' state (a first contact
-    handed over)."""
+    `to_quarantine`: on the quarantine queue without looking (the caller knows every lane's
+    endpoint has just failed)."""
     lanes = list(lanes)
     quarantine = set() if to_quarantine else quarantined(lanes)
     for lane in lanes:

@@ -16,13 +16,13 @@ from notifications.queue import DISPATCH, SWEEP, TAKE_OVER
 @task(DISPATCH, ignore_result=True)
 def dispatch(lane: str | list[str]) -> None:
     """Send what is due in the lane ("webhook:42", "email"); a list of delivery ids (the
-    message of earlier versions) drains their lanes. A run from the `deliveries` queue hands
-    a first contact to quarantine when its process has no first-contact slot free."""
+    message of earlier versions) drains their lanes. A run from the `deliveries` queue has
+    the first-contact slots of its process, and hands a cut-off first contact to quarantine."""
     if isinstance(lane, list):
         dispatcher.run(lane)
     else:
         queue = (dispatch.request.delivery_info or {}).get("routing_key")  # this run's
-        dispatcher.drain(Lane.parse(lane), overflow=queue == settings.QUEUE_DELIVERIES)
+        dispatcher.drain(Lane.parse(lane), in_deliveries=queue == settings.QUEUE_DELIVERIES)
 
 
 @task(TAKE_OVER, ignore_result=True)

@@ -357,7 +357,11 @@ WEBHOOK_TIMEOUT = env.seconds("WEBHOOK_TIMEOUT", 15)  # the whole request
 # beside the healthy lanes): cut off sooner, it is retried at once in quarantine with
 # WEBHOOK_TIMEOUT, its try not spent. 0 (or >= WEBHOOK_TIMEOUT): no shorter first deadline.
 WEBHOOK_FIRST_CONTACT_TIMEOUT = env.seconds("WEBHOOK_FIRST_CONTACT_TIMEOUT", 3)
-# First contacts in flight at once per `deliveries` process; more go to quarantine.
+# A first contact from `deliveries` has this long to answer; past it, it runs on to its deadline
+# only with one of the process's WEBHOOK_FIRST_CONTACTS slots, cut off there without one.
+# 0 (or >= WEBHOOK_FIRST_CONTACT_TIMEOUT): no slots, every first contact has its whole deadline.
+WEBHOOK_FIRST_CONTACT_GRACE = env.seconds("WEBHOOK_FIRST_CONTACT_GRACE", 1)
+# First contacts past their grace at once per `deliveries` process (first_contact.py).
 WEBHOOK_FIRST_CONTACTS = env.integer("WEBHOOK_FIRST_CONTACTS", 20, minimum=1)
 WEBHOOK_SECRET_GRACE = env.seconds("WEBHOOK_SECRET_GRACE", 86400)  # old secret after rotation
 WEBHOOK_DISABLE_AFTER = env.seconds("WEBHOOK_DISABLE_AFTER", 5 * 86400)  # failing, no success

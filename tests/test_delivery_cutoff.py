@@ -60,7 +60,7 @@ def test_deliveries_hands_the_cut_off_round_over_claimed_and_writes_nothing(
     ids = [d.id for d in three_for(sluggish.recipient)]
 
     with CaptureQueriesContext(connection) as statements:
-        assert dispatcher.drain(lane, overflow=True) == 1
+        assert dispatcher.drain(lane, in_deliveries=True) == 1
 
     writes = [s["sql"] for s in statements if not s["sql"].startswith("SELECT")]
     claim_writes = [sql for sql in writes if sql.startswith("UPDATE")]
@@ -100,7 +100,7 @@ def test_the_take_over_records_what_a_local_record_would(cut_off_soon, endpoint,
         sluggish = endpoint(default=Reply(200, delay=2))
         lane = Lane.of("webhook", sluggish.recipient.id)
         ids = [d.id for d in three_for(sluggish.recipient)]
-        assert dispatcher.drain(lane, overflow=True) == 1
+        assert dispatcher.drain(lane, in_deliveries=True) == 1
         if hand_over:
             [(_, token, cut)] = cut_off_soon["take_over"]
             assert cutoff.take_over(lane, token, cutoff.CutOff.from_message(cut))
@@ -128,7 +128,7 @@ def test_a_take_over_after_the_lease_ran_out_writes_nothing_and_says_so(
     sluggish = endpoint(default=Reply(200, delay=2))
     lane = Lane.of("webhook", sluggish.recipient.id)
     ids = [d.id for d in three_for(sluggish.recipient)]
-    assert dispatcher.drain(lane, overflow=True) == 1
+    assert dispatcher.drain(lane, in_deliveries=True) == 1
     [(_, token, cut)] = cut_off_soon["take_over"]
     # the sweeper recovered the round as a lost worker's before quarantine took it over
     Delivery.objects.filter(id__in=ids).update(status="pending", claim_token=None)
@@ -168,7 +168,7 @@ def test_with_the_broker_refusing_the_take_over_deliveries_records_the_cut_itsel
     ids = [d.id for d in three_for(sluggish.recipient)]
 
     with broker_refusing():
-        assert dispatcher.drain(lane, overflow=True) == 1
+        assert dispatcher.drain(lane, in_deliveries=True) == 1
 
     rows = Delivery.objects.filter(id__in=ids).order_by("created_at")
     assert [(r.status, r.attempt_count, r.tries, r.claim_token) for r in rows] == [

@@ -6,14 +6,13 @@ endpoint that answers goes straight through, and a known one keeps the full dead
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from demo.receiver import Reply
-from notifications import dispatcher, lanes
+from notifications import dispatcher
 from notifications import first_contact as first_contact_slots
 from notifications.lanes import Lane
 from notifications.models import Attempt, Delivery, Recipient
@@ -111,114 +110,45 @@ def test_a_cut_off_first_contact_is_retried_at_once_its_try_not_spent(first_cont
     assert recipient.breaker_open_until is None
 
 
-@pytest.mark.django_db
-def test_with_no_first_contact_slot_free_the_lane_is_handed_to_quarantine(
-    first_contact, monkeypatch, endpoint
-):
-    handed: list[list[str]] = []
-    monkeypatch.setattr(
-        "notifications.dispatcher.enqueue_lanes",
-        lambda lanes, to_quarantine=False: (
-            handed.append([str(lane) for lane in lanes]) if to_quarantine else None
-        ),
-    )
-    monkeypatch.setattr("notifications.first_contact._slots", threading.BoundedSemaphore(1))
-    assert first_contact_slots.take_slot()  # the one slot is taken
-    new, known = endpoint(default=Reply(200)), endpoint(default=Reply(200))
-    Recipient.objects.filter(id=known.recipient.id).update(last_success_at=timezone.now())
-    [waiting] = publish("links.issued", subject="s", recipients=[new.recipient], items=[])
-    [sent] = publish("links.issued", subject="s", recipients=[known.recipient], items=[])
-
-    with CaptureQueriesContext(connection) as statements:
-        assert dispatcher.drain(Lane.of("webhook", new.recipient.id), overflow=True) == 0
-    assert dispatcher.drain(Lane.of("webhook", known.recipient.id), overflow=True) == 1
-    idle = endpoint(default=Reply(200))  # new, nothing due: nothing to hand over
-    assert dispatcher.drain(Lane.of("webhook", idle.recipient.id), overflow=True) == 0
-
-    # looked at before any claim: one read (a delivery due to a new endpoint?), nothing claimed
-    assert [s["sql"].split()[0] for s in statements] == ["SELECT"]
-
-    waiting.refresh_from_db()
-    assert (waiting.status, waiting.attempt_count, waiting.tries) == ("pending", 0, 0)
-    assert handed == [[f"webhook:{new.recipient.id}"]]
-    assert new.receiver.requests == [] and len(known.receiver.requests) == 1
-    # in quarantine (no overflow), the first contact is made without a slot
-    assert dispatcher.drain(Lane.of("webhook", new.recipient.id)) == 1
-    assert Delivery.objects.get(id=waiting.id).status == "delivered"
-    assert Delivery.objects.get(id=sent.id).attempt_count == 1
-    first_contact_slots.give_slot()
-    assert first_contact_slots.take_slot()  # the slot was never kept by a run
-
-
-@pytest.mark.django_db
-def test_a_slot_taken_between_the_look_and_the_claim_hands_the_claimed_lane_over(
-    first_contact, monkeypatch, endpoint
-):
-    """A slot was free when the run looked, and taken by another run while it claimed: it
-    gives its claim back and hands the lane over, as before it looked first."""
-    handed: list[list[str]] = []
-    monkeypatch.setattr(
-        "notifications.dispatcher.enqueue_lanes",
-        lambda lanes, to_quarantine=False: handed.append([str(lane) for lane in lanes]),
-    )
-    monkeypatch.setattr("notifications.first_contact._slots", threading.BoundedSemaphore(1))
-    real_claim = lanes.claim
-
-    def claim_while_another_run_takes_the_slot(*args, **kwargs):  # type: ignore[no-untyped-def]
-        assert first_contact_slots.take_slot()
-        return real_claim(*args, **kwargs)
-
-    monkeypatch.setattr("notifications.lanes.claim", claim_while_another_run_takes_the_slot)
-    new = endpoint(default=Reply(200))
-    [waiting] = publish("links.issued", subject="s", recipients=[new.recipient], items=[])
-
-    assert dispatcher.drain(Lane.of("webhook", new.recipient.id), overflow=True) == 0
-
-    waiting.refresh_from_db()
-    assert (waiting.status, waiting.attempt_count, waiting.tries) == ("pending", 0, 0)
-    assert waiting.claim_token is None and handed == [[f"webhook:{new.recipient.id}"]]
-    assert new.receiver.requests == []
-
-
-@pytest.mark.django_db
-def test_a_run_waits_briefly_for_a_slot_that_a_new_endpoint_gives_back(
-    first_contact, monkeypatch, endpoint
-):
-    """Every slot taken by new endpoints that answer (a burst of them): they give theirs back
-    within milliseconds, so the run waits for one rather than handing its lane to quarantine."""
-    handed: list[object] = []
-    monkeypatch.setattr(
-        "notifications.dispatcher.enqueue_lanes", lambda *args, **kwargs: handed.append(args)
-    )
-    monkeypatch.setattr("notifications.first_contact._slots", threading.BoundedSemaphore(1))
-    assert first_contact_slots.take_slot()  # another run's first contact, about to end
-    threading.Timer(0.05, first_contact_slots.give_slot).start()
-    new = endpoint(default=Reply(200))
+def new_endpoint_answering_in(endpoint, seconds: float):  # type: ignore[no-untyped-def]
+    new = endpoint(default=Reply(200, delay=seconds))
     [delivery] = publish("links.issued", subject="s", recipients=[new.recipient], items=[])
+    delivery.recipient = new.recipient
+    return new, delivery
 
-    assert dispatcher.drain(Lane.of("webhook", new.recipient.id), overflow=True) == 1
 
-    assert Delivery.objects.get(id=delivery.id).status == "delivered"
-    assert handed == []
-    assert first_contact_slots.take_slot()  # the run gave its slot back
+def send_from_deliveries(delivery: Delivery, in_deliveries: bool = True) -> float:
+    """Send as a `deliveries` run does; the seconds the send took."""
+    transport = WebhookTransport(guarded_pool_manager(2))
+    transport.in_deliveries = in_deliveries
+    started = time.monotonic()
+    try:
+        transport.send(delivery)
+    finally:
+        elapsed = time.monotonic() - started
+    return elapsed
+
+
+@pytest.fixture
+def one_slot(first_contact, monkeypatch):  # type: ignore[no-untyped-def]
+    """One first-contact slot in this process; a grace of 0.3 s, a first deadline of 1 s."""
+    monkeypatch.setattr("notifications.first_contact._slots", threading.BoundedSemaphore(1))
+    first_contact.WEBHOOK_FIRST_CONTACT_GRACE = GRACE
+    return first_contact
+
+
+GRACE = 0.3
 
 
 @pytest.mark.django_db
-def test_a_round_holds_its_slot_only_until_its_first_send_ends(
-    first_contact, monkeypatch, endpoint
+def test_a_new_endpoint_that_answers_goes_straight_through_every_slot_taken(
+    one_slot, monkeypatch, endpoint
 ):
-    monkeypatch.setattr("notifications.first_contact._slots", threading.BoundedSemaphore(1))
-    free_at_send: list[bool] = []
-    real_attempt = dispatcher.attempt
-
-    def attempt(transport, delivery):  # type: ignore[no-untyped-def]
-        free = first_contact_slots.take_slot()
-        if free:
-            first_contact_slots.give_slot()
-        free_at_send.append(free)
-        return real_attempt(transport, delivery)
-
-    monkeypatch.setattr("notifications.dispatcher.attempt", attempt)
+    """No slot is needed within the grace: a crowd holding them all cannot send a new endpoint
+    that answers to quarantine, nor make it wait."""
+    queued: list[object] = []
+    monkeypatch.setattr("notifications.dispatcher.enqueue_lanes", lambda *a, **k: queued.append(a))
+    assert first_contact_slots.take_slot()  # the one slot: held by a slow first contact
     new = endpoint(default=Reply(200))
     ids = [
         d.id
@@ -226,37 +156,117 @@ def test_a_round_holds_its_slot_only_until_its_first_send_ends(
         for d in publish("links.issued", subject=subject, recipients=[new.recipient], items=[])
     ]
 
-    assert dispatcher.drain(Lane.of("webhook", new.recipient.id), overflow=True) == 3
+    assert dispatcher.drain(Lane.of("webhook", new.recipient.id), in_deliveries=True) == 3
 
-    assert free_at_send == [False, True, True]  # held for the first send only
     assert set(Delivery.objects.filter(id__in=ids).values_list("status", flat=True)) == {
         "delivered"
     }
+    assert Attempt.objects.filter(delivery__in=ids).count() == 3 and queued == []
+    assert not first_contact_slots.take_slot()  # still the crowd's: none was given or taken
+
+
+@pytest.mark.django_db
+def test_past_its_grace_a_first_contact_runs_on_to_its_deadline_with_a_slot(one_slot, endpoint):
+    new, delivery = new_endpoint_answering_in(endpoint, 0.6)
+    held_meanwhile: list[bool] = []
+
+    def look_at_the_slot() -> None:  # at 0.45 s: past the grace, before the answer
+        free = first_contact_slots.take_slot()
+        if free:
+            first_contact_slots.give_slot()
+        held_meanwhile.append(not free)
+
+    threading.Timer(0.45, look_at_the_slot).start()
+    elapsed = send_from_deliveries(delivery)
+
+    assert 0.6 <= elapsed < 1.0 and len(new.receiver.requests) == 1
+    assert held_meanwhile == [True]  # the send took the slot at its grace...
+    assert first_contact_slots.take_slot()  # ...and gave it back when it ended
+
+
+@pytest.mark.django_db
+def test_past_its_grace_with_every_slot_taken_a_first_contact_is_cut_off_there(one_slot, endpoint):
+    assert first_contact_slots.take_slot()  # the crowd holds the one slot
+    _, delivery = new_endpoint_answering_in(endpoint, 0.6)
+
+    with pytest.raises(TransportError) as caught:
+        send_from_deliveries(delivery)
+
+    error = caught.value
+    assert error.timed_out and error.first_contact and not error.permanent  # taken over
+    assert "WEBHOOK_FIRST_CONTACT_GRACE, WEBHOOK_FIRST_CONTACTS" in error.message
+    assert "within 0.3 s" in error.message
+    first_contact_slots.give_slot()
+    assert first_contact_slots.take_slot()  # the cut-off send kept none
+
+
+@pytest.mark.django_db
+def test_cut_off_at_its_grace_the_first_contact_is_taken_over_by_quarantine(
+    one_slot, monkeypatch, endpoint
+):
+    taken_over: list[tuple[str, str]] = []
+    monkeypatch.setattr(
+        "notifications.dispatcher.enqueue_take_over",
+        lambda lane, token, cut: taken_over.append((str(lane), cut["error"])) or True,
+    )
     assert first_contact_slots.take_slot()
+    new, delivery = new_endpoint_answering_in(endpoint, 0.6)
+    started = time.monotonic()
+
+    assert dispatcher.drain(Lane.of("webhook", new.recipient.id), in_deliveries=True) == 1
+
+    assert time.monotonic() - started < 0.6  # cut at the grace, not at the first deadline
+    [(lane, error)] = taken_over
+    assert lane == f"webhook:{new.recipient.id}" and "WEBHOOK_FIRST_CONTACT_GRACE" in error
+    delivery.refresh_from_db()
+    assert delivery.status == "sending"  # still claimed: quarantine records it (cutoff.py)
+
+
+@pytest.mark.django_db
+def test_outside_deliveries_a_first_contact_needs_no_slot(one_slot, endpoint):
+    """Quarantine makes first contacts (a lane that came there) with the whole first deadline."""
+    assert first_contact_slots.take_slot()
+    new, delivery = new_endpoint_answering_in(endpoint, 0.6)
+
+    elapsed = send_from_deliveries(delivery, in_deliveries=False)
+
+    assert 0.6 <= elapsed < 1.0 and len(new.receiver.requests) == 1
+
+
+@pytest.mark.django_db
+def test_a_grace_as_long_as_the_first_deadline_takes_no_slot(one_slot, endpoint):
+    one_slot.WEBHOOK_FIRST_CONTACT_GRACE = 1
+    assert first_contact_slots.take_slot()
+    _, delivery = new_endpoint_answering_in(endpoint, 0.6)
+
+    assert 0.6 <= send_from_deliveries(delivery) < 1.0
 
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.timeout(300)
 def test_beside_a_crowd_of_new_slow_endpoints(celery_worker, endpoint, test_database_url):
-    """Real pools: a crowd of new endpoints that drip their answers is cut off at the first
-    contact's deadline (in `deliveries`, two at a time; the others handed to quarantine),
-    recorded and retried in quarantine; a new endpoint that answers at once is delivered on its
-    first attempt (from either); a new endpoint that answers in 2 s (over the first contact's
-    deadline, under the full one) is delivered on its second attempt, from quarantine, with one
-    try spent; a known endpoint is sent from `deliveries` as before."""
+    """Real pools: a crowd of new endpoints that drip their answers is cut off in `deliveries`
+    (two at their first deadline, with the two slots; the others at their grace) and taken over,
+    recorded and retried in quarantine; a new endpoint that answers at once is delivered from
+    `deliveries` on its first attempt; a new endpoint that answers in 3 s (over the first
+    contact's deadline, under the full one) is delivered on its second attempt, from
+    quarantine, with one try spent; a known endpoint is sent from `deliveries` as before."""
     celery_worker.stop()  # this test's pools, with its knobs, are the only ones on the queues
-    pools = WorkerPools(
-        test_database_url,
-        {**KNOBS, "DELIVERIES_CONCURRENCY": "8", "WEBHOOK_FIRST_CONTACTS": "2"},
-        ("deliveries", "quarantine"),
-    )
+    knobs = {
+        **KNOBS,
+        "WEBHOOK_FIRST_CONTACT_TIMEOUT": "2",
+        "WEBHOOK_FIRST_CONTACT_GRACE": "1",
+        "DELIVERIES_CONCURRENCY": "8",
+        "WEBHOOK_FIRST_CONTACTS": "2",
+    }
+    pools = WorkerPools(test_database_url, knobs, ("deliveries", "quarantine"))
     crowd = [DripServer("status", interval=0.3).start() for _ in range(6)]
     try:
         pools.start()
         slow_new = [recipient_from_spec(None, {"webhook": s.url}).recipient for s in crowd]
         fast_new = endpoint(default=Reply(200))
-        sluggish_new = endpoint(default=Reply(200, delay=2))
+        sluggish_new = endpoint(default=Reply(200, delay=3))
         known = endpoint(default=Reply(200))
         Recipient.objects.filter(id=known.recipient.id).update(last_success_at=timezone.now())
 
@@ -270,17 +280,13 @@ def test_beside_a_crowd_of_new_slow_endpoints(celery_worker, endpoint, test_data
         final = {d.recipient_id: d for d in wait_final([fast, sluggish, steady], timeout=60)}
         fast, sluggish, steady = (final[e.recipient.id] for e in (fast_new, sluggish_new, known))
 
-        def crowd_cut_off() -> bool:
-            cut = Attempt.objects.filter(
-                delivery__recipient__in=slow_new, error__contains="WEBHOOK_FIRST_CONTACT_TIMEOUT"
-            )
-            return cut.count() == len(slow_new)
-
-        wait_until(crowd_cut_off, timeout=60, what="the crowd's first contacts cut off")
-        retried = Attempt.objects.filter(delivery__recipient__in=slow_new, number=2)
+        crowd_attempts = Attempt.objects.filter(delivery__recipient__in=slow_new)
         wait_until(
-            lambda: retried.count() == len(slow_new), timeout=60, what="retries in quarantine"
+            lambda: crowd_attempts.filter(number=2).count() == len(slow_new),
+            timeout=60,
+            what="the crowd's first contacts cut off, then retried in quarantine",
         )
+        first_errors = list(crowd_attempts.filter(number=1).values_list("error", flat=True))
     finally:
         pools.stop()
         for server in crowd:
@@ -292,14 +298,16 @@ def test_beside_a_crowd_of_new_slow_endpoints(celery_worker, endpoint, test_data
     errors = list(Attempt.objects.filter(delivery=sluggish).values_list("error", flat=True))
     assert (sluggish.status, sluggish.attempt_count, sluggish.tries) == ("delivered", 2, 1), errors
     deliveries_log, quarantine_log = pools["deliveries"].log(), pools["quarantine"].log()
-    both = deliveries_log + quarantine_log
-    assert f"delivery {fast.id} delivered" in both  # where a slot was free: no cut, no retry
-    assert f"delivery {steady.id} delivered" in deliveries_log  # known: never handed over
+    assert f"delivery {fast.id} delivered" in deliveries_log  # never waits, never leaves
+    assert f"delivery {steady.id} delivered" in deliveries_log
     assert f"delivery {sluggish.id} delivered" in quarantine_log
-    assert "first-contact slots all taken, handed to quarantine" in deliveries_log
-    for recipient in slow_new:  # each first contact cut short (in deliveries or, when its
-        # two slots were taken, in quarantine) and recorded in quarantine (cut off in
-        # deliveries, taken over: cutoff.py); its retries there with the full deadline
+    assert "handed to quarantine" not in deliveries_log
+    at_grace = [e for e in first_errors if "within 1 s of a first contact" in e]
+    at_deadline = [e for e in first_errors if "within 2 s (WEBHOOK_FIRST_CONTACT_TIMEOUT)" in e]
+    assert len(at_grace) + len(at_deadline) == len(slow_new), first_errors
+    assert at_grace and at_deadline, first_errors  # two slots for six: some of each
+    for recipient in slow_new:  # each cut off in deliveries, recorded in quarantine (taken
+        # over: cutoff.py), and retried there with the full deadline
         assert f"to webhook #{recipient.id}, attempt 1: timed out" in quarantine_log
         assert f"to webhook #{recipient.id}, attempt 2: timed out" in quarantine_log
     assert "attempt 1: timed out" not in deliveries_log

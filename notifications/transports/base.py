@@ -46,6 +46,10 @@ class TransportError(Exception):
 class Transport:
     """One per channel. A dispatch run opens it once, sends many deliveries, closes it."""
 
+    # Sending for a run of the `deliveries` process: a webhook's first contact has
+    # WEBHOOK_FIRST_CONTACT_GRACE, then runs on only with a slot (first_contact.py).
+    in_deliveries = False
+
     def open(self) -> None:
         return None
 

@@ -14,7 +14,7 @@ from urllib3 import PoolManager, Timeout
 from urllib3.exceptions import HTTPError, LocationValueError
 
 from common.redact import redact, remember_secret
-from notifications import first_contact
+from notifications import first_contact as first_contacts
 from notifications.addresses import AddressError, check_webhook_url
 from notifications.deadline import Deadline
 from notifications.models import Delivery, Recipient
@@ -104,7 +104,7 @@ class WebhookTransport(Transport):
     def first_contact(self, recipient: Recipient) -> bool:
         """A send to an endpoint that has never answered and is not known to fail (so its lane
         runs in `deliveries`, beside the healthy ones): it gets the shorter deadline."""
-        return first_contact.applies(recipient) and recipient.pk not in self._answered
+        return first_contacts.applies(recipient) and recipient.pk not in self._answered
 
     def _url(self, url: str) -> str:
         if url in self._checked:
@@ -125,10 +125,12 @@ class WebhookTransport(Transport):
         self, url: str, body: bytes, headers: dict[str, str], *, first_contact: bool = False
     ) -> Sent:
         """One request, from connect to the last byte read, within WEBHOOK_TIMEOUT (a first
-        contact's within WEBHOOK_FIRST_CONTACT_TIMEOUT)."""
+        contact's within WEBHOOK_FIRST_CONTACT_TIMEOUT; from `deliveries`, past
+        WEBHOOK_FIRST_CONTACT_GRACE only with a slot: first_contact.py)."""
         name = "WEBHOOK_FIRST_CONTACT_TIMEOUT" if first_contact else "WEBHOOK_TIMEOUT"
         total = float(getattr(settings, name))
-        with Deadline(total) as deadline:
+        overrun = self._overrun(first_contact, total)
+        with overrun, self._deadline(total, overrun) as deadline:
             try:
                 status, answer, text = self._exchange(url, body, headers, total)
             except BlockedAddressError as error:
@@ -137,11 +139,22 @@ class WebhookTransport(Transport):
                 raise TransportError(f"bad webhook URL: {error}", permanent=True) from None
             except (HTTPError, OSError) as error:
                 if deadline.expired or not deadline.remaining():  # or the socket's timeout, first
-                    raise _timed_out(total, name) from None
+                    raise _cut_off(total, name, overrun) from None
                 raise TransportError(redact(_describe(error))) from None
         if deadline.expired:  # cut off: whatever was read is not a complete answer
-            raise _timed_out(total, name)
+            raise _cut_off(total, name, overrun)
         return _judge(status, answer, text)
+
+    def _overrun(self, first_contact: bool, total: float) -> first_contacts.Overrun:
+        """A first contact from `deliveries` holds a slot past its grace; otherwise none."""
+        grace = first_contacts.grace() if first_contact and self.in_deliveries else None
+        return first_contacts.Overrun(grace or total, total)
+
+    @staticmethod
+    def _deadline(total: float, overrun: first_contacts.Overrun) -> Deadline:
+        if overrun.grace >= total:
+            return Deadline(total)
+        return Deadline(overrun.grace, then=overrun.more_time)
 
     def _exchange(
         self, url: str, body: bytes, headers: dict[str, str], total: float
@@ -206,6 +219,18 @@ def _judge(status: int, headers: Any, text: str) -> Sent:
         response=text,
         retry_after=parse_retry_after(headers.get("Retry-After")) if transient else None,
     )
+
+
+def _cut_off(seconds: float, setting: str, overrun: first_contacts.Overrun) -> TransportError:
+    if overrun.cut:
+        return TransportError(
+            f"timed out: no complete answer within {overrun.grace:g} s of a first contact, every "
+            "first-contact slot taken (WEBHOOK_FIRST_CONTACT_GRACE, WEBHOOK_FIRST_CONTACTS); "
+            "retried at once with WEBHOOK_TIMEOUT",
+            timed_out=True,
+            first_contact=True,
+        )
+    return _timed_out(seconds, setting)
 
 
 def _timed_out(seconds: float, setting: str) -> TransportError:
