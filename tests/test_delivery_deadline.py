@@ -17,6 +17,7 @@ from django.core.mail import EmailMessage, get_connection
 
 from demo.receiver import Receiver
 from notifications import dispatcher
+from notifications.deadline import Deadline
 from notifications.models import Attempt, Delivery
 from notifications.netguard import guarded_pool_manager
 from notifications.outbox import publish
@@ -184,3 +185,42 @@ def test_a_timeout_ends_the_run_and_leaves_the_rest_of_the_lane_due(retry_in_a_m
         assert (delivery.attempt_count, delivery.tries, delivery.claim_token) == (0, 0, None)
         assert delivery.queued_at is not None
     assert Attempt.objects.filter(delivery_id__in=ids).count() == 1
+
+
+def blocked_read(deadline: Deadline) -> float:
+    """Seconds until a read that nothing answers is woken by `deadline`."""
+    mine, theirs = socket.socketpair()
+    started = time.monotonic()
+    try:
+        with deadline:
+            deadline.watch(mine)
+            assert mine.recv(1) == b""  # shut down by the watchdog
+        return time.monotonic() - started
+    finally:
+        mine.close()
+        theirs.close()
+
+
+def test_a_deadline_given_more_time_when_it_falls_due_cuts_off_at_the_end_of_it():
+    asked: list[float] = []
+
+    def more() -> float:
+        asked.append(time.monotonic())
+        return 0.4
+
+    deadline = Deadline(0.2, then=more)
+    elapsed = blocked_read(deadline)
+
+    assert deadline.expired and len(asked) == 1  # asked once, at the first time
+    assert 0.55 <= elapsed < 1.2
+
+
+def test_a_deadline_refused_more_time_cuts_off_at_once_and_one_that_ends_never_asks():
+    refused = Deadline(0.2, then=lambda: 0.0)
+    assert 0.15 <= blocked_read(refused) < 0.6 and refused.expired
+
+    asked: list[bool] = []
+    with Deadline(0.2, then=lambda: asked.append(True) or 1.0) as ended:
+        pass
+    time.sleep(0.4)
+    assert asked == [] and not ended.expired
