@@ -1,7 +1,7 @@
 """Fairness: deliveries per second to healthy endpoints, alone and with slow-dripping neighbours.
 
     python bench/bench_isolation.py [--endpoints 1000] [--events 3] [--slow-percent 10]
-                                    [--rounds 5] [--drip 0.5] [--also-cold-from DIR]
+                                    [--rounds 5] [--warmup 1] [--drip 0.5] [--also-cold-from DIR]
 
 Needs PostgreSQL and Redis on 127.0.0.1 (`make services`); uses its own database
 (linkdist_bench_isolation, created and migrated when missing) and its own Redis queues.
@@ -23,7 +23,9 @@ recorded. Each of --rounds rounds runs the three twice, the second time in rever
 (alone, cold, steady, steady, cold, alone: a drift of the machine's speed through the round
 weighs on every case alike), and gives two ratios of summed rates (2 / 1, 3 / 1); the figures
 are the median ratios and the lowest (the slowest round: one run on this shared 2-core machine
-can be a third slower than the next). The target is at least 90 % in both.
+can be a third slower than the next). The target is at least 90 % in both. One cold run
+(`--warmup`) comes first and is not counted: a bench's first runs, on a fresh database and
+fresh sinks, were often slower than the same cases later (up to a quarter, docs/performance.md).
 `--also-cold-with SECONDS` adds a cold run with WEBHOOK_FIRST_CONTACT_TIMEOUT=SECONDS to every
 round (0: before/after in the same minute). `--also-cold-from DIR` adds a cold run whose pools
 run the code of another checkout (`git worktree add DIR <commit>`, its `.venv` linked to this
@@ -181,10 +183,12 @@ def measure(
                     raise SystemExit(f"only {done.count()} of {len(wanted)} delivered in 600 s")
                 time.sleep(0.5)
         finished = done.aggregate(last=Max("delivered_at"))["last"]
+        logs = {name: pools[name].log() for name in names}
+        probe.profile.messages = {name: log.count("] received") for name, log in logs.items()}
         probe.profile.taken_over = len(
-            re.findall(r"notifications\.take_over\[[^]]*\] received", pools["quarantine"].log())
+            re.findall(r"notifications\.take_over\[[^]]*\] received", logs["quarantine"])
         )
-        probe.profile.handed_over = pools["deliveries"].log().count("handed to quarantine")
+        probe.profile.handed_over = logs["deliveries"].count("handed to quarantine")
         return len(wanted), (finished - started).total_seconds(), probe.profile
     finally:
         pools.kill()  # slow sends may be in flight: no need to wait for them
@@ -230,6 +234,12 @@ def main() -> None:
     parser.add_argument("--slow-percent", type=float, default=10)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument(
+        "--warmup",
+        type=int,
+        default=1,
+        help="cold runs before the rounds, not counted (a bench's first runs are often slower)",
+    )
+    parser.add_argument(
         "--drip", type=float, default=0.5, help="seconds between the slow answers' bytes (0: none)"
     )
     parser.add_argument(
@@ -259,6 +269,9 @@ def main() -> None:
     per_cpu: dict[str, list[float]] = {case.name: [] for case in cases}
     try:
         configure()
+        for _ in range(args.warmup):
+            count, seconds, _ = measure(ports["healthy"], ports["slow"], args.events)
+            print(f"  warm-up: {count / seconds:,.0f}/s (cold, not counted)", flush=True)
         for _ in range(args.rounds):
             totals = {case.name: Totals() for case in cases}
             for case in round_order(cases):

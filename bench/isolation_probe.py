@@ -58,6 +58,7 @@ class Profile:
     retries_in_flight: list[int] = field(default_factory=list)
     connections: list[int] = field(default_factory=list)
     taken_over: int = 0  # first contacts cut off in `deliveries`, taken over by quarantine
+    messages: dict[str, int] = field(default_factory=dict)  # pool -> task messages received
     handed_over: int = 0  # lanes handed to quarantine unclaimed (code before 2026-12-04)
 
     def line(self) -> str:
@@ -68,11 +69,13 @@ class Profile:
 
         cpu = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in self.cpu.items())
         switches = ", ".join(f"{name} {count:,}" for name, count in self.switches.items())
+        messages = ", ".join(f"{name} {count:,}" for name, count in self.messages.items())
         return (
             f"CPU {cpu}; context switches {switches}; slow runs in flight (peak/mean): "
             f"not known to fail {peak_mean(self.first_in_flight)}, known to fail "
             f"{peak_mean(self.retries_in_flight)}; DB connections {peak_mean(self.connections)}; "
-            f"first contacts taken over by quarantine {self.taken_over}"
+            f"messages received {messages}; first contacts taken over by quarantine "
+            f"{self.taken_over}"
             + (f", handed over unclaimed {self.handed_over}" if self.handed_over else "")
         )
 
