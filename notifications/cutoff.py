@@ -11,7 +11,8 @@ A cut-off first contact costs `deliveries` some 40 % less that way (docs/perform
 The claim's lease (one WEBHOOK_TIMEOUT and DELIVERY_LEASE_GRACE) outlives the first
 contact's deadline by tens of seconds: time for the message to be taken. If it runs out
 first, the sweeper has recovered the deliveries as a lost worker's, and the take-over finds
-nothing to record (an error logged, `linkdist_delivery_takeovers_lost` counted). A message
+nothing to record (an error logged, `linkdist_delivery_takeovers_lost` counted, /healthz's
+`delivery_takeovers` failing). A message
 taken twice (quarantine lost after the record) finds the attempt recorded, and only drains
 the lane.
 """
@@ -24,15 +25,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.db.models import F
+from django.utils import timezone
+
 from common import metrics
 from common.redact import redact
 from notifications import lanes
 from notifications.lanes import Lane
-from notifications.models import Attempt, Delivery
+from notifications.models import Attempt, Delivery, DeliveryMeter
 from notifications.recorder import Recorder, Result
 from notifications.transports.base import TransportError
 
 log = logging.getLogger(__name__)
+METER = "deliveries"
 
 
 @dataclass(frozen=True)
@@ -88,12 +93,26 @@ def take_over(lane: Lane, token: uuid.UUID, cut: CutOff) -> bool:
             lane,
         )
         metrics.DELIVERY_TAKEOVERS_LOST.inc()
+        record_lost_take_over(timezone.now())
         return False
     lanes.release([row for row in rows if row is not cut_row], token)
     recorder = Recorder(token)
     recorder.add(cut.result(cut_row))
     recorder.flush()  # its retry: the run that follows the take-over
     return True
+
+
+def record_lost_take_over(now: datetime) -> None:
+    """Counted where /healthz looks (its check `delivery_takeovers`)."""
+    DeliveryMeter.objects.get_or_create(name=METER)
+    DeliveryMeter.objects.filter(name=METER).update(
+        takeovers_lost=F("takeovers_lost") + 1, takeover_lost_at=now
+    )
+
+
+def last_lost_take_over() -> datetime | None:
+    meter = DeliveryMeter.objects.filter(name=METER).first()
+    return meter.takeover_lost_at if meter else None
 
 
 def recorded(cut: CutOff) -> bool:

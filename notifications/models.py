@@ -256,3 +256,16 @@ class Attempt(models.Model):
 
     def __str__(self) -> str:
         return f"attempt {self.number} of {self.delivery_id}: {self.outcome}"
+
+
+class DeliveryMeter(models.Model):
+    """Work of the dispatch runs that could not be done, for /healthz (one row, `deliveries`):
+    first contacts cut off in `deliveries` whose claim ran out before quarantine took them
+    over (cutoff.py; the sweeper recovered their deliveries)."""
+
+    name = models.CharField(max_length=40, primary_key=True)
+    takeovers_lost = models.BigIntegerField(default=0, help_text="Take-overs lost, ever.")
+    takeover_lost_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.takeovers_lost} take-overs lost"

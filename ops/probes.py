@@ -12,6 +12,7 @@ from celery import current_app
 from django.conf import settings
 from django.db import connection
 
+from notifications import cutoff
 from ops import backlog, heartbeat
 from ops.verdict import Limits, Observed
 from retention import outcome
@@ -89,6 +90,7 @@ def observe(now: datetime) -> Observed:
         oldest_due_refresh=backlog.oldest_due_refresh(now),
         oldest_due_delivery=backlog.oldest_due_delivery(now),
         lease_lost_at=meter.current().lease_lost_at,
+        takeover_lost_at=cutoff.last_lost_take_over(),
         refresh_projected=backlog.refresh_projected(now),
         purge_completed_at=purged.completed_at,
         purge_failed_at=purged.failed_at,
@@ -102,6 +104,7 @@ def limits() -> Limits:
         refresh_max_lag=settings.HEALTH_MAX_REFRESH_LAG,
         delivery_max_lag=settings.HEALTH_MAX_DELIVERY_LAG,
         lease_lost_window=settings.HEALTH_MAX_REFRESH_LAG,
+        takeover_lost_window=settings.HEALTH_MAX_DELIVERY_LAG,
         refresh_margin=current_minimum(),
         retention_failure_window=2 * settings.RETENTION_INTERVAL,
         retention_max_age=3 * settings.RETENTION_INTERVAL,

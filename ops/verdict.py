@@ -17,6 +17,7 @@ class Limits:
     refresh_max_lag: int  # seconds the oldest due link may wait for its refresh
     delivery_max_lag: int  # seconds the oldest due delivery may wait
     lease_lost_window: int = 300  # seconds a refresh chunk's lost lease is reported
+    takeover_lost_window: int = 600  # seconds a lost take-over of a first contact is reported
     refresh_margin: int = 0  # seconds: the shortest margin in force (refresh/margin.py)
     retention_failure_window: int = 7200  # seconds a purge run's undone work is reported
     retention_max_age: int = 10800  # seconds since a purge run last completed
@@ -30,6 +31,7 @@ class Observed:
     oldest_due_refresh: datetime | None = None
     oldest_due_delivery: datetime | None = None
     lease_lost_at: datetime | None = None  # when a refresh chunk last lost its lease
+    takeover_lost_at: datetime | None = None  # when quarantine last found a take-over's claim gone
     refresh_projected: float = 0.0  # seconds the pools need for links due within the margin
     purge_completed_at: datetime | None = None  # when a purge run last completed (None: never)
     purge_failed_at: datetime | None = None  # when a purge run last left work undone
@@ -117,6 +119,19 @@ def lease_check(observed: Observed, limits: Limits) -> Check:
     )
 
 
+def takeover_check(observed: Observed, limits: Limits) -> Check:
+    seconds = age(observed.now, observed.takeover_lost_at)
+    if seconds is None or seconds > limits.takeover_lost_window:
+        return Check(True, "no cut-off first contact lost its claim lately")
+    return Check(
+        False,
+        f"a first contact cut off in deliveries lost its claim {seconds:.0f}s ago, before "
+        "quarantine took it over (quarantine behind: raise QUARANTINE_CONCURRENCY or "
+        "DELIVERY_LEASE_GRACE)",
+        seconds,
+    )
+
+
 def backlog_check(observed: Observed, limits: Limits) -> Check:
     projected, margin = observed.refresh_projected, limits.refresh_margin
     if margin and projected > margin:
@@ -172,5 +187,6 @@ def judge(observed: Observed, limits: Limits) -> Verdict:
     checks["refresh_backlog"] = backlog_check(observed, limits)
     delivery_lag = lag(observed.now, observed.oldest_due_delivery)
     checks["delivery_lag"] = lag_check("delivery", delivery_lag, limits.delivery_max_lag)
+    checks["delivery_takeovers"] = takeover_check(observed, limits)
     checks["retention"] = retention_check(observed, limits)
     return Verdict(checks)

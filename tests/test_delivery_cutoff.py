@@ -8,6 +8,7 @@ import logging
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -123,7 +124,7 @@ def test_the_take_over_records_what_a_local_record_would(cut_off_soon, endpoint,
 
 @pytest.mark.django_db
 def test_a_take_over_after_the_lease_ran_out_writes_nothing_and_says_so(
-    cut_off_soon, endpoint, caplog
+    cut_off_soon, endpoint, caplog, client
 ):
     sluggish = endpoint(default=Reply(200, delay=2))
     lane = Lane.of("webhook", sluggish.recipient.id)
@@ -141,6 +142,11 @@ def test_a_take_over_after_the_lease_ran_out_writes_nothing_and_says_so(
     assert "lost its claim" in caplog.text and "DELIVERY_LEASE_GRACE" in caplog.text
     assert not Attempt.objects.filter(delivery_id__in=ids).exists()
     assert Recipient.objects.get(id=sluggish.recipient.id).consecutive_failures == 0
+    # and /healthz shows it, from what the take-over wrote down
+    cache.clear()
+    body = client.get("/healthz").json()
+    assert "delivery_takeovers" in body["failing"]
+    assert "QUARANTINE_CONCURRENCY" in body["checks"]["delivery_takeovers"]["detail"]
 
 
 @pytest.mark.django_db

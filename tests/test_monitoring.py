@@ -66,7 +66,7 @@ def test_the_rules_pass_promtool():
         [promtool(), "check", "rules", str(RULES)], capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "SUCCESS: 3 rules found" in done.stdout
+    assert "SUCCESS: 4 rules found" in done.stdout
 
 
 def test_a_real_scrape_passes_promtool_check_metrics(scrape):

@@ -38,7 +38,7 @@ def test_all_fresh_is_healthy():
     assert set(verdict.checks) == {
         "database", "broker", "media_bucket", "beat", "queue:upkeep", "queue:deliveries",
         "queue:bulk", "refresh_lag", "refresh_leases", "refresh_backlog", "delivery_lag",
-        "retention",
+        "delivery_takeovers", "retention",
     }  # fmt: skip
 
 
@@ -72,6 +72,14 @@ def test_a_lost_refresh_lease_fails_until_the_window_passes():
     assert recent.failing == ["refresh_leases"]
     assert "LINKS_REFRESH_LEASE" in recent.checks["refresh_leases"].detail
     assert judge(observed(lease_lost_at=ago(301)), limits).healthy
+
+
+def test_a_lost_take_over_of_a_first_contact_fails_until_the_window_passes():
+    limits = Limits(**{**vars(LIMITS), "takeover_lost_window": 600})
+    recent = judge(observed(takeover_lost_at=ago(42)), limits)
+    assert recent.failing == ["delivery_takeovers"]
+    assert "QUARANTINE_CONCURRENCY" in recent.checks["delivery_takeovers"].detail
+    assert judge(observed(takeover_lost_at=ago(601)), limits).healthy
 
 
 def test_a_projected_refresh_backlog_longer_than_the_margin_fails():
