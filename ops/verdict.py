@@ -107,28 +107,30 @@ def lag_check(what: str, seconds: float, limit: int) -> Check:
     return Check(True, f"the oldest due {what} has waited {seconds:.0f}s", seconds)
 
 
+def lost_work_check(seconds: float | None, window: int, quiet: str, lost: str) -> Check:
+    """Fails for `window` seconds after work was lost `seconds` ago (`lost` takes the age)."""
+    if seconds is None or seconds > window:
+        return Check(True, quiet)
+    return Check(False, lost.format(age=f"{seconds:.0f}s"), seconds)
+
+
 def lease_check(observed: Observed, limits: Limits) -> Check:
-    seconds = age(observed.now, observed.lease_lost_at)
-    if seconds is None or seconds > limits.lease_lost_window:
-        return Check(True, "no refresh chunk lost its lease lately")
-    return Check(
-        False,
-        f"a refresh chunk lost its lease {seconds:.0f}s ago: its links were re-signed but not "
-        "saved (LINKS_REFRESH_LEASE too short for LINKS_REFRESH_CHUNK at the rate S3 answers)",
-        seconds,
+    return lost_work_check(
+        age(observed.now, observed.lease_lost_at),
+        limits.lease_lost_window,
+        "no refresh chunk lost its lease lately",
+        "a refresh chunk lost its lease {age} ago: its links were re-signed but not saved "
+        "(LINKS_REFRESH_LEASE too short for LINKS_REFRESH_CHUNK at the rate S3 answers)",
     )
 
 
 def takeover_check(observed: Observed, limits: Limits) -> Check:
-    seconds = age(observed.now, observed.takeover_lost_at)
-    if seconds is None or seconds > limits.takeover_lost_window:
-        return Check(True, "no cut-off first contact lost its claim lately")
-    return Check(
-        False,
-        f"a first contact cut off in deliveries lost its claim {seconds:.0f}s ago, before "
-        "quarantine took it over (quarantine behind: raise QUARANTINE_CONCURRENCY or "
-        "DELIVERY_LEASE_GRACE)",
-        seconds,
+    return lost_work_check(
+        age(observed.now, observed.takeover_lost_at),
+        limits.takeover_lost_window,
+        "no cut-off first contact lost its claim lately",
+        "a first contact cut off in deliveries lost its claim {age} ago, before quarantine "
+        "took it over (quarantine behind: raise QUARANTINE_CONCURRENCY or DELIVERY_LEASE_GRACE)",
     )
 
 
