@@ -12,9 +12,8 @@ The claim's lease (one WEBHOOK_TIMEOUT and DELIVERY_LEASE_GRACE) outlives the fi
 contact's deadline by tens of seconds: time for the message to be taken. If it runs out
 first, the sweeper has recovered the deliveries as a lost worker's, and the take-over finds
 nothing to record (an error logged, `linkdist_delivery_takeovers_lost` counted, /healthz's
-`delivery_takeovers` failing). A message
-taken twice (quarantine lost after the record) finds the attempt recorded, and only drains
-the lane.
+`delivery_takeovers` failing). A message taken twice (quarantine lost after the record) finds
+the attempt recorded, and only drains the lane.
 """
 
 from __future__ import annotations
