@@ -95,7 +95,6 @@ def drain(
                 token,
                 lease_end=started + lane.lease,
                 until=budget_end,
-                cut_off_to_quarantine=in_deliveries,
             )
             attempted += len(sent)
             errors = [result for result in sent if result.error is not None]
@@ -117,11 +116,10 @@ def send_round(
     *,
     lease_end: float,
     until: float,
-    cut_off_to_quarantine: bool = False,
 ) -> list[Result]:
-    """Send the round's deliveries in turn; returns the results (what was attempted).
-    `cut_off_to_quarantine`: a first contact cut off is handed, claimed, to quarantine
-    (cutoff.py)."""
+    """Send the round's deliveries in turn; returns the results (what was attempted). From
+    `deliveries` (transport.in_deliveries), a first contact cut off is handed, claimed, to
+    quarantine (cutoff.py)."""
     recorder = Recorder(token)
     unsent: list[Delivery] = []
     sent: list[Result] = []
@@ -134,7 +132,7 @@ def send_round(
                 break
             result = attempt(transport, delivery)
             sent.append(result)
-            if cut_off_to_quarantine and cutoff.is_cut_off(result):
+            if transport.in_deliveries and cutoff.is_cut_off(result):
                 enqueue_retries(recorder.flush())  # what came before, written under the claim
                 if enqueue_take_over(lane, token, cutoff.CutOff.of(result).to_message()):
                     break  # quarantine records it and releases the rest, under this claim
