@@ -16,8 +16,9 @@ from django.utils import timezone
 
 from media import factory
 from media.factory import build_signer
-from tasks.models import ShareLink
-from tasks.refresh import claims, lapsing, refresher
+from tasks.batches.linkstore import NewLink, copy_into_table
+from tasks.models import Batch, ShareLink
+from tasks.refresh import claims, lapsing, refresher, resign
 from tasks.refresh.margin import current_minimum
 from tasks.revocation.revoke import revoke
 from tests.batches import unique_prefix
@@ -101,6 +102,37 @@ def test_a_pass_reads_links_as_the_orm_does(put_object):
     assert [tuple(getattr(link, name) for name in claims.TAKEN_FIELDS) for link in read] == as_orm
     assert read[0].refresh_until is not None and read[0].filename == "r\u00e9sum\u00e9.pdf"
     assert {link.expires_at.utcoffset() for link in read} == {timedelta(0)}
+
+
+@pytest.mark.django_db(transaction=True)  # committed rows: the planner's statistics are real
+def test_a_save_finds_its_links_by_their_key_not_by_a_scan_of_the_table():
+    """A chunk's save joined on its scratch table alone made the planner read the whole link
+    table (or its key index from the start) for every chunk: O(N) a chunk, O(N²) a pass."""
+    now = timezone.now().replace(microsecond=0)
+    batch = Batch.objects.create(source=Batch.Source.KEYS, bucket="b", expires_in=600)
+    links = [
+        NewLink(f"k/{n:05}", "https://old.invalid", now, now + timedelta(minutes=10))
+        for n in range(5000)
+    ]
+    copy_into_table(batch, links)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE tasks_sharelink")
+    saved = list(batch.links.order_by("id")[2000:2010])
+    plans: list[str] = []
+
+    def explain_first(execute, sql, params, many, context):
+        if sql.startswith("UPDATE"):
+            with context["connection"].cursor() as cursor:
+                cursor.execute(f"EXPLAIN {sql}", params)
+                plans.append("\n".join(row[0] for row in cursor.fetchall()))
+        return execute(sql, params, many, context)
+
+    new = [resign.Resigned(link.id, "https://new.invalid", now, now, None, 1) for link in saved]
+    with transaction.atomic(), connection.execute_wrapper(explain_first):
+        assert sorted(resign.save(new, now)) == [link.id for link in saved]
+
+    assert "Seq Scan on tasks_sharelink" not in plans[0], plans[0]
+    assert "Index Cond: (id = ANY" in plans[0], plans[0]  # the key index, for these ids only
 
 
 def test_links_due_at_one_instant_are_taken_in_issue_order_without_a_sort(put_object):
