@@ -10,21 +10,26 @@ and dropped here, the Redis queues are this run's own. S3 is bench/s3_standin.py
 stand-in holding --links + --bulk-keys synthetic keys (folders of 1,000) that answers HEAD
 and ListObjectsV2 and counts the requests (LocalStack cannot hold a million objects here).
 
-1. The `upkeep` and `bulk` pools and `beat` start from their Procfile lines (refresh passes
-   every LINKS_REFRESH_INTERVAL=2 s, LINKS_REFRESH_CHECK_EXISTS from --check). Like with
-   like: the bulk pool runs BULK_CONCURRENCY=2 processes, the refresh LINKS_REFRESH_PARALLEL=2
-   passes; both sign through the same sign_many() and the same signer.
-2. Bulk: create_batch of --bulk-keys keys (a key list, existence check off, as
-   bench_bulk_issue.py) signed by the bulk pool; B = keys / seconds from the call to done.
+1. The `bulk` pool starts from its Procfile line, and `upkeep` and `beat` from theirs for each
+   keep-alive phase (refresh passes every LINKS_REFRESH_INTERVAL=2 s,
+   LINKS_REFRESH_CHECK_EXISTS from --check). Like with like: the bulk pool runs
+   BULK_CONCURRENCY=2 processes, the refresh LINKS_REFRESH_PARALLEL=2 passes; both sign
+   through the same sign_many() and the same signer.
+2. Bulk into an empty table: create_batch of --bulk-keys keys (a key list, existence check
+   off, as bench_bulk_issue.py) signed by the bulk pool; keys / seconds from the call to done.
 3. Load: --links links of one issued, refreshing batch, written by the bulk path's binary
    COPY (tasks.batches.linkstore), all due at the commit (refresh_at in the past) with --remaining
    seconds of life left: the moment a whole batch comes due together.
-4. Keep-alive: beat's passes re-sign them; the due count is polled (partial index) until it
-   is 0, or until the links' old expiry passes. R = links re-signed / seconds from the commit.
-   S3 requests are those the stand-in counted meanwhile, per 1,000 links. Lapsed: links
-   marked lapsed, left unrefreshed past their expiry, or re-signed after it.
-5. --check both (the default): steps 3-4 with the check on, then again (upkeep and beat
-   restarted) with it off, on a second batch of the same keys.
+4. Bulk beside them: the sample of step 2 again, into the table that now holds the due links,
+   as the refresh finds it (an index of a million links costs an insert more than an empty
+   one): B, the bulk rate the phase's refresh is compared with.
+5. Keep-alive: upkeep and beat start; beat's passes re-sign the links; the due count is polled
+   (partial index) until it is 0, or until the links' old expiry passes. R = links re-signed /
+   seconds from the moment both were up. S3 requests are those the stand-in counted
+   meanwhile, per 1,000 links. Lapsed: links marked lapsed, left unrefreshed past their
+   expiry, or re-signed after it.
+6. --check both (the default): steps 3-5 with the check on, then again with it off, on a
+   second batch of the same keys.
 
 CPU: besides the rates (wall clock, so a busy machine moves them), each phase counts the CPU
 seconds (user + system, from /proc) of the pools, beat, this process and the PostgreSQL
@@ -161,22 +166,23 @@ def due(batch: Any, since: datetime) -> Any:
     return active.filter(refresh_at__isnull=False, refresh_at__lte=since)
 
 
-def keep_alive(batch: Any, count: int, committed: datetime, expires_at: datetime) -> float:
-    """Wait until no loaded link is due, or their expiry has passed; seconds from the commit.
-    Polled with EXISTS (the due index's first entry), counted only for the progress line: a
-    count every half second walked up to a million index entries, CPU the refresh was
-    charged for and its pools went without."""
+def keep_alive(
+    batch: Any, count: int, started: float, since: datetime, expires_at: datetime
+) -> float:
+    """Wait until no loaded link (due at `since`) is due, or their expiry has passed; seconds
+    from `started` (perf_counter). Polled with EXISTS (the due index's first entry), counted
+    only for the progress line: a count every half second walked up to a million index
+    entries, CPU the refresh was charged for and its pools went without."""
     from django.utils import timezone
 
-    started = time.perf_counter() - (timezone.now() - committed).total_seconds()
     shown = time.perf_counter()
     while True:
-        left = due(batch, committed).exists()
+        left = due(batch, since).exists()
         elapsed = time.perf_counter() - started
         if not left or timezone.now() > expires_at:
             return elapsed
         if time.perf_counter() - shown >= 10:
-            done = count - due(batch, committed).count()
+            done = count - due(batch, since).count()
             print(f"  {elapsed:6.0f} s: {done:,} of {count:,} re-signed", flush=True)
             shown = time.perf_counter()
         time.sleep(0.5)
@@ -236,29 +242,58 @@ class CpuMeter:
 
 
 @dataclass
-class Phase:
-    check: str
+class Rate:
     links: int
-    refreshed: int
     seconds: float
     cpu: float
-    requests: int
-    lapsed: int
 
     @property
-    def rate(self) -> float:
-        return self.refreshed / self.seconds
+    def per_second(self) -> float:
+        return self.links / self.seconds
 
     @property
     def cpu_per_1000(self) -> float:
-        """Milliseconds of CPU per 1,000 links re-signed."""
-        return 1e6 * self.cpu / max(self.refreshed, 1)
+        """Milliseconds of CPU per 1,000 links."""
+        return 1e6 * self.cpu / max(self.links, 1)
+
+
+@dataclass
+class Phase:
+    check: str
+    links: int
+    refresh: Rate
+    bulk: Rate  # the bulk sample into the same table, just before the refresh
+    requests: int
+    lapsed: int
+
+    def ratio(self) -> float:
+        return self.refresh.per_second / self.bulk.per_second
+
+    def cpu_ratio(self) -> float:
+        return self.bulk.cpu_per_1000 / self.refresh.cpu_per_1000
+
+
+def bulk_sample(args: argparse.Namespace, meter: CpuMeter, table: str) -> Rate:
+    cpu = meter.seconds()
+    rate = bulk_rate(args.links, args.bulk_keys)
+    sample = Rate(args.bulk_keys, args.bulk_keys / rate, meter.seconds() - cpu)
+    print(
+        f"bulk, {table}: {args.bulk_keys:,} keys in {sample.seconds:.1f} s, "
+        f"{sample.per_second:,.0f} links/s; CPU {sample.cpu_per_1000:.0f} ms per 1,000 links",
+        flush=True,
+    )
+    return sample
 
 
 def keep_alive_phase(args: argparse.Namespace, endpoint: str, meter: CpuMeter, check: str) -> Phase:
-    """Upkeep and beat with the check on or off; a batch of --links links all due at once."""
+    """A batch of --links links all due at once; the bulk sample into the table that holds
+    them; then upkeep and beat, with the check on or off, keep them alive."""
+    from django.utils import timezone
+
     from tests.services.celery_processes import PoolProcess
 
+    batch, committed, expires_at = load(args.links, args.remaining)
+    bulk = bulk_sample(args, meter, f"beside the {args.links:,} due links")
     setting = {"LINKS_REFRESH_CHECK_EXISTS": "true" if check == "on" else "false"}
     url = os.environ["TEST_DATABASE_URL"]
     with ExitStack() as stack:
@@ -266,14 +301,16 @@ def keep_alive_phase(args: argparse.Namespace, endpoint: str, meter: CpuMeter, c
             pool = PoolProcess(url, name, extra_env=setting).start(timeout=120)
             stack.callback(pool.stop)
             meter.pools.append(pool)
-        batch, committed, expires_at = load(args.links, args.remaining)
-        before, cpu = s3_requests(endpoint), meter.seconds()
-        elapsed = keep_alive(batch, args.links, committed, expires_at)
+        started, before, cpu = time.perf_counter(), s3_requests(endpoint), meter.seconds()
+        lifetime = (expires_at - timezone.now()).total_seconds()
+        print(f"upkeep and beat up: the links have {lifetime:,.0f} s of life left", flush=True)
+        elapsed = keep_alive(batch, args.links, started, committed, expires_at)
         cpu = meter.seconds() - cpu
         requests = s3_requests(endpoint) - before
         meter.pools = meter.pools[:-2]
     refreshed = args.links - due(batch, committed).count()
-    return Phase(check, args.links, refreshed, elapsed, cpu, requests, lapsed(batch, expires_at))
+    refresh = Rate(refreshed, elapsed, cpu)
+    return Phase(check, args.links, refresh, bulk, requests, lapsed(batch, expires_at))
 
 
 def run(args: argparse.Namespace, endpoint: str) -> str:
@@ -288,32 +325,29 @@ def run(args: argparse.Namespace, endpoint: str) -> str:
         pool = PoolProcess(os.environ["TEST_DATABASE_URL"], "bulk").start(timeout=120)
         stack.callback(pool.stop)
         meter.pools.append(pool)
-        cpu = meter.seconds()
-        bulk = bulk_rate(args.links, args.bulk_keys)
-        bulk_cpu = 1e6 * (meter.seconds() - cpu) / args.bulk_keys  # ms per 1,000
-        print(
-            f"bulk: {args.bulk_keys:,} keys in {args.bulk_keys / bulk:.1f} s, {bulk:,.0f} links/s; "
-            f"CPU {bulk_cpu:.0f} ms per 1,000 links",
-            flush=True,
-        )
+        empty = bulk_sample(args, meter, "into an empty table")
         checks = ("on", "off") if args.check == "both" else (args.check,)
         phases = [keep_alive_phase(args, endpoint, meter, check) for check in checks]
     for phase in phases:
+        refresh, bulk = phase.refresh, phase.bulk
         print(
-            f"refresh, existence check {phase.check}: {phase.refreshed:,} of {phase.links:,} "
-            f"links re-signed in {phase.seconds:.1f} s from the commit, {phase.rate:,.0f} "
-            f"links/s, {100 * phase.rate / bulk:.0f} % of bulk; CPU {phase.cpu_per_1000:.0f} ms "
-            f"per 1,000 links (bulk {bulk_cpu:.0f}: {100 * bulk_cpu / phase.cpu_per_1000:.0f} % "
-            f"of bulk by CPU); {1000 * phase.requests / phase.links:.1f} S3 requests per 1,000; "
-            f"lapsed {phase.lapsed:,} (upkeep pool, LINKS_REFRESH_PARALLEL="
+            f"refresh, existence check {phase.check}: {refresh.links:,} of {phase.links:,} "
+            f"links re-signed in {refresh.seconds:.1f} s, {refresh.per_second:,.0f} links/s, "
+            f"{100 * phase.ratio():.0f} % of bulk ({bulk.per_second:,.0f} links/s into the same "
+            f"table; {100 * refresh.per_second / empty.per_second:.0f} % of bulk into an empty "
+            f"one); CPU {refresh.cpu_per_1000:.0f} ms per 1,000 links (bulk "
+            f"{bulk.cpu_per_1000:.0f}: {100 * phase.cpu_ratio():.0f} % of bulk by CPU); "
+            f"{1000 * phase.requests / phase.links:.1f} S3 requests per 1,000; lapsed "
+            f"{phase.lapsed:,} (upkeep pool, LINKS_REFRESH_PARALLEL="
             f"{settings.LINKS_REFRESH_PARALLEL}, chunks of {settings.LINKS_REFRESH_CHUNK:,})",
             flush=True,
         )
     last = phases[0]
     return (
         f"keepalive: {args.links:,} links, {1000 * last.requests / args.links:.1f} S3 requests "
-        f"per 1,000 links, refresh {last.rate:,.0f} links/s, bulk {bulk:,.0f} links/s, "
-        f"refresh/bulk {100 * last.rate / bulk:.0f} %, lapsed {last.lapsed:,}"
+        f"per 1,000 links, refresh {last.refresh.per_second:,.0f} links/s, bulk "
+        f"{last.bulk.per_second:,.0f} links/s, refresh/bulk {100 * last.ratio():.0f} %, "
+        f"lapsed {last.lapsed:,}"
     )
 
 

@@ -106,8 +106,8 @@ def test_a_pass_reads_links_as_the_orm_does(put_object):
 
 @pytest.mark.django_db(transaction=True)  # committed rows: the planner's statistics are real
 def test_a_save_finds_its_links_by_their_key_not_by_a_scan_of_the_table():
-    """A chunk's save joined on its scratch table alone made the planner read the whole link
-    table (or its key index from the start) for every chunk: O(N) a chunk, O(N²) a pass."""
+    """A chunk's save joined on its scratch table alone let the planner read the whole link
+    table (or its key index from the start) for every chunk."""
     now = timezone.now().replace(microsecond=0)
     batch = Batch.objects.create(source=Batch.Source.KEYS, bucket="b", expires_in=600)
     links = [

@@ -66,8 +66,8 @@ def save(links: Sequence[Resigned], now: datetime) -> list[int]:
         rows = (tuple(getattr(link, name) for name in COLUMNS) for link in links)
         copy_to_scratch(cursor, SCRATCH, COLUMNS, rows, binary=True)
         # `l.id = ANY(ids)`: the links are found by their primary key. Joined on the scratch
-        # table alone (which has no statistics), the planner scanned the whole link table, or
-        # the key index from its start, for every chunk: a pass over N links cost O(N²).
+        # table alone (which has no statistics), the planner could read the whole link table,
+        # or its key index from the start, for every chunk (100,000 links: 27 of 43 ms).
         cursor.execute(
             f"UPDATE {table} AS l SET url = r.url, issued_at = r.issued_at, "  # noqa: S608 - constants
             "expires_at = r.expires_at, refresh_at = r.refresh_at, version = l.version + 1, "
