@@ -64,6 +64,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import scratch  # noqa: E402
+from bench.keepalive_floors import CHUNK, resign_due, store_new  # noqa: E402
 from bench.s3_standin import synthetic_key  # noqa: E402
 
 BUCKET = "keepalive-media"
@@ -313,6 +314,29 @@ def keep_alive_phase(args: argparse.Namespace, endpoint: str, meter: CpuMeter, c
     return Phase(check, args.links, refresh, bulk, requests, lapsed(batch, expires_at))
 
 
+def floors(args: argparse.Namespace) -> tuple[Rate, Rate]:
+    """The least work that stores --bulk-keys new links, and that re-signs as many due links in
+    place, on the table the phases left (bench/keepalive_floors.py)."""
+    load(args.bulk_keys, args.remaining)  # due now
+    meter = CpuMeter()  # this process and the database's backends: the pools are stopped
+    cpu, started = meter.seconds(), time.perf_counter()
+    store_new(args.links, args.bulk_keys, TTL)
+    store = Rate(args.bulk_keys, time.perf_counter() - started, meter.seconds() - cpu)
+    cpu, started = meter.seconds(), time.perf_counter()
+    count = resign_due(TTL)
+    resign = Rate(count, time.perf_counter() - started, meter.seconds() - cpu)
+    print(
+        f"floors (one process, chunks of {CHUNK:,}, no queue, lease or check): storing "
+        f"{store.links:,} new links {store.per_second:,.0f} links/s, CPU "
+        f"{store.cpu_per_1000:.0f} ms per 1,000; re-signing {resign.links:,} due links in place "
+        f"{resign.per_second:,.0f} links/s, CPU {resign.cpu_per_1000:.0f} ms per 1,000: "
+        f"re-sign/store {100 * resign.per_second / store.per_second:.0f} % (by CPU "
+        f"{100 * store.cpu_per_1000 / resign.cpu_per_1000:.0f} %)",
+        flush=True,
+    )
+    return store, resign
+
+
 def run(args: argparse.Namespace, endpoint: str) -> str:
     from django.conf import settings
     from django.core.management import call_command
@@ -328,6 +352,7 @@ def run(args: argparse.Namespace, endpoint: str) -> str:
         empty = bulk_sample(args, meter, "into an empty table")
         checks = ("on", "off") if args.check == "both" else (args.check,)
         phases = [keep_alive_phase(args, endpoint, meter, check) for check in checks]
+    _, resign = floors(args)
     for phase in phases:
         refresh, bulk = phase.refresh, phase.bulk
         print(
@@ -338,7 +363,8 @@ def run(args: argparse.Namespace, endpoint: str) -> str:
             f"one); CPU {refresh.cpu_per_1000:.0f} ms per 1,000 links (bulk "
             f"{bulk.cpu_per_1000:.0f}: {100 * phase.cpu_ratio():.0f} % of bulk by CPU); "
             f"{1000 * phase.requests / phase.links:.1f} S3 requests per 1,000; lapsed "
-            f"{phase.lapsed:,} (upkeep pool, LINKS_REFRESH_PARALLEL="
+            f"{phase.lapsed:,}; {100 * refresh.per_second / resign.per_second:.0f} % of the "
+            f"re-sign floor (upkeep pool, LINKS_REFRESH_PARALLEL="
             f"{settings.LINKS_REFRESH_PARALLEL}, chunks of {settings.LINKS_REFRESH_CHUNK:,})",
             flush=True,
         )
