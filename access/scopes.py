@@ -119,6 +119,8 @@ class KeyScope:
 
     def split(self, keys: Sequence[str]) -> tuple[list[str], dict[str, str]]:
         """(allowed keys in order, {refused key: why})."""
+        if self.allows_all_plain(keys):
+            return list(keys), {}
         allowed, refused = [], {}
         for key in keys:
             reason = self.refusal(key)
@@ -127,6 +129,27 @@ class KeyScope:
             else:
                 refused[key] = reason
         return allowed, refused
+
+    def allows_all_plain(self, keys: Sequence[str]) -> bool:
+        """True only when refusal() allows every key, all printable ASCII (a batch's common
+        case), decided on the keys joined, in a few C calls where refusal() took 4 µs a key
+        (a 100,000-key batch: 0.2 s). False: ask refusal() for each key.
+
+        On printable ASCII, refusal() folds a key to `key.replace("\\", "/").lower()` and
+        refuses it only for a leading "/", a "//", a "." or ".." segment (all of them hold
+        "/." or start with "."), a reserved prefix, or a key outside the grants."""
+        if not all(type(key) is str for key in keys):
+            return False
+        together = "".join(keys)
+        if not (together.isascii() and together.isprintable()):
+            return False
+        lines = "\n" + "\n".join(keys).replace("\\", "/").lower()  # one key a line, folded
+        tricks = ("\n/", "//", "/.", "\n.", *(f"\n{prefix}" for prefix in self.folded_reserved))
+        if any(trick in lines for trick in tricks):
+            return False
+        return all_within(keys, self.granted) and (
+            self.narrowed_to is None or all_within(keys, self.narrowed_to)
+        )
 
     def check_prefix(self, prefix: str) -> None:
         """A prefix is shared only when it lies inside the scope; ScopeError otherwise."""
@@ -141,6 +164,11 @@ class KeyScope:
 
 def within(key: str, prefixes: Iterable[str]) -> bool:
     return key.startswith(tuple(prefixes))
+
+
+def all_within(keys: Sequence[str], prefixes: Iterable[str]) -> bool:
+    starts = tuple(prefixes)
+    return "" in starts or all(key.startswith(starts) for key in keys)
 
 
 def grant_problem(prefix: str, reserved: Sequence[str] = RESERVED) -> str | None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import unicodedata
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from access.scopes import (
     REFUSED_CATEGORIES,
@@ -168,3 +170,67 @@ def slow_refusal(key: str) -> str | None:
     if folded_unicode(key).startswith(folded_unicode("_linkdist/")):
         return "reserved for the project's own files"
     return None
+
+
+PIECES = [
+    "a",
+    "Z",
+    "0",
+    "-",
+    " ",
+    "/",
+    "//",
+    "\\",
+    ".",
+    "..",
+    "./",
+    "/.",
+    "x.pdf",
+    "alice/",
+    "reports/",
+    "_linkdist/",
+    "_LinkDist\\",
+    "\t",
+    "\x7f",
+    "\u00e9",
+    "e\u0301",
+    "\uff0f",
+    "\u2024",
+    "\u200b",
+]
+SCOPES = [
+    OPERATOR,
+    ALICE,
+    KeyScope(granted=("alice/", "reports/")),
+    KeyScope(granted=("",), narrowed_to=("reports/",)),
+    KeyScope(granted=("_linkdist/",)),
+]
+keys_of_pieces = st.lists(st.lists(st.sampled_from(PIECES), max_size=6).map("".join), max_size=8)
+
+
+@settings(max_examples=600, deadline=None)
+@given(keys=keys_of_pieces, scope=st.sampled_from(SCOPES))
+def test_a_batch_split_answers_as_the_rules_for_each_key(keys: list[str], scope: KeyScope) -> None:
+    """split() decides a batch of plain keys on the keys joined (a few C calls for 100,000
+    keys): it must allow exactly what refusal() allows, key by key."""
+    by_key = {key: scope.refusal(key) for key in keys}
+
+    allowed, refused = scope.split(keys)
+
+    assert allowed == [key for key in keys if by_key[key] is None]
+    assert refused == {key: why for key, why in by_key.items() if why is not None}
+    if scope.allows_all_plain(keys):
+        assert all(why is None for why in by_key.values())
+
+
+def test_a_plain_batch_is_decided_whole_and_one_trick_sends_it_key_by_key() -> None:
+    keys = [f"alice/reports/2026/report {n}.pdf" for n in range(1000)]
+    assert ALICE.allows_all_plain(keys) and ALICE.split(keys) == (keys, {})
+    for trick in ["alice/../bob/x", "alice//x", "/alice/x", "bob/x", "alice/\x01"]:
+        assert not ALICE.allows_all_plain([*keys, trick])
+        assert ALICE.split([*keys, trick]) == (keys, {trick: ALICE.refusal(trick)})
+        assert ALICE.refusal(trick) is not None
+    hidden = "alice/.x"  # sent key by key ("/.") and allowed: a dot file is no trick
+    assert not ALICE.allows_all_plain([*keys, hidden])
+    assert ALICE.split([*keys, hidden]) == ([*keys, hidden], {})
+    assert not OPERATOR.allows_all_plain(["x", "_LINKDIST\\manifests/a"])

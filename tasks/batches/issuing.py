@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from itertools import islice
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -152,9 +153,10 @@ class ChunkWriter:
         self.count = 0
 
     def add(self, keys: Iterable[str]) -> None:
-        for key in keys:
-            self.buffer.append(key)
-            self.count += 1
+        remaining = iter(keys)
+        while taken := list(islice(remaining, self.size - len(self.buffer))):
+            self.buffer += taken
+            self.count += len(taken)
             if len(self.buffer) == self.size:
                 self.flush()
 

@@ -86,10 +86,24 @@ def plain_ascii(key: object) -> bool:
     )
 
 
+def all_plain_ascii(keys: Sequence[object]) -> bool:
+    """plain_ascii() of every key, on the keys joined (a 100,000-key batch: a few ms)."""
+    if not all(type(key) is str for key in keys):
+        return False
+    together = "".join(keys)  # type: ignore[arg-type]
+    lengths = [len(key) for key in keys]  # type: ignore[arg-type]
+    return (
+        min(lengths) > 0
+        and max(lengths) <= MAX_KEY_BYTES
+        and together.isascii()
+        and ("\x00" not in together)
+    )
+
+
 def check_keys(keys: Sequence[object], max_size: int) -> list[str]:
     if not keys:
         raise BatchInputError("keys", "no keys given: list at least one object key")
-    for number, key in enumerate(keys, start=1):
+    for number, key in enumerate([] if all_plain_ascii(keys) else keys, start=1):
         if plain_ascii(key):  # the common case, checked in a few C calls
             continue
         if isinstance(key, str) and unstorable(key):
