@@ -332,7 +332,7 @@ SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.boolean("DJANGO_SECURE_COOKIES"
 # The media bucket's signing settings are checked by tasks.checks (linkdist.E001).
 
 # --- Batches: bulk share links (tasks app) ----------------------------------------------
-LINKS_CHUNK_SIZE = env.integer("LINKS_CHUNK_SIZE", 1000, minimum=1)
+LINKS_CHUNK_SIZE = env.integer("LINKS_CHUNK_SIZE", 5000, minimum=1)
 LINKS_MAX_BATCH_SIZE = env.integer("LINKS_MAX_BATCH_SIZE", 1_000_000, minimum=1)
 LINKS_CHUNK_MAX_RETRIES = env.integer("LINKS_CHUNK_MAX_RETRIES", 8, minimum=0)
 LINKS_LOCK_TIMEOUT = env.seconds("LINKS_LOCK_TIMEOUT", 10)
@@ -400,7 +400,7 @@ if LINKS_REFRESH_MARGIN_PERCENT >= 100:
     raise ImproperlyConfigured("LINKS_REFRESH_MARGIN_PERCENT must be between 1 and 99")
 LINKS_REFRESH_FLOOR = env.seconds("LINKS_REFRESH_FLOOR", 300)
 LINKS_REFRESH_INTERVAL = env.seconds("LINKS_REFRESH_INTERVAL", 60)  # beat: one pass each
-LINKS_REFRESH_CHUNK = env.integer("LINKS_REFRESH_CHUNK", 1000, minimum=1)  # links per claim
+LINKS_REFRESH_CHUNK = env.integer("LINKS_REFRESH_CHUNK", 5000, minimum=1)  # links per claim
 # Passes run at once (on as many worker processes) when that many chunks are due.
 LINKS_REFRESH_PARALLEL = env.integer("LINKS_REFRESH_PARALLEL", 2, minimum=1)
 LINKS_REFRESH_PASS_LIMIT = env.integer("LINKS_REFRESH_PASS_LIMIT", 50000, minimum=1)  # then requeue
