@@ -13,8 +13,9 @@ and ListObjectsV2 and counts the requests (LocalStack cannot hold a million obje
 1. The `bulk` pool starts from its Procfile line, and `upkeep` and `beat` from theirs for each
    keep-alive phase (refresh passes every LINKS_REFRESH_INTERVAL=2 s,
    LINKS_REFRESH_CHECK_EXISTS from --check). Like with like: the bulk pool runs
-   BULK_CONCURRENCY=2 processes, the refresh LINKS_REFRESH_PARALLEL=2 passes; both sign
-   through the same sign_many() and the same signer.
+   BULK_CONCURRENCY=2 processes, the refresh LINKS_REFRESH_PARALLEL=2 passes, in chunks of
+   LINKS_CHUNK_SIZE and LINKS_REFRESH_CHUNK (both 5,000 by default); both sign through the
+   same sign_many() and the same signer.
 2. Bulk into an empty table: create_batch of --bulk-keys keys (a key list, existence check
    off, as bench_bulk_issue.py) signed by the bulk pool; keys / seconds from the call to done.
 3. Load: --links links of one issued, refreshing batch, written by the bulk path's binary
@@ -30,6 +31,10 @@ and ListObjectsV2 and counts the requests (LocalStack cannot hold a million obje
    expiry, or re-signed after it.
 6. --check both (the default): steps 3-5 with the check on, then again with it off, on a
    second batch of the same keys.
+7. Floors (bench/keepalive_floors.py), on the table the phases left: the least work that
+   stores --bulk-keys new links, and that re-signs as many due links in place, in this process
+   (CPU: this process and the backends). The phases' lines give the refresh against the
+   re-sign floor: what the pass's own machinery costs beyond re-signing.
 
 CPU: besides the rates (wall clock, so a busy machine moves them), each phase counts the CPU
 seconds (user + system, from /proc) of the pools, beat, this process and the PostgreSQL
@@ -64,7 +69,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import scratch  # noqa: E402
-from bench.keepalive_floors import CHUNK, resign_due, store_new  # noqa: E402
+from bench.keepalive_floors import resign_due, store_new  # noqa: E402
 from bench.s3_standin import synthetic_key  # noqa: E402
 
 BUCKET = "keepalive-media"
@@ -317,6 +322,8 @@ def keep_alive_phase(args: argparse.Namespace, endpoint: str, meter: CpuMeter, c
 def floors(args: argparse.Namespace) -> tuple[Rate, Rate]:
     """The least work that stores --bulk-keys new links, and that re-signs as many due links in
     place, on the table the phases left (bench/keepalive_floors.py)."""
+    from django.conf import settings
+
     load(args.bulk_keys, args.remaining)  # due now
     meter = CpuMeter()  # this process and the database's backends: the pools are stopped
     cpu, started = meter.seconds(), time.perf_counter()
@@ -326,7 +333,8 @@ def floors(args: argparse.Namespace) -> tuple[Rate, Rate]:
     count = resign_due(TTL)
     resign = Rate(count, time.perf_counter() - started, meter.seconds() - cpu)
     print(
-        f"floors (one process, chunks of {CHUNK:,}, no queue, lease or check): storing "
+        f"floors (one process, no queue, lease or check; chunks of {settings.LINKS_CHUNK_SIZE:,} "
+        f"and {settings.LINKS_REFRESH_CHUNK:,}): storing "
         f"{store.links:,} new links {store.per_second:,.0f} links/s, CPU "
         f"{store.cpu_per_1000:.0f} ms per 1,000; re-signing {resign.links:,} due links in place "
         f"{resign.per_second:,.0f} links/s, CPU {resign.cpu_per_1000:.0f} ms per 1,000: "

@@ -1,8 +1,10 @@
-"""The floors beside bench_keepalive.py's rates: the least work, in one process with chunks of
-1,000 and a transaction each (no queue, no lease, no existence check, no event), that
-- stores new links: sign_many(), then the bulk path's binary COPY into the link table;
-- re-signs due links in place: read the next 1,000 due (the due index, in its order), sign
-  them, then the refresher's own save (a binary COPY into a scratch table, one UPDATE).
+"""The floors beside bench_keepalive.py's rates: the least work, in one process with the paths'
+chunks and a transaction each (no queue, no lease, no existence check, no event), that
+- stores new links: sign_many(), then the bulk path's binary COPY into the link table, in
+  chunks of LINKS_CHUNK_SIZE;
+- re-signs due links in place: read the next LINKS_REFRESH_CHUNK due (the due index, in its
+  order), sign them, then the refresher's own save (a binary COPY into a scratch table, one
+  UPDATE).
 Both run on the same table, so their ratio is what re-signing a link costs against storing
 one on this data model: the refresh/bulk ratio cannot go above it but by doing less than
 the floor does.
@@ -15,9 +17,9 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from bench.s3_standin import synthetic_key
+from django.conf import settings
 
-CHUNK = 1000
+from bench.s3_standin import synthetic_key
 
 
 def store_new(first: int, count: int, ttl: int) -> None:
@@ -29,8 +31,9 @@ def store_new(first: int, count: int, ttl: int) -> None:
     from tasks.models import Batch
 
     batch = Batch.objects.create(source=Batch.Source.KEYS, bucket="floor", expires_in=ttl)
-    for start in range(first, first + count, CHUNK):
-        keys = [synthetic_key(number) for number in range(start, min(start + CHUNK, first + count))]
+    size, end = settings.LINKS_CHUNK_SIZE, first + count
+    for start in range(first, end, size):
+        keys = [synthetic_key(number) for number in range(start, min(start + size, end))]
         with transaction.atomic():
             signed = sign_many(LinkRequest(key, ttl) for key in keys)
             links = [
@@ -58,7 +61,7 @@ def resign_due(ttl: int) -> int:
     done = 0
     while True:
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(select, [now, CHUNK])
+            cursor.execute(select, [now, settings.LINKS_REFRESH_CHUNK])
             rows = cursor.fetchall()
             if not rows:
                 return done
