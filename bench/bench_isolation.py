@@ -1,7 +1,8 @@
 """Fairness: deliveries per second to healthy endpoints, alone and with slow-dripping neighbours.
 
     python bench/bench_isolation.py [--endpoints 1000] [--events 3] [--slow-percent 10]
-                                    [--rounds 5] [--warmup 1] [--drip 0.5] [--also-cold-from DIR]
+                                    [--rounds 5] [--warmup 1] [--drip 0.5] [--control]
+                                    [--also-cold-from DIR]
 
 Needs PostgreSQL and Redis on 127.0.0.1 (`make services`); uses its own database
 (linkdist_bench_isolation, created and migrated when missing) and its own Redis queues.
@@ -26,6 +27,8 @@ are the median ratios and the lowest (the slowest round: one run on this shared 
 can be a third slower than the next). The target is at least 90 % in both. One cold run
 (`--warmup`) comes first and is not counted: a bench's first runs, on a fresh database and
 fresh sinks, were often slower than the same cases later (up to a quarter, docs/performance.md).
+`--control` adds a case identical to alone (`alone-2`): its ratio to alone, round by round,
+is what the machine's own swings do to a ratio with no neighbour at all.
 `--also-cold-with SECONDS` adds a cold run with WEBHOOK_FIRST_CONTACT_TIMEOUT=SECONDS to every
 round (0: before/after in the same minute). `--also-cold-from DIR` adds a cold run whose pools
 run the code of another checkout (`git worktree add DIR <commit>`, its `.venv` linked to this
@@ -255,6 +258,12 @@ def main() -> None:
         help="add a cold run whose pools run the code of the checkout DIR (the code before a "
         "change, say), in every round",
     )
+    parser.add_argument(
+        "--control",
+        action="store_true",
+        help="add a second alone case, measured in the rounds like the others: its ratio to "
+        "alone is what the machine alone moves a round's ratio by",
+    )
     args = parser.parse_args()
     slow_count = round(args.endpoints * args.slow_percent / 100)
     cases = list(CASES)
@@ -263,6 +272,8 @@ def main() -> None:
         cases.insert(2, Case(f"cold-{args.also_cold_with}", True, False, setting))
     if args.also_cold_from is not None:
         cases.insert(2, Case("cold-from", True, False, root=args.also_cold_from.resolve()))
+    if args.control:
+        cases.insert(1, Case("alone-2", False))
 
     sinks, ports = start_sinks(args.endpoints, slow_count, args.drip)
     rates: dict[str, list[float]] = {case.name: [] for case in cases}
