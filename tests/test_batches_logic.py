@@ -48,6 +48,23 @@ def test_a_key_of_exactly_1024_bytes_is_accepted_and_1025_refused():
     assert raised.value.field == "keys"
 
 
+@pytest.mark.parametrize(
+    ("bad", "why"),
+    [
+        ("a" * 1025, "at most 1024 bytes"),
+        ("", "empty"),
+        ("x\x00y", "NUL"),
+        (7, "7"),
+    ],
+)
+def test_one_bad_key_among_plain_ones_is_refused_by_its_number(bad, why):
+    """Plain ASCII batches are checked whole; one key that is not sends them key by key."""
+    plain = [f"reports/{n}.pdf" for n in range(5)]
+    assert checked(keys=plain).keys == plain
+    with pytest.raises(BatchInputError, match=rf"key #4 .*{why}"):
+        checked(keys=[*plain[:3], bad, *plain[3:]])
+
+
 def test_refresh_is_on_when_a_limit_is_given():
     assert checked(keys=["a"], refresh_until=NOW + timedelta(days=1)).refresh is True
     assert checked(keys=["a"]).refresh is False

@@ -96,14 +96,26 @@ def all_plain_ascii(keys: Sequence[object]) -> bool:
         min(lengths) > 0
         and max(lengths) <= MAX_KEY_BYTES
         and together.isascii()
-        and ("\x00" not in together)
+        and "\x00" not in together
     )
 
 
 def check_keys(keys: Sequence[object], max_size: int) -> list[str]:
     if not keys:
         raise BatchInputError("keys", "no keys given: list at least one object key")
-    for number, key in enumerate([] if all_plain_ascii(keys) else keys, start=1):
+    if not all_plain_ascii(keys):  # else each key passes: checked whole in a few C calls
+        check_each_key(keys)
+    unique = distinct(keys)  # type: ignore[arg-type]
+    if len(unique) > max_size:
+        raise BatchInputError(
+            "keys",
+            f"{len(unique)} distinct keys; a batch holds at most {max_size} (LINKS_MAX_BATCH_SIZE)",
+        )
+    return unique
+
+
+def check_each_key(keys: Sequence[object]) -> None:
+    for number, key in enumerate(keys, start=1):
         if plain_ascii(key):  # the common case, checked in a few C calls
             continue
         if isinstance(key, str) and unstorable(key):
@@ -113,13 +125,6 @@ def check_keys(keys: Sequence[object], max_size: int) -> list[str]:
         except SigningError as error:
             shown = preview(key) if isinstance(key, str) else repr(key)
             raise BatchInputError("keys", f"key #{number} {shown}: {error}") from None
-    unique = distinct(keys)  # type: ignore[arg-type]
-    if len(unique) > max_size:
-        raise BatchInputError(
-            "keys",
-            f"{len(unique)} distinct keys; a batch holds at most {max_size} (LINKS_MAX_BATCH_SIZE)",
-        )
-    return unique
 
 
 def check_prefix(prefix: object) -> str:
