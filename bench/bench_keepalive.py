@@ -319,9 +319,9 @@ def keep_alive_phase(args: argparse.Namespace, endpoint: str, meter: CpuMeter, c
     return Phase(check, args.links, refresh, bulk, requests, lapsed(batch, expires_at))
 
 
-def floors(args: argparse.Namespace) -> tuple[Rate, Rate]:
+def floors(args: argparse.Namespace) -> Rate:
     """The least work that stores --bulk-keys new links, and that re-signs as many due links in
-    place, on the table the phases left (bench/keepalive_floors.py)."""
+    place, on the table the phases left (bench/keepalive_floors.py); the re-sign floor."""
     from django.conf import settings
 
     load(args.bulk_keys, args.remaining)  # due now
@@ -342,7 +342,7 @@ def floors(args: argparse.Namespace) -> tuple[Rate, Rate]:
         f"{100 * store.cpu_per_1000 / resign.cpu_per_1000:.0f} %)",
         flush=True,
     )
-    return store, resign
+    return resign
 
 
 def run(args: argparse.Namespace, endpoint: str) -> str:
@@ -360,7 +360,7 @@ def run(args: argparse.Namespace, endpoint: str) -> str:
         empty = bulk_sample(args, meter, "into an empty table")
         checks = ("on", "off") if args.check == "both" else (args.check,)
         phases = [keep_alive_phase(args, endpoint, meter, check) for check in checks]
-    _, resign = floors(args)
+    resign = floors(args)
     for phase in phases:
         refresh, bulk = phase.refresh, phase.bulk
         print(

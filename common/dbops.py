@@ -43,6 +43,13 @@ def commit_without_waiting_for_disk() -> None:
             cursor.execute("SET LOCAL synchronous_commit = off")
 
 
+def update_named_row(model: Any, name: str, **changes: Any) -> None:
+    """Apply `changes` (values or F() expressions) to the one row of `model` named `name`,
+    made with its defaults first if missing: the counters /healthz reads (meters, outcomes)."""
+    model.objects.get_or_create(name=name)
+    model.objects.filter(name=name).update(**changes)
+
+
 def is_lock_timeout(error: BaseException) -> bool:
     cause = getattr(error, "__cause__", None)
     return getattr(cause, "sqlstate", None) == LOCK_NOT_AVAILABLE

@@ -28,6 +28,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from common import metrics
+from common.dbops import update_named_row
 from common.redact import redact
 from notifications import lanes
 from notifications.lanes import Lane
@@ -103,9 +104,8 @@ def take_over(lane: Lane, token: uuid.UUID, cut: CutOff) -> bool:
 
 def record_lost_take_over(now: datetime) -> None:
     """Counted where /healthz looks (its check `delivery_takeovers`)."""
-    DeliveryMeter.objects.get_or_create(name=METER)
-    DeliveryMeter.objects.filter(name=METER).update(
-        takeovers_lost=F("takeovers_lost") + 1, takeover_lost_at=now
+    update_named_row(
+        DeliveryMeter, METER, takeovers_lost=F("takeovers_lost") + 1, takeover_lost_at=now
     )
 
 

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from django.db.models import F
 
+from common.dbops import update_named_row
 from retention.models import RetentionOutcome
 
 NAME = "retention"
@@ -13,11 +14,10 @@ NAME = "retention"
 
 def record(failures: int, now: datetime) -> None:
     """A run completed at `now`, leaving `failures` pieces of work to the next one."""
-    RetentionOutcome.objects.get_or_create(name=NAME)
     changes: dict[str, object] = {"completed_at": now, "last_failures": failures}
     if failures:
         changes.update(failed_at=now, failures=F("failures") + failures)
-    RetentionOutcome.objects.filter(name=NAME).update(**changes)
+    update_named_row(RetentionOutcome, NAME, **changes)
 
 
 def current() -> RetentionOutcome:

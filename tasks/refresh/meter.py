@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 
-from common.dbops import commit_without_waiting_for_disk
+from common.dbops import commit_without_waiting_for_disk, update_named_row
 from tasks.models import RefreshMeter
 
 NAME = "refresh"
@@ -41,10 +41,7 @@ def record_chunk(links: int, seconds: float, now: datetime) -> None:
 
 
 def record_lost(links: int, now: datetime) -> None:
-    RefreshMeter.objects.get_or_create(name=NAME)
-    RefreshMeter.objects.filter(name=NAME).update(
-        leases_lost=F("leases_lost") + links, lease_lost_at=now
-    )
+    update_named_row(RefreshMeter, NAME, leases_lost=F("leases_lost") + links, lease_lost_at=now)
 
 
 def current() -> RefreshMeter:
